@@ -1,0 +1,21 @@
+"""AI Governance: AI/privacy scope at G0 (DPIA trigger), and review of the diff (G5)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import AgentTask, Review, Strict
+
+
+class AIScope(Strict):
+    ai_in_product: bool = False
+    personal_data: bool = False
+    dpia_required: bool = False
+    eu_ai_act_risk: Literal["none", "minimal", "limited", "high"] = "none"
+    notes: str = Field("", max_length=800)
+
+
+SCOPE = AgentTask(role="governance", task="scope", output=AIScope)
+REVIEW = AgentTask(role="governance", task="review", output=Review)

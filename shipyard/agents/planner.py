@@ -1,0 +1,67 @@
+"""Planner: the one-pager (G0), the RFC/ADR with NFRs (G1), the delivery plan (G4)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import AgentTask, Strict
+
+Level = Literal["low", "medium", "high"]
+
+
+class Risk(Strict):
+    risk: str = Field(..., max_length=300)
+    likelihood: Level = "medium"
+    impact: Level = "medium"
+    mitigation: str = Field("", max_length=300)
+
+
+class DataItem(Strict):
+    data: str = Field(..., max_length=200)
+    classification: Literal["public", "internal", "confidential", "personal"] = "internal"
+    flow: str = Field("", max_length=300, description="Where it comes from and goes to.")
+
+
+class OnePager(Strict):
+    title: str = Field(..., min_length=3, max_length=100)
+    problem: str = Field(..., max_length=1000)
+    users: str = Field("", max_length=400)
+    acceptance_criteria: list[str] = Field(..., min_length=1, max_length=8)
+    risks: list[Risk] = Field(default_factory=list, max_length=6)
+    data_map: list[DataItem] = Field(default_factory=list, max_length=6)
+    out_of_scope: list[str] = Field(default_factory=list, max_length=5)
+
+
+class NFR(Strict):
+    category: Literal["reliability", "performance", "security", "privacy", "scalability",
+                      "cost", "accessibility", "maintainability"]
+    requirement: str = Field(..., max_length=300)
+
+
+class RFC(Strict):
+    title: str = Field(..., min_length=3, max_length=100)
+    context: str = Field(..., max_length=1200)
+    decision: str = Field(..., max_length=1200)
+    files: list[str] = Field(default_factory=list, max_length=10,
+                             description="Repository-relative files to create or change.")
+    nfrs: list[NFR] = Field(default_factory=list, max_length=8)
+    alternatives: list[str] = Field(default_factory=list, max_length=4)
+    consequences: str = Field("", max_length=800)
+
+
+class DeliveryTask(Strict):
+    title: str = Field(..., max_length=200)
+    files: list[str] = Field(default_factory=list, max_length=6)
+
+
+class DeliveryPlan(Strict):
+    tasks: list[DeliveryTask] = Field(..., min_length=1, max_length=8)
+    rollout: str = Field("", max_length=400)
+    rollback: str = Field("", max_length=400)
+
+
+ONEPAGER = AgentTask(role="planner", task="onepager", output=OnePager)
+RFC_TASK = AgentTask(role="planner", task="rfc", output=RFC)
+DELIVERY = AgentTask(role="planner", task="delivery", output=DeliveryPlan)

@@ -1,0 +1,95 @@
+"""The feature graph: G0–G8 wired as a LangGraph StateGraph.
+
+    G0 plan ─ G0 gate ─ G1 plan ─ G1 gate ─ G2 guardrails ─ G2 gate ─ G3 tests ─ G4 plan
+      ─ G5 implement ─ G5 checks ─(Send ×6)─ review ─ G5 decide ─┬─ G6 harden ─ G6 gate ─ G7 launch ─ G8
+                 ^                                               │
+                 └──────────── block, rounds left ───────────────┘
+
+`build_feature_graph(env)` returns the uncompiled builder; the caller compiles
+it with the checkpointer it chose (SQLite here, PostgreSQL on a server).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from ..agents import REVIEWERS
+from .env import RunEnv
+from .nodes import Nodes
+from .state import FeatureState
+
+__all__ = ["build_feature_graph", "HUMAN_GATE_NODES"]
+
+HUMAN_GATE_NODES = {"g0_gate": "G0", "g1_gate": "G1", "g2_gate": "G2", "g6_gate": "G6"}
+
+
+def _after_gate(on_approve: str, on_revise: str):
+    def route(s: FeatureState) -> str:
+        decision = (s.get("last_decision") or {}).get("decision")
+        if decision == "reject":
+            return "g8_learn"
+        if decision == "revise":
+            return on_revise
+        return on_approve
+
+    return route
+
+
+def _unless_failed(next_node: str):
+    def route(s: FeatureState) -> str:
+        return "g8_learn" if s.get("status") == "failed" else next_node
+
+    return route
+
+
+def _fan_out_reviews(s: FeatureState) -> list[Send]:
+    return [Send("review", {**s, "review_role": role}) for role in REVIEWERS]
+
+
+def _after_decide(s: FeatureState) -> str:
+    return {"pass": "g6_harden", "block": "g5_implement"}.get(s.get("g5_verdict", ""), "g8_learn")
+
+
+def build_feature_graph(env: RunEnv) -> StateGraph:
+    n = Nodes(env)
+    g: StateGraph[Any] = StateGraph(FeatureState)
+    g.add_node("g0_plan", n.g0_plan)
+    g.add_node("g1_plan", n.g1_plan)
+    g.add_node("g2_guardrails", n.g2_guardrails)
+    g.add_node("g3_tests", n.g3_tests)
+    g.add_node("g4_plan", n.g4_plan)
+    g.add_node("g5_implement", n.g5_implement)
+    g.add_node("g5_checks", n.g5_checks)
+    g.add_node("review", n.review)
+    g.add_node("g5_decide", n.g5_decide)
+    g.add_node("g6_harden", n.g6_harden)
+    g.add_node("g7_launch", n.g7_launch)
+    g.add_node("g8_learn", n.g8_learn)
+    for node, gate in HUMAN_GATE_NODES.items():
+        g.add_node(node, n.human_gate(gate))
+
+    g.add_edge(START, "g0_plan")
+    g.add_edge("g0_plan", "g0_gate")
+    g.add_conditional_edges("g0_gate", _after_gate("g1_plan", "g0_plan"),
+                            ["g1_plan", "g0_plan", "g8_learn"])
+    g.add_edge("g1_plan", "g1_gate")
+    g.add_conditional_edges("g1_gate", _after_gate("g2_guardrails", "g1_plan"),
+                            ["g2_guardrails", "g1_plan", "g8_learn"])
+    g.add_edge("g2_guardrails", "g2_gate")
+    g.add_conditional_edges("g2_gate", _after_gate("g3_tests", "g2_guardrails"),
+                            ["g3_tests", "g2_guardrails", "g8_learn"])
+    g.add_edge("g3_tests", "g4_plan")
+    g.add_conditional_edges("g4_plan", _unless_failed("g5_implement"), ["g5_implement", "g8_learn"])
+    g.add_edge("g5_implement", "g5_checks")
+    g.add_conditional_edges("g5_checks", _fan_out_reviews, ["review"])
+    g.add_edge("review", "g5_decide")
+    g.add_conditional_edges("g5_decide", _after_decide, ["g6_harden", "g5_implement", "g8_learn"])
+    g.add_conditional_edges("g6_harden", _unless_failed("g6_gate"), ["g6_gate", "g8_learn"])
+    g.add_conditional_edges("g6_gate", _after_gate("g7_launch", "g5_implement"),
+                            ["g7_launch", "g5_implement", "g8_learn"])
+    g.add_edge("g7_launch", "g8_learn")
+    g.add_edge("g8_learn", END)
+    return g

@@ -1,0 +1,506 @@
+"""The work of each gate node. `feature.py` wires these into the graph.
+
+Rules every node keeps (DESIGN invariant 3): a node may be re-run from its
+start after a crash or a resume, so side effects are idempotent — files are
+rewritten whole, commits are found by their `Shipyard-Step` trailer before a
+new one is made, and a step already committed reuses the agent output the
+ledger recorded instead of calling the model again. Human gates live in nodes
+of their own (`human_gate`) with nothing before `interrupt()` but reads.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.types import interrupt
+
+from ..agents import REVIEWERS, docs, finops, governance, implementer, planner, security
+from ..agents import test_engineer
+from ..agents import artifacts as md
+from ..errors import RunError
+from .env import RunEnv
+from .state import FeatureState
+
+__all__ = ["Nodes", "DIFF_LIMIT"]
+
+DIFF_LIMIT = 24_000        # characters of diff shown to a reviewer
+FILES_LIMIT = 24_000       # characters of source shown to the implementer
+_REVISE_TARGET = {"G0": "onepager", "G1": "rfc", "G2": "guardrails", "G6": "implement"}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Nodes:
+    """Node functions bound to one RunEnv."""
+
+    def __init__(self, env: RunEnv) -> None:
+        self.env = env
+
+    # -- helpers ----------------------------------------------------------------------------
+    def docs_dir(self, s: FeatureState) -> str:
+        return f"docs/shipyard/{s['run_id']}"
+
+    def context(self, s: FeatureState, stage: str, **extra: Any) -> dict[str, Any]:
+        """Everything a prompt template may use; StrictUndefined catches typos in templates."""
+        ws = self.env.workspace(s)
+        files = ws.git.tracked_files("HEAD") if ws.exists() else self.env.repo.tracked_files()
+        ctx = {
+            "feature": s["feature"],
+            "revisions": list((s.get("revisions") or {}).get(stage, [])),
+            "repo_files": [f for f in files if not f.startswith("docs/shipyard/")][:200],
+            "test_files": [f for f in files if "test" in f.rsplit("/", 1)[-1]][:50],
+            "onepager": s.get("onepager") or {},
+            "rfc": s.get("rfc") or {},
+            "test_plan": s.get("test_plan") or {},
+            "delivery": s.get("delivery") or {},
+            "spent_usd": self.env.ledger.spent_usd(s["run_id"]),
+            "budget_usd": self.env.settings.budget.usd,
+        }
+        ctx.update(extra)
+        return ctx
+
+    def artifact(self, s: FeatureState, gate: str, kind: str, rel: str, text: str) -> dict[str, str]:
+        import hashlib
+
+        self.env.workspace(s).write_doc(rel, text)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        self.env.ledger.append("artifacts", run_id=s["run_id"], gate=gate, kind=kind, path=rel,
+                               sha256=digest)
+        return {rel: digest}
+
+    def recorded_output(self, s: FeatureState, agent: str, task: str) -> dict[str, Any] | None:
+        """The last validated output of (agent, task) in this run, from the ledger."""
+        rows = self.env.ledger.rows("llm_calls", run_id=s["run_id"],
+                                    where="agent = ? AND task = ? AND parsed IS NOT NULL",
+                                    params=[agent, task])
+        return json.loads(rows[-1]["parsed"]) if rows else None
+
+    def record_checks(self, s: FeatureState, gate: str, report: Any) -> list[dict[str, Any]]:
+        out = []
+        for c in report.checks:
+            d = c.to_dict()
+            self.env.ledger.append("tool_runs", run_id=s["run_id"], gate=gate, name=c.name,
+                                   status=c.status, blocking=c.blocking, findings=d["findings"],
+                                   evidence=d["evidence"], duration_s=c.duration_s,
+                                   summary=c.summary, command=f"check:{c.name}")
+            out.append(d)
+        return out
+
+    def run_checks(self, s: FeatureState, gate: str, *, only: list[str] | None = None) -> list[dict]:
+        from ..runtime.checks import run_checks
+
+        ws = self.env.workspace(s)
+        self.env.say(f"{gate}: running checks {', '.join(only or self.env.settings.policy.checks)}")
+        report = run_checks(ws.path, s["base_sha"], ws.head(), self.env.settings.policy, only=only)
+        return self.record_checks(s, gate, report)
+
+    # -- G0 ---------------------------------------------------------------------------------
+    def g0_plan(self, s: FeatureState) -> dict[str, Any]:
+        gw = self.env.gateway(s["run_id"])
+        self.env.workspace(s).ensure()
+        ctx = self.context(s, "onepager")
+        onepager = planner.ONEPAGER.run(gw, gate="G0", **ctx).model_dump(mode="json")
+        scope = governance.SCOPE.run(gw, gate="G0", **ctx).model_dump(mode="json")
+        arts = self.artifact(s, "G0", "one-pager", f"{self.docs_dir(s)}/one-pager.md",
+                             md.onepager_md(s["run_id"], s["feature"], onepager, scope))
+        return {"onepager": onepager, "scope": scope, "gate": "G0", "artifacts": arts}
+
+    # -- G1 ---------------------------------------------------------------------------------
+    def g1_plan(self, s: FeatureState) -> dict[str, Any]:
+        gw = self.env.gateway(s["run_id"])
+        rfc = planner.RFC_TASK.run(gw, gate="G1", **self.context(s, "rfc")).model_dump(mode="json")
+        ctx = self.context(s, "rfc", rfc=rfc)
+        threats = security.THREATS.run(gw, gate="G1", **ctx).model_dump(mode="json")
+        forecast = finops.FORECAST.run(gw, gate="G1", **ctx).model_dump(mode="json")
+        number = self._next_adr_number(s)
+        adr = f"docs/adr/{number:04d}-{md.slugify(rfc['title'])}.md"
+        arts = self.artifact(s, "G1", "adr", adr, md.adr_md(number, s["run_id"], rfc, forecast))
+        arts |= self.artifact(s, "G1", "threat-model", f"{self.docs_dir(s)}/threat-model.md",
+                              md.threats_md(s["run_id"], threats))
+        return {"rfc": rfc, "threats": threats, "forecast": forecast, "adr_path": adr,
+                "gate": "G1", "artifacts": arts}
+
+    def _next_adr_number(self, s: FeatureState) -> int:
+        if s.get("adr_path"):  # a revise at G1 keeps its number
+            return int(s["adr_path"].split("/")[-1][:4])
+        existing = [f for f in self.env.repo.tracked_files(s["base_sha"]) if f.startswith("docs/adr/")]
+        nums = [int(f.split("/")[-1][:4]) for f in existing if f.split("/")[-1][:4].isdigit()]
+        return max(nums, default=0) + 1
+
+    # -- G2 ---------------------------------------------------------------------------------
+    def g2_guardrails(self, s: FeatureState) -> dict[str, Any]:
+        from ..runtime.checks import tooling_status
+
+        results = [tooling_status(self.env.settings.policy).to_dict()]
+        self.env.ledger.append("tool_runs", run_id=s["run_id"], gate="G2", name="tooling",
+                               status=results[0]["status"], blocking=results[0]["blocking"],
+                               findings=results[0]["findings"], evidence=results[0]["evidence"],
+                               duration_s=results[0]["duration_s"], summary=results[0]["summary"],
+                               command="check:tooling")
+        if "hygiene" in self.env.settings.policy.checks:
+            results += self.run_checks(s, "G2", only=["hygiene"])
+        tests = [f for f in self.env.repo.tracked_files(s["base_sha"])
+                 if f.endswith(".py") and "test" in f.rsplit("/", 1)[-1]]
+        if not tests:
+            results.append({"name": "has-tests", "status": "fail", "blocking": True,
+                            "findings": [{"rule": "no-tests", "severity": "high", "path": None,
+                                          "line": None, "message": "the repository has no tests"}],
+                            "evidence": [], "duration_s": 0.0})
+        return {"guardrails": results, "gate": "G2"}
+
+    # -- G3 ---------------------------------------------------------------------------------
+    def g3_tests(self, s: FeatureState) -> dict[str, Any]:
+        ws = self.env.workspace(s)
+        step = "g3-tests"
+        plan = (self.recorded_output(s, "test", "plan")
+                if ws.git.find_step_commit(s["base_sha"], step) else None)
+        if plan is None:
+            gw = self.env.gateway(s["run_id"])
+            plan = test_engineer.PLAN.run(gw, gate="G3", **self.context(s, "tests")).model_dump(
+                mode="json")
+        result = ws.apply([(f["path"], f["content"]) for f in plan.get("test_files", [])])
+        refusals = self._log_refusals(s, "G3", result.refused)
+        arts = self.artifact(s, "G3", "test-plan", f"{self.docs_dir(s)}/test-plan.md",
+                             md.test_plan_md(s["run_id"], plan))
+        head = ws.commit_step(step, f"test: acceptance tests and plan for {s['onepager']['title']}")
+        return {"test_plan": plan, "head": head, "gate": "G3", "artifacts": arts,
+                "refusals": refusals}
+
+    def _log_refusals(self, s: FeatureState, gate: str, refused: tuple) -> list[str]:
+        out = []
+        for path, why in refused:
+            self.env.ledger.event(s["run_id"], "write_refused", gate=gate, path=path, why=why)
+            self.env.say(f"{gate}: refused write to {path!r}: {why}")
+            out.append(f"write to {path!r} refused: {why}")
+        return out
+
+    # -- G4 ---------------------------------------------------------------------------------
+    def g4_plan(self, s: FeatureState) -> dict[str, Any]:
+        gw = self.env.gateway(s["run_id"])
+        plan = planner.DELIVERY.run(gw, gate="G4", **self.context(s, "delivery")).model_dump(
+            mode="json")
+        arts = self.artifact(s, "G4", "delivery-plan", f"{self.docs_dir(s)}/delivery-plan.md",
+                             md.delivery_md(s["run_id"], plan))
+        update: dict[str, Any] = {"delivery": plan, "gate": "G4", "artifacts": arts}
+        verdict = self._budget_forecast(s)
+        if verdict:
+            update |= {"status": "failed", "reason": verdict}
+        return update
+
+    def _budget_forecast(self, s: FeatureState) -> str | None:
+        """FinOps guardrail: fail before building when the forecast exceeds the budget."""
+        budget = self.env.settings.budget.usd
+        if budget <= 0:
+            return None
+        ledger, run_id = self.env.ledger, s["run_id"]
+        spent = ledger.spent_usd(run_id)
+        calls = max(1, ledger.count("llm_calls", run_id=run_id, where="error IS NULL"))
+        remaining_calls = (1 + len(REVIEWERS)) * (self.env.settings.gates.max_fix_rounds + 1) + 1
+        forecast = spent + spent / calls * remaining_calls
+        ledger.event(run_id, "cost_forecast", gate="G4", spent_usd=spent, forecast_usd=forecast,
+                     budget_usd=budget)
+        if forecast > budget:
+            return (f"G4 FinOps: forecast ${forecast:.4f} exceeds the ${budget:.2f} budget "
+                    f"(spent ${spent:.4f} so far); raise [budget] usd or use a cheaper model")
+        return None
+
+    # -- G5 ---------------------------------------------------------------------------------
+    def g5_implement(self, s: FeatureState) -> dict[str, Any]:
+        ws = self.env.workspace(s)
+        rnd = s.get("fix_round", 0)
+        revisions = len((s.get("revisions") or {}).get("implement", []))
+        step = f"g5-implement-r{rnd}-v{revisions}"
+        change = (self.recorded_output(s, "implementer", "implement")
+                  if ws.git.find_step_commit(s["base_sha"], step) else None)
+        if change is None:
+            ctx = self.context(s, "implement", file_contents=self._relevant_files(s),
+                               findings=s.get("findings", []), round=rnd)
+            change = implementer.IMPLEMENT.run(self.env.gateway(s["run_id"]), gate="G5",
+                                               **ctx).model_dump(mode="json")
+        result = ws.apply([(f["path"], f["content"]) for f in change["files"]],
+                          change.get("delete", []))
+        refusals = self._log_refusals(s, "G5", result.refused)
+        head = ws.commit_step(step, f"feat: {change['summary'][:72]}",
+                              trailers={"Shipyard-Round": str(rnd)})
+        diff = ws.git.diff(s["base_sha"], head)
+        self.env.ledger.event(s["run_id"], "diff", gate="G5", round=rnd, head=head,
+                              files=list(result.written), deleted=list(result.deleted), diff=diff)
+        self.env.say(f"G5: round {rnd} committed {head[:10]} "
+                     f"({len(result.written)} file(s) written, {len(refusals)} refused)")
+        return {"head": head, "gate": "G5", "refusals": refusals}
+
+    def _relevant_files(self, s: FeatureState) -> dict[str, str]:
+        ws = self.env.workspace(s)
+        planned = list((s.get("rfc") or {}).get("files", []))
+        for t in (s.get("delivery") or {}).get("tasks", []):
+            planned += t.get("files", [])
+        tracked = [f for f in ws.git.tracked_files("HEAD")
+                   if f.endswith((".py", ".toml", ".md")) and not f.startswith("docs/")]
+        ordered = list(dict.fromkeys([*planned, *[f for f in tracked if f.endswith(".py")],
+                                      *tracked]))
+        out, used = {}, 0
+        for rel in ordered:
+            try:
+                path = ws.resolve_inside(rel)
+            except ValueError:
+                continue
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")[:8000]
+            if used + len(text) > FILES_LIMIT:
+                break
+            out[rel], used = text, used + len(text)
+        return out
+
+    def g5_checks(self, s: FeatureState) -> dict[str, Any]:
+        return {"checks": self.run_checks(s, "G5")}
+
+    def review(self, s: dict[str, Any]) -> dict[str, Any]:
+        role = s["review_role"]
+        ws = self.env.workspace(s)  # type: ignore[arg-type]
+        diff = ws.git.diff(s["base_sha"], s["head"])
+        if len(diff) > DIFF_LIMIT:
+            diff = diff[:DIFF_LIMIT] + f"\n... [diff truncated: {len(diff)} characters in all]"
+        ctx = self.context(s, "review", diff=diff, checks=_checks_summary(s.get("checks", [])))  # type: ignore[arg-type]
+        task = REVIEWERS[role]
+        review = task.run(self.env.gateway(s["run_id"]), gate="G5", **ctx).model_dump(mode="json")
+        self.env.say(f"G5: {role} review → {review['verdict']}")
+        return {"reviews": {role: {**review, "round": s.get("fix_round", 0), "head": s["head"]}}}
+
+    def g5_decide(self, s: FeatureState) -> dict[str, Any]:
+        rnd = s.get("fix_round", 0)
+        reviews = {r: v for r, v in (s.get("reviews") or {}).items() if v.get("head") == s["head"]}
+        reasons = _block_reasons(s.get("checks", []), reviews, s.get("refusals", []))
+        self.env.ledger.event(s["run_id"], "g5_decision", gate="G5", round=rnd,
+                              verdict="pass" if not reasons else "block", reasons=reasons)
+        arts = self.artifact(s, "G5", "review-reports", f"{self.docs_dir(s)}/reviews.md",
+                             md.reviews_md(s["run_id"], reviews, s.get("checks", []), rnd))
+        if not reasons:
+            return {"g5_verdict": "pass", "findings": [], "artifacts": arts}
+        if rnd < self.env.settings.gates.max_fix_rounds:
+            self.env.say(f"G5: blocked ({len(reasons)} finding(s)); back to the Implementer")
+            return {"g5_verdict": "block", "fix_round": rnd + 1, "findings": reasons,
+                    "artifacts": arts}
+        return {"g5_verdict": "exhausted", "findings": reasons, "status": "failed",
+                "reason": (f"G5 still blocked after {rnd} fix round(s); branch "
+                           f"shipyard/{s['run_id']} kept, nothing merged. Findings: "
+                           + "; ".join(reasons[:5])), "artifacts": arts}
+
+    # -- G6 ---------------------------------------------------------------------------------
+    def g6_harden(self, s: FeatureState) -> dict[str, Any]:
+        ws = self.env.workspace(s)
+        revisions = len((s.get("revisions") or {}).get("implement", []))
+        head = ws.commit_step(f"g6-docs-r{s.get('fix_round', 0)}-v{revisions}",
+                              "docs: shipyard review reports and plans")
+        final = self.run_checks(s, "G6")
+        update: dict[str, Any] = {"head": head, "final_checks": final, "gate": "G6"}
+        blocking = [c["name"] for c in final if c["blocking"] and c["status"] in ("fail", "error")]
+        if blocking:
+            update |= {"status": "failed", "reason": "G6 final checks block: " + ", ".join(blocking)}
+        return update
+
+    # -- G7 ---------------------------------------------------------------------------------
+    def g7_launch(self, s: FeatureState) -> dict[str, Any]:
+        ws = self.env.workspace(s)
+        step = "g7-release"
+        notes = (self.recorded_output(s, "docs", "release_notes")
+                 if ws.exists() and ws.git.find_step_commit(s["base_sha"], step) else None)
+        arts: dict[str, str] = {}
+        if notes is None:
+            diff = ws.git.diff(s["base_sha"], ws.head())[:DIFF_LIMIT]
+            notes = docs.RELEASE_NOTES.run(self.env.gateway(s["run_id"]), gate="G7",
+                                           **self.context(s, "release", diff=diff)
+                                           ).model_dump(mode="json")
+        if not ws.git.find_step_commit(s["base_sha"], step):
+            arts |= self.artifact(s, "G7", "release-notes", f"{self.docs_dir(s)}/release-notes.md",
+                                  md.release_notes_md(s["run_id"], notes))
+            arts |= self.artifact(s, "G7", "changelog", "CHANGELOG.md",
+                                  _prepend_changelog(ws.path / "CHANGELOG.md",
+                                                     md.changelog_entry(_now()[:10], s["run_id"], notes)))
+        head = ws.commit_step(step, f"docs: release notes for {notes['title'][:60]}")
+        approver = next((d["who"] for d in reversed(s.get("decisions", []))
+                         if d["gate"] == "G6" and d["decision"] == "approve"), "unknown")
+        merge_sha = self._merge(s, head, approver)
+        arts |= self._attest(s, merge_sha)
+        self.env.say(f"G7: merged {merge_sha[:10]} into {s['base_branch']}")
+        return {"merge_sha": merge_sha, "head": head, "status": "merged", "gate": "G7",
+                "reason": f"merged into {s['base_branch']} as {merge_sha[:12]}", "artifacts": arts}
+
+    def _merge(self, s: FeatureState, head: str, approver: str) -> str:
+        repo = self.env.repo
+        existing = repo.run("log", "--merges", "--format=%H", "-1", "--grep",
+                            f"Shipyard-Run: {s['run_id']}", f"refs/heads/{s['base_branch']}",
+                            check=False).strip()
+        if existing:
+            return existing  # merged before a crash; do not merge twice
+        title = (s.get("onepager") or {}).get("title", "shipyard change")
+        message = (f"Merge shipyard/{s['run_id']}: {title}\n\nShipyard-Run: {s['run_id']}\n"
+                   f"Approved-by: {approver}\n")
+        return self.env.workspace(s).merge_into(s["base_branch"], message)
+
+    def _attest(self, s: FeatureState, merge_sha: str) -> dict[str, str]:
+        try:
+            from ..runtime.attest import attest_merge
+        except ImportError:  # pragma: no cover - attest ships with the checks
+            return {}
+        checks = json.dumps(s.get("final_checks") or s.get("checks") or [], sort_keys=True).encode()
+        path = attest_merge(self.env.root, merge_sha, s["base_sha"], sbom=None, checks_json=checks,
+                            run_id=s["run_id"])
+        from ..runtime.checks.base import sha256_file
+
+        digest = sha256_file(path)
+        rel = str(path.relative_to(self.env.root)) if path.is_relative_to(self.env.root) else str(path)
+        self.env.ledger.append("artifacts", run_id=s["run_id"], gate="G7", kind="provenance",
+                               path=rel, sha256=digest)
+        return {rel: digest}
+
+    # -- G8 ---------------------------------------------------------------------------------
+    def g8_learn(self, s: FeatureState) -> dict[str, Any]:
+        ledger, run_id = self.env.ledger, s["run_id"]
+        status = s.get("status") or "failed"
+        started = datetime.fromisoformat(s["started_at"])
+        calls = ledger.rows("llm_calls", run_id=run_id)
+        dora = {"deployed": status == "merged", "lead_time_s": (datetime.now(UTC) - started).total_seconds(),
+                "change_failed": status == "failed", "fix_rounds": s.get("fix_round", 0),
+                "human_decisions": len(s.get("decisions", []))}
+        cost = {"llm_calls": len(calls), "cost_usd": sum(c["cost_usd"] or 0 for c in calls),
+                "input_tokens": sum(c["input_tokens"] or 0 for c in calls),
+                "output_tokens": sum(c["output_tokens"] or 0 for c in calls)}
+        ledger.event(run_id, "dora", gate="G8", **dora)
+        ledger.event(run_id, "cost", gate="G8", **cost)
+        if status == "failed":
+            path = self.env.root / ".shipyard" / "runs" / run_id / "postmortem.md"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(_postmortem(s, dora, cost), encoding="utf-8")
+        ws = self.env.workspace(s)
+        if status in ("merged", "rejected"):
+            # A run rejected before any commit leaves no trace in the repository.
+            commits = ws.repo.run("rev-list", "--count", f"{s['base_sha']}..refs/heads/{ws.branch}",
+                                  check=False).strip() if ws.repo.branch_exists(ws.branch) else "0"
+            ws.remove(delete_branch=status == "rejected" and commits == "0")
+        ledger.event(run_id, "run_ended", gate="G8", status=status, reason=s.get("reason", ""))
+        return {"status": status, "gate": "G8" if status == "merged" else s.get("gate", "G8")}
+
+    # -- human gates ------------------------------------------------------------------------
+    def human_gate(self, gate: str):
+        def node(s: FeatureState) -> dict[str, Any]:
+            if not self._needs_human(s, gate):
+                return {"last_decision": {"gate": gate, "decision": "approve", "who": "policy",
+                                          "comment": "not a human gate under policy"}}
+            answer = interrupt(self.gate_payload(s, gate))  # nothing but reads before this line
+            decision = self._verified_decision(s, gate, answer)
+            update: dict[str, Any] = {"decisions": [decision], "last_decision": decision}
+            if decision["decision"] == "revise":
+                update["revisions"] = {_REVISE_TARGET.get(gate, "implement"): [decision["comment"]]}
+            elif decision["decision"] == "reject":
+                update |= {"status": "rejected", "reason": f"rejected at {gate} by "
+                           f"{decision['who']}: {decision['comment'] or '(no comment)'}"}
+            return update
+
+        node.__name__ = f"{gate.lower()}_gate"
+        return node
+
+    def _needs_human(self, s: FeatureState, gate: str) -> bool:
+        if gate in self.env.settings.gates.human:
+            return True
+        if gate == "G2":  # the blueprint: a human decides when a control is missing
+            return any(c["status"] != "pass" for c in s.get("guardrails", []))
+        return False
+
+    def _verified_decision(self, s: FeatureState, gate: str, answer: Any) -> dict[str, Any]:
+        """A gate passes only on an approval recorded in the ledger (DESIGN invariant 2)."""
+        approval_id = answer.get("approval_id") if isinstance(answer, dict) else None
+        row = self._approval_row(approval_id)
+        used = {d.get("approval_id") for d in s.get("decisions", [])}
+        if (row is None or row["run_id"] != s["run_id"] or row["gate"] != gate
+                or approval_id in used):
+            raise RunError(f"resume value for {gate} does not name an unused approval recorded "
+                           f"in the ledger; use `shipyard approve|revise|reject {s['run_id']}`.")
+        return {"gate": gate, "decision": row["decision"], "who": row["who"],
+                "comment": row["comment"] or "", "approval_id": approval_id, "at": row["ts"]}
+
+    def _approval_row(self, approval_id: str | None) -> dict[str, Any] | None:
+        if not approval_id:
+            return None
+        from sqlite_utils.db import NotFoundError
+
+        try:
+            return self.env.ledger.db["approvals"].get(approval_id)
+        except NotFoundError:
+            return None
+
+    def gate_payload(self, s: FeatureState, gate: str) -> dict[str, Any]:
+        """The decision narrative a human sees at a gate: question, evidence, findings, cost."""
+        from .narrative import gate_narrative
+
+        return gate_narrative(s, gate, spent_usd=self.env.ledger.spent_usd(s["run_id"]),
+                              budget_usd=self.env.settings.budget.usd)
+
+
+def _checks_summary(checks: list[dict[str, Any]]) -> str:
+    if not checks:
+        return "(no tool checks ran)"
+    lines = []
+    for c in checks:
+        lines.append(f"- {c['name']}: {c['status']}{' (blocking)' if c['blocking'] else ''}")
+        for f in c.get("findings", [])[:5]:
+            where = f"{f['path']}:{f['line']} " if f.get("path") else ""
+            lines.append(f"    - [{f['severity']}] {where}{f['rule']}: {f['message'][:200]}")
+    return "\n".join(lines)
+
+
+def _block_reasons(checks: list[dict[str, Any]], reviews: dict[str, dict[str, Any]],
+                   refusals: list[str]) -> list[str]:
+    """Why G5 blocks. Tool evidence first: an LLM approval never overrides a failing check."""
+    reasons = []
+    for c in checks:
+        if c["blocking"] and c["status"] in ("fail", "error"):
+            detail = "; ".join(f"{f.get('path') or ''}:{f.get('line') or ''} {f['message'][:160]}"
+                               for f in c.get("findings", [])[:3])
+            reasons.append(f"check {c['name']} {c['status']}: {detail or c.get('summary', '')}")
+    reasons += [f"security: {r}" for r in refusals]
+    for role in ("security", "test"):  # dual review: both must approve
+        if role not in reviews:
+            reasons.append(f"{role} review missing (dual review requires it)")
+    for role, r in sorted(reviews.items()):
+        if r["verdict"] != "approve":
+            found = "; ".join(f["message"] for f in r.get("findings", [])[:3]) or r["summary"]
+            reasons.append(f"{role} review blocks: {found[:300]}")
+    return reasons
+
+
+def _prepend_changelog(path: Any, entry: str) -> str:
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    header = "# Changelog\n\n"
+    body = existing[len(header):] if existing.startswith(header) else existing
+    return header + entry + ("\n" + body if body.strip() else "")
+
+
+def _postmortem(s: FeatureState, dora: dict[str, Any], cost: dict[str, Any]) -> str:
+    findings = "\n".join(f"- {f}" for f in s.get("findings", [])) or "- (none recorded)"
+    return f"""# Postmortem (stub): run {s['run_id']}
+
+Blameless. Fill in the analysis and the actions, each with an owner and a date.
+
+- Feature: {s['feature'][:300]}
+- Ended at: {s.get('gate', '?')} with status **failed**
+- Reason: {s.get('reason', '(unknown)')}
+- Fix rounds used: {dora['fix_rounds']}
+- LLM calls: {cost['llm_calls']}, cost ${cost['cost_usd']:.4f}
+
+## Last findings
+{findings}
+
+## What happened
+(timeline: `shipyard log {s['run_id']}`)
+
+## Why
+
+## Actions
+| Action | Owner | Due |
+|---|---|---|
+"""

@@ -1,0 +1,277 @@
+"""Start, resume and decide runs: the orchestration every CLI command calls into.
+
+A run is a LangGraph thread (thread_id = run id) checkpointed in
+`<repo>/.shipyard/checkpoints.db`; its audit trail is `<repo>/.shipyard/ledger.db`.
+Either survives the process: any later process can `resume`, `approve`,
+`revise` or `reject` it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import FeatureTextError, RunError, RunNotFound, UserError
+
+__all__ = ["Runner", "Outcome", "MAX_FEATURE_CHARS", "validate_feature", "EXIT"]
+
+MAX_FEATURE_CHARS = 8_000
+EXIT = {"merged": 0, "approved": 0, "rejected": 1, "failed": 1, "blocked": 1, "waiting": 3,
+        "running": 1}
+
+
+def validate_feature(text: str) -> str:
+    feature = (text or "").strip()
+    if not feature:
+        raise FeatureTextError("the feature text is empty; describe the change, e.g. "
+                               "run-feature \"Add a slugify() helper\" --repo .")
+    if "\x00" in feature:
+        raise FeatureTextError("the feature text contains NUL bytes; pass plain text.")
+    if len(feature) > MAX_FEATURE_CHARS:
+        raise FeatureTextError(
+            f"the feature text is {len(feature):,} characters; the limit is "
+            f"{MAX_FEATURE_CHARS:,}. Put the details in a file in the repository and "
+            f"reference it in a short request.")
+    return feature
+
+
+@dataclass
+class Outcome:
+    run_id: str
+    status: str                       # waiting | merged | rejected | failed
+    gate: str | None = None
+    reason: str = ""
+    payload: dict[str, Any] | None = None  # the decision narrative when waiting
+    merge_sha: str | None = None
+    cost_usd: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT.get(self.status, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "status": self.status, "gate": self.gate,
+                "reason": self.reason, "merge_sha": self.merge_sha,
+                "cost_usd": round(self.cost_usd, 6), "waiting_for": self.payload,
+                "exit_code": self.exit_code, **self.extra}
+
+
+class Runner:
+    """All runs of one repository."""
+
+    def __init__(self, repo: Path | str, *, progress: Callable[[str], None] | None = None,
+                 retry_backoff_s: float | None = None) -> None:
+        from .config import load_settings
+        from .graphs.env import RunEnv
+        from .runtime.ledger import Ledger
+        from .runtime.workspace import Git
+
+        git = Git.open_repo(repo)
+        settings = load_settings(git.path)
+        backoff = retry_backoff_s if retry_backoff_s is not None else float(
+            os.environ.get("SHIPYARD_RETRY_BACKOFF_S", "1.0"))
+        self.env = RunEnv(repo=git, settings=settings, ledger=Ledger.for_repo(git.path),
+                          progress=progress, retry_backoff_s=backoff)
+        self._graph: Any = None
+        self._telemetry()
+
+    def _telemetry(self) -> None:
+        from .runtime import telemetry
+
+        telemetry.configure(trace_file=self.env.root / ".shipyard" / "traces.jsonl")
+
+    @property
+    def ledger(self):
+        return self.env.ledger
+
+    @property
+    def graph(self) -> Any:
+        if self._graph is None:
+            from langgraph.checkpoint.sqlite import SqliteSaver
+
+            from .graphs.feature import build_feature_graph
+
+            path = self.env.root / ".shipyard" / "checkpoints.db"
+            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
+            conn.execute("PRAGMA journal_mode=WAL")
+            self._graph = build_feature_graph(self.env).compile(checkpointer=SqliteSaver(conn))
+        return self._graph
+
+    # -- commands ---------------------------------------------------------------------------
+    def start(self, feature: str, *, who: str | None = None) -> Outcome:
+        feature = validate_feature(feature)
+        repo = self.env.repo
+        repo.ensure_clean()
+        base_branch = repo.current_branch()
+        self._validate_models()
+        run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+        base_sha = repo.sha("HEAD")
+        started = datetime.now(UTC).isoformat()
+        from .runtime.workspace import RunWorkspace
+
+        ws = RunWorkspace(repo=repo, run_id=run_id, base_sha=base_sha)
+        self.ledger.append("runs", run_id=run_id, feature=feature, repo=str(repo.path),
+                           base_branch=base_branch, base_sha=base_sha, branch=ws.branch,
+                           worktree=str(ws.path), started_by=who or repo.user_email() or "unknown",
+                           settings=self.env.settings.model_dump(mode="json"))
+        self.env.say(f"run {run_id}: {feature[:80]}")
+        state = {"run_id": run_id, "feature": feature, "repo": str(repo.path),
+                 "base_branch": base_branch, "base_sha": base_sha, "started_at": started,
+                 "status": "running", "fix_round": 0}
+        return self._drive(run_id, state)
+
+    def resume(self, run_id: str) -> Outcome:
+        snap = self._snapshot(run_id)
+        if not snap.next:
+            return self._outcome(run_id)
+        if _pending_interrupt(snap):
+            return self._outcome(run_id)  # waiting for a human, nothing to resume
+        self.ledger.event(run_id, "resumed", gate=snap.values.get("gate"))
+        return self._drive(run_id, None)
+
+    def decide(self, run_id: str, decision: str, *, comment: str = "", who: str | None = None) -> Outcome:
+        from langgraph.types import Command
+
+        if decision not in ("approve", "revise", "reject"):
+            raise UserError(f"unknown decision {decision!r}; use approve, revise or reject.")
+        snap = self._snapshot(run_id)
+        pending = _pending_interrupt(snap)
+        if pending is None:
+            out = self._outcome(run_id)
+            raise UserError(f"run {run_id} is not waiting for a decision (status: {out.status}"
+                            f"{', at ' + out.gate if out.gate else ''}).")
+        if decision == "revise" and not comment.strip():
+            raise UserError("revise needs --comment saying what to change; it goes into the "
+                            "stage owner's next prompt.")
+        gate = pending.value.get("gate")
+        who = who or self.env.repo.user_email() or os.environ.get("USER") or "unknown"
+        row = self._record_approval(run_id, gate, decision, who, comment)
+        self.env.say(f"{gate}: {decision} by {who}")
+        return self._drive(run_id, Command(resume={"approval_id": row["id"]}))
+
+    def status(self, run_id: str) -> Outcome:
+        self._snapshot(run_id)
+        return self._outcome(run_id)
+
+    def runs(self) -> list[dict[str, Any]]:
+        out = []
+        for row in self.ledger.rows("runs"):
+            o = self._outcome(row["run_id"])
+            out.append({"run_id": row["run_id"], "feature": row["feature"][:80],
+                        "status": o.status, "gate": o.gate, "started": row["ts"],
+                        "cost_usd": round(o.cost_usd, 6)})
+        return out
+
+    # -- internals --------------------------------------------------------------------------
+    def _validate_models(self) -> None:
+        """Fail before a run starts if a configured model cannot be built (exit 2)."""
+        from .config import AGENT_ROLES
+        from .runtime.models import resolve_backend
+
+        for spec in {self.env.settings.models.for_agent(r) for r in AGENT_ROLES}:
+            if spec == "local" or spec.startswith("local:"):
+                from .runtime.local import parse_local_spec, resolve_gguf
+
+                path, sha = parse_local_spec(spec)
+                resolve_gguf(path, sha)  # the server itself starts on first use
+                continue
+            resolve_backend(spec, self.env.settings.models, repo=self.env.root)
+
+    def _record_approval(self, run_id: str, gate: str, decision: str, who: str,
+                         comment: str) -> dict[str, Any]:
+        from .runtime.ledger import canonical_json
+
+        payload = canonical_json({"run_id": run_id, "gate": gate, "decision": decision,
+                                  "who": who, "comment": comment}).encode()
+        signature, key_id = None, None
+        try:
+            from .runtime import keys
+
+            signature, key_id = keys.sign(self.env.root, payload), keys.public_key_id(self.env.root)
+        except ImportError:  # pragma: no cover - keys ship with the package
+            pass
+        return self.ledger.append("approvals", run_id=run_id, gate=gate, decision=decision,
+                                  who=who, comment=comment, signature=signature, key_id=key_id)
+
+    def _config(self, run_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": run_id}, "recursion_limit": 200}
+
+    def _snapshot(self, run_id: str) -> Any:
+        snap = self.graph.get_state(self._config(run_id))
+        if not snap.values:
+            known = self.ledger.run_ids()
+            hint = f" Known runs: {', '.join(known[-5:])}." if known else " There are no runs yet."
+            raise RunNotFound(f"no run {run_id!r} in {self.env.root}.{hint} "
+                              f"(`shipyard runs` lists them.)")
+        return snap
+
+    def _drive(self, run_id: str, graph_input: Any) -> Outcome:
+        from .runtime.telemetry import node_span
+
+        try:
+            with node_span("run", run_id=run_id, gate=None):
+                for update in self.graph.stream(graph_input, self._config(run_id),
+                                                stream_mode="updates", durability="sync"):
+                    for node, value in update.items():
+                        if node != "__interrupt__":
+                            self.env.say(f"✓ {node}" + _short(value))
+        except UserError:
+            raise
+        except Exception as exc:
+            self.ledger.event(run_id, "node_failed", error=f"{type(exc).__name__}: {exc}")
+            out = self._outcome(run_id)
+            out.status, out.reason = "failed", f"{type(exc).__name__}: {exc}"
+            out.extra["resumable"] = True
+            if isinstance(exc, RunError):
+                return out
+            raise RunError(f"run {run_id} failed at {out.gate or 'start'}: {type(exc).__name__}: "
+                           f"{exc}. Everything so far is recorded; fix the cause and "
+                           f"`shipyard resume {run_id}`.") from exc
+        return self._outcome(run_id)
+
+    def _outcome(self, run_id: str) -> Outcome:
+        snap = self.graph.get_state(self._config(run_id))
+        v = snap.values
+        cost = self.ledger.spent_usd(run_id)
+        pending = _pending_interrupt(snap)
+        if pending is not None:
+            return Outcome(run_id=run_id, status="waiting", gate=pending.value.get("gate"),
+                           reason=f"waiting for approval at {pending.value.get('gate')}",
+                           payload=pending.value, cost_usd=cost)
+        status = v.get("status", "running")
+        if snap.next and status == "running":
+            failed = self.ledger.rows("events", run_id=run_id, where="kind = 'node_failed'")
+            reason = (f"interrupted before {', '.join(snap.next)}"
+                      + (f" ({failed[-1]['data']})" if failed else "")
+                      + f"; `shipyard resume {run_id}` continues")
+            return Outcome(run_id=run_id, status="failed", gate=v.get("gate"), reason=reason,
+                           cost_usd=cost, extra={"resumable": True, "next": list(snap.next)})
+        return Outcome(run_id=run_id, status=status, gate=v.get("gate"),
+                       reason=v.get("reason", ""), merge_sha=v.get("merge_sha"), cost_usd=cost)
+
+
+def _pending_interrupt(snap: Any) -> Any:
+    for task in snap.tasks or ():
+        for intr in task.interrupts or ():
+            return intr
+    return None
+
+
+def _short(value: Any) -> str:
+    if not isinstance(value, dict):
+        return ""
+    bits = []
+    if value.get("status") and value["status"] != "running":
+        bits.append(value["status"])
+    if value.get("g5_verdict"):
+        bits.append(f"verdict {value['g5_verdict']}")
+    if value.get("head"):
+        bits.append(f"head {value['head'][:10]}")
+    return f" ({', '.join(bits)})" if bits else ""

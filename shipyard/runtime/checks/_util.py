@@ -1,0 +1,183 @@
+"""Shared machinery of the checks: git plumbing, tool lookup, declared dependencies."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tarfile
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from ..proc import ProcResult, run
+from .base import CheckContext, CheckResult, Evidence, Finding, sha256_file
+
+__all__ = ["git", "tool", "target_python", "DeclaredDep", "declared_dependencies",
+           "read_head", "read_base", "extract_tree", "tool_error", "rel", "finish", "evidence",
+           "tracked_files"]
+
+Reader = Callable[[str], str | None]
+
+
+def git(repo: Path, *args: str, timeout: float = 60) -> str:
+    """Run git in `repo` and return stdout; raise RuntimeError with git's message on failure."""
+    res = run(["git", *args], cwd=repo, timeout=timeout)
+    if not res.ok:
+        raise RuntimeError(f"git {' '.join(args)} failed: {res.stderr.strip() or res.stdout.strip()}")
+    return res.stdout
+
+
+def tracked_files(repo: Path, sha: str) -> list[str]:
+    """Every file path in commit `sha`."""
+    return [p for p in git(repo, "ls-tree", "-r", "-z", "--name-only", sha).split("\0") if p]
+
+
+def tool(name: str) -> str:
+    """The executable `name`, preferring the one installed next to this Python.
+
+    Inside a venv the tools sit beside `sys.executable` whether or not the venv
+    is on PATH; falling back to PATH keeps system installs working.
+    """
+    local = Path(sys.executable).parent / name
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    return shutil.which(name) or name  # a missing tool shows up as ProcResult.missing
+
+
+def target_python(repo: Path) -> str:
+    """The interpreter of the target repo's own venv if it has one, else ours."""
+    for cand in (repo / ".venv" / "bin" / "python", repo / "venv" / "bin" / "python"):
+        if cand.is_file():
+            return str(cand)
+    return sys.executable
+
+
+def tool_error(name: str, res: ProcResult) -> CheckResult | None:
+    """An `error` result when the tool is missing, hung or crashed; None when it ran."""
+    if res.missing:
+        why = f"{res.args[0]} is not installed; pip install the tool that provides it"
+    elif res.timed_out:
+        why = f"{Path(res.args[0]).name} timed out after {res.duration_s:.0f}s; raise policy.timeout_s"
+    else:
+        return None
+    return CheckResult(name=name, status="error", duration_s=res.duration_s, summary=why,
+                       findings=(Finding(rule=f"{name}.tool", severity="high", path=None, line=None,
+                                         message=why),))
+
+
+def rel(repo: Path, path: str) -> str:
+    """`path` relative to `repo`, with forward slashes (tools often report absolute paths)."""
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            p = p.resolve().relative_to(repo.resolve())
+        except ValueError:
+            return str(p)
+    return p.as_posix().removeprefix("./")
+
+
+def read_head(ctx: CheckContext) -> Reader:
+    def _read(path: str) -> str | None:
+        p = ctx.repo / path
+        return p.read_text(encoding="utf-8", errors="replace") if p.is_file() else None
+    return _read
+
+
+def read_base(ctx: CheckContext) -> Reader:
+    def _read(path: str) -> str | None:
+        res = run(["git", "show", f"{ctx.base}:{path}"], cwd=ctx.repo, timeout=60)
+        return res.stdout if res.ok else None
+    return _read
+
+
+def extract_tree(repo: Path, sha: str, dest: Path) -> Path:
+    """Export commit `sha` into `dest` with `git archive` — nothing is written into `repo`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    tar = dest.parent / f"{dest.name}.tar"
+    git(repo, "archive", "--format=tar", "-o", str(tar), sha, timeout=300)
+    with tarfile.open(tar) as tf:
+        tf.extractall(dest, filter="data")
+    tar.unlink()
+    return dest
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeclaredDep:
+    name: str           # canonical (PEP 503) name
+    spec: str           # the requirement as written
+    pinned: str | None  # the exact version when pinned with == / ===
+    path: str
+    line: int
+
+
+_REQ_FILES = re.compile(r"^(requirements[^/]*\.txt|requirements/[^/]+\.txt)$")
+
+
+def declared_dependencies(read: Reader, files: list[str]) -> list[DeclaredDep]:
+    """Dependencies declared in pyproject.toml and requirements*.txt, with file and line."""
+    deps: list[DeclaredDep] = []
+    if (text := read("pyproject.toml")) is not None:
+        deps += _from_pyproject(text)
+    for path in sorted(f for f in files if _REQ_FILES.match(f)):
+        if (text := read(path)) is not None:
+            deps += _from_requirements(text, path)
+    return deps
+
+
+def _dep(spec: str, path: str, line: int) -> DeclaredDep | None:
+    try:
+        req = Requirement(spec)
+    except InvalidRequirement:
+        return None
+    pins = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
+    return DeclaredDep(name=canonicalize_name(req.name), spec=spec, pinned=pins[0] if pins else None,
+                       path=path, line=line)
+
+
+def _from_pyproject(text: str) -> list[DeclaredDep]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return []
+    project = data.get("project", {})
+    specs = list(project.get("dependencies", []))
+    for extra in project.get("optional-dependencies", {}).values():
+        specs += list(extra)
+    lines = text.splitlines()
+    out = []
+    for spec in specs:
+        # tomllib keeps no positions: the first line quoting the spec is where it is declared.
+        line = next((i for i, ln in enumerate(lines, 1) if f'"{spec}"' in ln or f"'{spec}'" in ln), 1)
+        if (d := _dep(spec, "pyproject.toml", line)) is not None:
+            out.append(d)
+    return out
+
+
+def _from_requirements(text: str, path: str) -> list[DeclaredDep]:
+    out = []
+    for i, raw in enumerate(text.splitlines(), 1):
+        line = raw.split(" #", 1)[0].strip().rstrip("\\").strip()
+        if not line or line.startswith(("#", "-", "git+", "http:", "https:", "file:")):
+            continue
+        line = line.split(" --hash", 1)[0].strip()
+        if (d := _dep(line, path, i)) is not None:
+            out.append(d)
+    return out
+
+
+def finish(name: str, started: float, findings: list[Finding], *, failed: bool,
+           summary: str, evidence: tuple[Evidence, ...] = ()) -> CheckResult:
+    return CheckResult(name=name, status="fail" if failed else "pass", findings=tuple(findings),
+                       evidence=evidence, duration_s=time.perf_counter() - started, summary=summary)
+
+
+def evidence(path: Path) -> Evidence:
+    """Evidence for a file a check wrote into its scratch dir (run_checks relabels it)."""
+    return Evidence(path=str(path), sha256=sha256_file(path))

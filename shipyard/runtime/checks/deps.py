@@ -1,0 +1,56 @@
+"""deps: known vulnerabilities of the declared dependencies, from the local OSV database.
+
+Pinned requirements (`==`) are matched offline against the advisory database
+(`shipyard advisories import|update`). No database is an error naming the
+command that fixes it — never a silent pass, which is what `pip-audit`
+offline does. Unpinned requirements cannot be matched to one version; the
+hygiene check reports them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ..advisories import AdvisoryDB, NoAdvisoryDatabase, default_db_path
+from ._util import declared_dependencies, evidence, finish, read_head, tracked_files
+from .base import CheckContext, CheckResult, Finding
+
+NAME = "deps"
+_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+def run(ctx: CheckContext) -> CheckResult:
+    started = time.perf_counter()
+    db = AdvisoryDB(default_db_path(ctx.policy))
+    try:
+        db.require()
+    except NoAdvisoryDatabase as exc:
+        return CheckResult(name=NAME, status="error", summary=str(exc),
+                           duration_s=time.perf_counter() - started,
+                           findings=(Finding(rule="deps.no-database", severity="high", path=None,
+                                             line=None, message=str(exc)),))
+    tracked = tracked_files(ctx.repo, ctx.head)
+    deps = declared_dependencies(read_head(ctx), tracked)
+    pinned = [d for d in deps if d.pinned]
+    findings, matched = [], []
+    threshold = _RANK[ctx.policy.deps_severity]
+    failing = 0
+    for dep in pinned:
+        for adv in db.lookup(dep.name, dep.pinned or ""):
+            sev = adv.severity or "high"  # unrated advisories are not waved through
+            fix = f"; fixed in {', '.join(adv.fixed)}" if adv.fixed else "; no fixed version"
+            alias = f" ({', '.join(adv.aliases[:2])})" if adv.aliases else ""
+            findings.append(Finding(rule=f"deps.{adv.id}", severity=sev, path=dep.path,
+                                    line=dep.line, message=f"{dep.name}=={dep.pinned}: {adv.id}"
+                                    f"{alias} {adv.summary[:200]}{fix}"))
+            matched.append({"package": dep.name, "version": dep.pinned, "advisory": adv.id})
+            failing += _RANK[sev] >= threshold
+    report = ctx.scratch / "deps.json"
+    report.write_text(json.dumps({"database": str(db.path), "meta": db.meta(),
+                                  "checked": [d.spec for d in pinned], "matches": matched},
+                                 indent=1))
+    return finish(NAME, started, findings, failed=failing > 0,
+                  summary=f"{len(findings)} advisory match(es) in {len(pinned)} pinned of "
+                          f"{len(deps)} declared dependencies",
+                  evidence=(evidence(report),))

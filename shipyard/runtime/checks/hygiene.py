@@ -1,0 +1,129 @@
+"""hygiene: offline equivalents of OpenSSF Scorecard's local checks.
+
+Binary artifacts added by the change (or present, when there is no diff),
+unpinned requirements, dangerous GitHub workflow patterns (the
+pull_request_target + PR checkout "pwn request", `${{ github.event.* }}`
+expanded inside `run:`, `permissions: write-all`, actions not pinned by commit
+SHA), and a missing SECURITY.md or LICENSE. Findings at or above
+`policy.hygiene_severity` fail the check.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from ._util import declared_dependencies, finish, read_head, tracked_files
+from .base import CheckContext, CheckResult, Finding
+
+NAME = "hygiene"
+_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+_BINARY_EXT = (".exe", ".dll", ".so", ".dylib", ".o", ".a", ".pyc", ".pyo", ".class", ".jar",
+               ".war", ".whl", ".egg", ".bin", ".elf")
+_MAGIC = (b"\x7fELF", b"MZ", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xce")
+_USES = re.compile(r"^\s*(?:-\s+)?uses:\s*['\"]?([^\s'\"#]+)")
+_SHA = re.compile(r"@[0-9a-f]{40}$")
+_EVENT_EXPR = re.compile(r"\$\{\{\s*github\.(event\.[\w.\[\]'\"-]+|head_ref)")
+_PR_REF = re.compile(r"github\.(event\.pull_request\.head\.(sha|ref)|head_ref|"
+                     r"event\.pull_request\.merge_commit_sha)|refs/pull/")
+
+
+def run(ctx: CheckContext) -> CheckResult:
+    started = time.perf_counter()
+    tracked = _tracked(ctx)
+    findings = _binaries(ctx, list(ctx.changed_files) if ctx.base != ctx.head else tracked)
+    findings += _unpinned(ctx, tracked)
+    for wf in sorted(p for p in tracked if re.match(r"^\.github/workflows/[^/]+\.ya?ml$", p)):
+        findings += _workflow(wf, (ctx.repo / wf).read_text(encoding="utf-8", errors="replace"))
+    findings += _missing_files(tracked)
+    threshold = _RANK[ctx.policy.hygiene_severity]
+    failing = [f for f in findings if _RANK[f.severity] >= threshold]
+    return finish(NAME, started, findings, failed=bool(failing),
+                  summary=f"{len(failing)} finding(s) at or above {ctx.policy.hygiene_severity}, "
+                          f"{len(findings)} in all")
+
+
+def _tracked(ctx: CheckContext) -> list[str]:
+    return [p for p in tracked_files(ctx.repo, ctx.head) if (ctx.repo / p).is_file()]
+
+
+def _binaries(ctx: CheckContext, files: list[str]) -> list[Finding]:
+    out = []
+    for p in files:
+        path = ctx.repo / p
+        if not path.is_file() or path.is_symlink():
+            continue
+        with open(path, "rb") as f:
+            head = f.read(8192)
+        kind = next((m for m in _MAGIC if head.startswith(m)), None)
+        if kind or p.lower().endswith(_BINARY_EXT) or (b"\0" in head and not _is_media(p)):
+            what = "executable" if kind else "binary file"
+            out.append(Finding(rule="hygiene.binary-artifact", severity="high", path=p, line=None,
+                               message=f"{what} committed; build it in CI from source instead "
+                                       f"(Scorecard Binary-Artifacts)"))
+    return out
+
+
+def _is_media(p: str) -> bool:
+    # Images and fonts are binary but not executable: Scorecard does not count them either.
+    return Path(p).suffix.lower() in (".png", ".jpg", ".jpeg", ".gif", ".ico", ".webp", ".pdf",
+                                      ".woff", ".woff2", ".ttf", ".otf", ".svgz", ".gz", ".zip")
+
+
+def _unpinned(ctx: CheckContext, tracked: list[str]) -> list[Finding]:
+    out = []
+    for dep in declared_dependencies(read_head(ctx), tracked):
+        if dep.path.endswith(".txt") and dep.pinned is None:
+            out.append(Finding(rule="hygiene.unpinned-dependency", severity="low", path=dep.path,
+                               line=dep.line, message=f"{dep.spec!r} is not pinned with =="))
+    return out
+
+
+def _workflow(path: str, text: str) -> list[Finding]:
+    lines = text.splitlines()
+    out: list[Finding] = []
+    prt = re.search(r"^\s*(on:.*\bpull_request_target\b|pull_request_target\s*:?)", text, re.M)
+    run_indent: int | None = None
+    for i, line in enumerate(lines, 1):
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        if run_indent is not None and stripped and indent <= run_indent:
+            run_indent = None
+        m_run = re.match(r"(-\s+)?run:\s*(.*)$", stripped)
+        in_run = run_indent is not None or m_run is not None
+        if m_run is not None:
+            run_indent = indent if m_run[2].strip() in ("|", ">", "|-", ">-", "") else None
+        if in_run and (e := _EVENT_EXPR.search(line)):
+            out.append(Finding(rule="hygiene.script-injection", severity="high", path=path, line=i,
+                               message=f"${{{{ github.{e[1]} }}}} expanded inside run: — pass it "
+                                       f"through env: and quote it (Scorecard Dangerous-Workflow)"))
+        if re.match(r"permissions:\s*write-all\b", stripped):
+            out.append(Finding(rule="hygiene.write-all", severity="high", path=path, line=i,
+                               message="permissions: write-all; grant only the scopes the job "
+                                       "needs (Scorecard Token-Permissions)"))
+        if (u := _USES.match(line)) and not u[1].startswith(("./", "docker://")):
+            if not _SHA.search(u[1]):
+                sev = "low" if u[1].startswith(("actions/", "github/")) else "medium"
+                out.append(Finding(rule="hygiene.unpinned-action", severity=sev, path=path, line=i,
+                                   message=f"{u[1]} is not pinned by commit SHA "
+                                           f"(Scorecard Pinned-Dependencies)"))
+        if prt and "ref:" in stripped and _PR_REF.search(line):
+            out.append(Finding(rule="hygiene.pwn-request", severity="critical", path=path, line=i,
+                               message="pull_request_target checks out the pull request's code, "
+                                       "which then runs with the base repo's secrets; use "
+                                       "pull_request (Scorecard Dangerous-Workflow)"))
+    return out
+
+
+def _missing_files(tracked: list[str]) -> list[Finding]:
+    names = {p.lower() for p in tracked}
+    out = []
+    if not ({"security.md", ".github/security.md", "docs/security.md"} & names):
+        out.append(Finding(rule="hygiene.no-security-policy", severity="low", path="SECURITY.md",
+                           line=None, message="no SECURITY.md: say how to report a vulnerability "
+                                              "(Scorecard Security-Policy)"))
+    if not any(re.match(r"^(licen[cs]e|copying)(\.\w+)?$", n) for n in names):
+        out.append(Finding(rule="hygiene.no-license", severity="low", path="LICENSE", line=None,
+                           message="no LICENSE file (Scorecard License)"))
+    return out

@@ -1,0 +1,247 @@
+"""The audit ledger: append-only, hash-chained SQLite tables (sqlite-utils).
+
+Every row of every table joins one chain: it carries a global `seq`, the
+`prev_hash` of the row before it and its own `hash` = sha256(prev_hash +
+canonical JSON of the row). `chain_head` stores the last seq and hash, so an
+edited, deleted, reordered or truncated row is found by :meth:`Ledger.verify`.
+
+Appends take SQLite's write lock (`BEGIN IMMEDIATE`) so that several processes
+and threads — parallel reviewers, a CLI approving while another resumes —
+extend one consistent chain. Secrets are redacted before a row is hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ulid import ULID
+
+from .redact import redact
+
+__all__ = ["Ledger", "VerifyReport", "TABLES", "canonical_json", "row_hash", "GENESIS"]
+
+GENESIS = "0" * 64
+TABLES = ("runs", "llm_calls", "tool_runs", "approvals", "artifacts", "events")
+_CHAIN_COLUMNS = ("id", "seq", "ts", "prev_hash", "hash")
+
+_Migration = Callable[["Any"], None]
+_MIGRATIONS: list[tuple[str, _Migration]] = []
+
+
+def migration(fn: _Migration) -> _Migration:
+    """Register a schema migration; they run in order, once, when a ledger opens."""
+    _MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+def _chain_cols() -> dict[str, type]:
+    return {"id": str, "seq": int, "ts": str, "run_id": str}
+
+
+@migration
+def m001_initial(db: Any) -> None:
+    columns: dict[str, dict[str, type]] = {
+        "runs": {"feature": str, "repo": str, "base_branch": str, "base_sha": str,
+                 "branch": str, "worktree": str, "settings": str, "started_by": str},
+        "llm_calls": {"agent": str, "task": str, "gate": str, "prompt_id": str,
+                      "prompt_version": str, "model": str, "provider": str, "messages": str,
+                      "params": str, "tools": str, "response": str, "parsed": str,
+                      "input_tokens": int, "output_tokens": int, "cost_usd": float,
+                      "latency_s": float, "attempt": int, "error": str, "trace_id": str},
+        "tool_runs": {"name": str, "gate": str, "status": str, "blocking": int,
+                      "command": str, "findings": str, "evidence": str, "duration_s": float,
+                      "summary": str},
+        "approvals": {"gate": str, "decision": str, "who": str, "comment": str,
+                      "signature": str, "key_id": str},
+        "artifacts": {"gate": str, "kind": str, "path": str, "sha256": str},
+        "events": {"kind": str, "gate": str, "data": str},
+    }
+    for table, cols in columns.items():
+        db[table].create({**_chain_cols(), **cols, "prev_hash": str, "hash": str}, pk="id")
+        db[table].create_index(["seq"], unique=True)
+        db[table].create_index(["run_id"])
+    db["chain_head"].create({"id": int, "seq": int, "hash": str}, pk="id")
+    db["chain_head"].insert({"id": 1, "seq": 0, "hash": GENESIS})
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+
+
+def row_hash(table: str, row: dict[str, Any], prev_hash: str) -> str:
+    # NULL columns are left out, so a column added by a later migration (NULL in
+    # old rows) does not change the hash of rows written before it existed.
+    body = {k: v for k, v in row.items() if k not in ("hash", "prev_hash") and v is not None}
+    body["_table"] = table  # a row moved to another table no longer verifies
+    return hashlib.sha256((prev_hash + "\n" + canonical_json(body)).encode()).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _to_column(value: Any) -> Any:
+    """Structured values are stored as canonical JSON text, so what is hashed is what is stored."""
+    if isinstance(value, bool):  # before int: SQLite hands booleans back as 0/1
+        return int(value)
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return canonical_json(value)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VerifyReport:
+    ok: bool
+    rows: int
+    problem: str | None = None
+    table: str | None = None
+    row_id: str | None = None
+    seq: int | None = None
+
+
+class Ledger:
+    """Open (creating and migrating if needed) the ledger at `path`."""
+
+    def __init__(self, path: Path) -> None:
+        import sqlite_utils  # imported here: the CLI's --help must not pay for it
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process crashes
+        self.db = sqlite_utils.Database(conn, execute_plugins=False)
+        self._lock = threading.RLock()
+        self._migrate()
+
+    @classmethod
+    def for_repo(cls, repo: Path) -> Ledger:
+        return cls(Path(repo) / ".shipyard" / "ledger.db")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- schema -----------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self._lock, self._write():
+            if "_migrations" not in self.db.table_names():
+                self.db["_migrations"].create({"name": str, "applied_at": str}, pk="name")
+            done = {r["name"] for r in self.db["_migrations"].rows}
+            for name, fn in _MIGRATIONS:
+                if name not in done:
+                    fn(self.db)
+                    self.db["_migrations"].insert({"name": name, "applied_at": _now()})
+
+    def _write(self):
+        """A write transaction holding SQLite's RESERVED lock from the start."""
+        ledger = self
+
+        class _Tx:
+            def __enter__(self_inner):
+                ledger.db.conn.execute("BEGIN IMMEDIATE")
+                return ledger.db
+
+            def __exit__(self_inner, exc_type, exc, tb):
+                if exc_type is None:
+                    ledger.db.conn.execute("COMMIT")
+                else:
+                    ledger.db.conn.execute("ROLLBACK")
+                return False
+
+        return _Tx()
+
+    # -- writing ----------------------------------------------------------------------------
+    def append(self, table: str, *, run_id: str | None, **fields: Any) -> dict[str, Any]:
+        """Append one row to `table`, chained; returns the row as stored."""
+        if table not in TABLES:
+            raise ValueError(f"unknown ledger table {table!r}; one of {TABLES}")
+        clean = {k: _to_column(redact(v)) for k, v in fields.items()}
+        with self._lock, self._write() as db:
+            head = db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+            seq, prev = head[0] + 1, head[1]
+            row = {"id": str(ULID()), "seq": seq, "ts": _now(), "run_id": run_id, **clean}
+            row["prev_hash"] = prev
+            row["hash"] = row_hash(table, row, prev)
+            db[table].insert(row, alter=True)
+            db.execute("UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1",
+                       [seq, row["hash"]])
+        return row
+
+    def event(self, run_id: str | None, kind: str, *, gate: str | None = None,
+              **data: Any) -> dict[str, Any]:
+        return self.append("events", run_id=run_id, kind=kind, gate=gate, data=data)
+
+    # -- reading ----------------------------------------------------------------------------
+    def rows(self, table: str, *, run_id: str | None = None, where: str | None = None,
+             params: list[Any] | None = None) -> list[dict[str, Any]]:
+        clauses, args = [], []
+        if run_id is not None:
+            clauses.append("run_id = ?")
+            args.append(run_id)
+        if where:
+            clauses.append(f"({where})")
+            args.extend(params or [])
+        sql_where = " AND ".join(clauses) or None
+        return list(self.db[table].rows_where(sql_where, args, order_by="seq"))
+
+    def count(self, table: str, *, run_id: str | None = None, where: str | None = None,
+              params: list[Any] | None = None) -> int:
+        clauses, args = ["1=1"], []
+        if run_id is not None:
+            clauses.append("run_id = ?")
+            args.append(run_id)
+        if where:
+            clauses.append(f"({where})")
+            args.extend(params or [])
+        sql = f"SELECT count(*) FROM [{table}] WHERE " + " AND ".join(clauses)
+        return self.db.execute(sql, args).fetchone()[0]
+
+    def timeline(self, run_id: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every row (of one run, or all), in chain order, as (table, row)."""
+        per_table = {t: self.rows(t, run_id=run_id) for t in TABLES}
+        merged = [(t, r) for t, rows in per_table.items() for r in rows]
+        merged.sort(key=lambda tr: tr[1]["seq"])
+        yield from merged
+
+    def run_ids(self) -> list[str]:
+        return [r["run_id"] for r in self.rows("runs")]
+
+    def spent_usd(self, run_id: str) -> float:
+        row = self.db.execute(
+            "SELECT coalesce(sum(cost_usd), 0) FROM llm_calls WHERE run_id = ?", [run_id]
+        ).fetchone()
+        return float(row[0])
+
+    # -- verifying --------------------------------------------------------------------------
+    def verify(self) -> VerifyReport:
+        """Recompute the whole chain; report the first row that does not verify."""
+        prev, expected_seq, n = GENESIS, 1, 0
+        for table, row in self.timeline():
+            n += 1
+            where = {"table": table, "row_id": row["id"], "seq": row["seq"]}
+            if row["seq"] != expected_seq:
+                return VerifyReport(ok=False, rows=n, problem=(
+                    f"row seq {expected_seq} is missing (next row has seq {row['seq']}): "
+                    f"a row was deleted"), **where)
+            if row["prev_hash"] != prev:
+                return VerifyReport(ok=False, rows=n, problem="prev_hash does not link to the "
+                                    "row before it: rows were reordered or replaced", **where)
+            if row_hash(table, row, prev) != row["hash"]:
+                return VerifyReport(ok=False, rows=n, problem="content does not match its hash: "
+                                    "the row was modified after it was written", **where)
+            prev, expected_seq = row["hash"], expected_seq + 1
+        head = self.db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+        if head[0] != n or head[1] != prev:
+            return VerifyReport(ok=False, rows=n, problem=(
+                f"chain head says {head[0]} rows but {n} were found: rows at the end were "
+                f"deleted or the head was edited"), seq=head[0])
+        return VerifyReport(ok=True, rows=n)

@@ -1,0 +1,457 @@
+"""The model gateway: the only place a model is called (DESIGN invariant 1).
+
+`Gateway.complete(agent, messages, schema=...)` picks the agent's backend from
+configuration, checks the budget, calls the model with jittered-backoff retries
+of transient errors only, writes one ledger row per attempt *before* the reply
+is used, validates structured output with pydantic (one repair attempt that
+shows the model its validation error), prices the call and traces it.
+
+Backends (chosen by the model string):
+
+- ``scripted:FILE``              canned replies per agent (tests, demos)
+- ``local`` / ``local:PATH.gguf`` the embedded llama.cpp server (see `local.py`)
+- ``gpt-4o-mini``, ``openai/...`` any OpenAI-compatible endpoint via langchain-openai
+- ``anthropic/...`` etc.          any other litellm provider, in-process
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import BudgetExceeded, ConfigError, ModelError, ModelOutputInvalid, UserError
+
+if TYPE_CHECKING:
+    from ..config import ModelsConfig
+    from .ledger import Ledger
+
+__all__ = ["Gateway", "Reply", "ModelRequest", "RawReply", "Backend", "TransientModelError",
+           "resolve_backend", "PromptInfo", "extract_json"]
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PromptInfo:
+    """The prompt card fields recorded with each call."""
+
+    id: str
+    version: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelRequest:
+    messages: list[Message]
+    schema: dict[str, Any] | None
+    schema_name: str | None
+    temperature: float
+    max_tokens: int
+    timeout_s: float
+    agent: str
+    task: str
+    call_index: int  # how many calls this (run, agent, task) made before; scripted replies use it
+    tools: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RawReply:
+    content: str
+    input_tokens: int
+    output_tokens: int
+    model: str
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Reply:
+    content: str
+    parsed: BaseModel | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    model: str
+    latency_s: float
+    attempts: int
+    ledger_ids: tuple[str, ...] = ()
+
+
+class TransientModelError(ModelError):
+    """Rate limit, 5xx, timeout or connection failure: worth retrying."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Backend(Protocol):
+    provider: str
+    model: str
+    request_params: dict[str, Any]  # extra request shape recorded in the ledger
+
+    def request(self, req: ModelRequest) -> RawReply: ...
+
+
+# -- JSON handling ---------------------------------------------------------------------------
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def extract_json(text: str) -> str:
+    """The JSON object inside a reply: models wrap it in fences or prose."""
+    text = text.strip()
+    if text.startswith("{"):
+        return text
+    m = _FENCE.search(text)
+    if m:
+        return m.group(1).strip()
+    start, end = text.find("{"), text.rfind("}")
+    return text[start:end + 1] if 0 <= start < end else text
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
+                     for e in exc.errors()[:12])
+
+
+def _schema_instruction(schema: dict[str, Any]) -> str:
+    return ("Reply with one JSON object only, no prose and no code fences. It must validate "
+            "against this JSON Schema:\n" + json.dumps(schema, separators=(",", ":")))
+
+
+# -- the gateway -----------------------------------------------------------------------------
+@dataclass
+class Gateway:
+    """One per run (and process); cheap to build, backends are created on first use."""
+
+    models: ModelsConfig
+    ledger: Ledger
+    run_id: str
+    budget_usd: float = 0.0
+    repo: Path | None = None
+    sleep: Callable[[float], None] = time.sleep
+    retry_backoff_s: float = 1.0
+    _backends: dict[str, Backend] = field(default_factory=dict)
+
+    def backend_for(self, agent: str) -> Backend:
+        spec = self.models.for_agent(agent)
+        if spec not in self._backends:
+            self._backends[spec] = resolve_backend(spec, self.models, repo=self.repo,
+                                                   ledger=self.ledger, run_id=self.run_id)
+        return self._backends[spec]
+
+    def complete(
+        self,
+        agent: str,
+        messages: Sequence[Message],
+        *,
+        schema: type[BaseModel] | None = None,
+        task: str = "default",
+        gate: str | None = None,
+        prompt: PromptInfo | None = None,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> Reply:
+        backend = self.backend_for(agent)
+        msgs = [dict(m) for m in messages]
+        json_schema = schema.model_json_schema() if schema else None
+        if json_schema is not None:
+            msgs = _with_schema_instruction(msgs, json_schema)
+        first = self._call_with_retries(backend, agent, task, gate, prompt, msgs, json_schema,
+                                        schema, tools)
+        if schema is None:
+            return first
+        if first.parsed is not None:
+            return first
+        # One repair attempt: show the model what was wrong (pydantic-ai's ModelRetry idea).
+        repair = msgs + [
+            {"role": "assistant", "content": first.content},
+            {"role": "user", "content": (
+                "Your reply did not validate: " + _last_error(self.ledger, first) +
+                ". Reply again with only the corrected JSON object.")},
+        ]
+        second = self._call_with_retries(backend, agent, task, gate, prompt, repair,
+                                         json_schema, schema, tools, attempt_offset=first.attempts)
+        if second.parsed is None:
+            raise ModelOutputInvalid(
+                f"{agent} ({backend.model}) returned output that does not match "
+                f"{schema.__name__} even after one repair attempt; the raw reply is in the "
+                f"ledger (`shipyard log {self.run_id}`). Try a stronger model for {agent} "
+                f"in shipyard.toml [models].", raw=second.content)
+        return Reply(**{**_reply_fields(second), "attempts": first.attempts + second.attempts,
+                        "ledger_ids": first.ledger_ids + second.ledger_ids})
+
+    # -- internals --------------------------------------------------------------------------
+    def _check_budget(self, agent: str) -> None:
+        if self.budget_usd <= 0:
+            return  # 0 disables the cap
+        spent = self.ledger.spent_usd(self.run_id)
+        if spent >= self.budget_usd:
+            self.ledger.event(self.run_id, "budget_exceeded", agent=agent, spent_usd=spent,
+                              budget_usd=self.budget_usd)
+            raise BudgetExceeded(
+                f"run {self.run_id} has spent ${spent:.4f} of its ${self.budget_usd:.2f} "
+                f"budget; raise [budget] usd in shipyard.toml (or SHIPYARD_BUDGET__USD) "
+                f"and `shipyard resume {self.run_id}`.")
+
+    def _call_with_retries(self, backend: Backend, agent: str, task: str, gate: str | None,
+                           prompt: PromptInfo | None, msgs: list[Message],
+                           json_schema: dict[str, Any] | None, schema: type[BaseModel] | None,
+                           tools: list[dict[str, Any]] | None,
+                           attempt_offset: int = 0) -> Reply:
+        from tenacity import (Retrying, retry_if_exception_type, stop_after_attempt,
+                              wait_random_exponential)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.models.max_retries + 1),
+            wait=wait_random_exponential(multiplier=self.retry_backoff_s,
+                                         max=max(self.retry_backoff_s * 30, 0.01)),
+            retry=retry_if_exception_type(TransientModelError),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        ids: list[str] = []
+        attempts = 0
+        try:
+            for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    reply = self._attempt(backend, agent, task, gate, prompt, msgs, json_schema,
+                                          schema, tools, attempt_offset + attempts, ids)
+        except TransientModelError as exc:
+            raise ModelError(
+                f"{agent}: {backend.provider} model {backend.model} kept failing after "
+                f"{attempts} attempts: {exc}. Check the provider's status, or raise "
+                f"[models] max_retries.") from exc
+        return Reply(**{**_reply_fields(reply), "attempts": attempts, "ledger_ids": tuple(ids)})
+
+    def _attempt(self, backend: Backend, agent: str, task: str, gate: str | None,
+                 prompt: PromptInfo | None, msgs: list[Message],
+                 json_schema: dict[str, Any] | None, schema: type[BaseModel] | None,
+                 tools: list[dict[str, Any]] | None, attempt: int, ids: list[str]) -> Reply:
+        from .pricing import cost_usd
+        from .telemetry import current_trace_id, llm_span
+
+        self._check_budget(agent)
+        call_index = self.ledger.count("llm_calls", run_id=self.run_id,
+                                       where="agent = ? AND task = ?", params=[agent, task])
+        req = ModelRequest(messages=msgs, schema=json_schema,
+                           schema_name=schema.__name__ if schema else None,
+                           temperature=self.models.temperature, max_tokens=self.models.max_tokens,
+                           timeout_s=self.models.timeout_s, agent=agent, task=task,
+                           call_index=call_index, tools=tools)
+        params = {"model": backend.model, "temperature": req.temperature,
+                  "max_tokens": req.max_tokens, "timeout_s": req.timeout_s,
+                  "schema": req.schema_name, **backend.request_params}
+        row: dict[str, Any] = dict(agent=agent, task=task, gate=gate, model=backend.model,
+                                   provider=backend.provider, messages=msgs, params=params,
+                                   tools=tools, attempt=attempt,
+                                   prompt_id=prompt.id if prompt else None,
+                                   prompt_version=prompt.version if prompt else None)
+        start = time.perf_counter()
+        with llm_span(agent=agent, model=backend.model, provider=backend.provider,
+                      temperature=req.temperature, max_tokens=req.max_tokens,
+                      run_id=self.run_id) as span:
+            try:
+                raw = backend.request(req)
+            except ModelError as exc:
+                span.error(exc)
+                written = self.ledger.append("llm_calls", run_id=self.run_id, **row,
+                                             latency_s=time.perf_counter() - start,
+                                             error=f"{type(exc).__name__}: {exc}",
+                                             trace_id=current_trace_id())
+                ids.append(written["id"])
+                raise
+            latency = time.perf_counter() - start
+            cost = cost_usd(raw.model or backend.model, raw.input_tokens, raw.output_tokens)
+            span.record(input_tokens=raw.input_tokens, output_tokens=raw.output_tokens,
+                        finish_reasons=[raw.finish_reason] if raw.finish_reason else None,
+                        cost_usd=cost)
+        parsed, error = None, None
+        if schema is not None:
+            try:
+                parsed = schema.model_validate_json(extract_json(raw.content))
+            except ValidationError as exc:
+                error = "invalid output: " + _validation_summary(exc)
+        written = self.ledger.append(
+            "llm_calls", run_id=self.run_id, **row, response=raw.content,
+            parsed=parsed.model_dump(mode="json") if parsed else None,
+            input_tokens=raw.input_tokens, output_tokens=raw.output_tokens, cost_usd=cost,
+            latency_s=latency, error=error, trace_id=current_trace_id())
+        ids.append(written["id"])
+        return Reply(content=raw.content, parsed=parsed, input_tokens=raw.input_tokens,
+                     output_tokens=raw.output_tokens, cost_usd=cost, model=raw.model or backend.model,
+                     latency_s=latency, attempts=1, ledger_ids=(written["id"],))
+
+
+def _reply_fields(r: Reply) -> dict[str, Any]:
+    return {k: getattr(r, k) for k in Reply.__slots__}
+
+
+def _last_error(ledger: Ledger, reply: Reply) -> str:
+    row = ledger.db["llm_calls"].get(reply.ledger_ids[-1])
+    return (row.get("error") or "the reply was not a JSON object").removeprefix("invalid output: ")
+
+
+def _with_schema_instruction(msgs: list[Message], schema: dict[str, Any]) -> list[Message]:
+    instruction = _schema_instruction(schema)
+    if msgs and msgs[0]["role"] == "system":
+        return [{"role": "system", "content": msgs[0]["content"] + "\n\n" + instruction},
+                *msgs[1:]]
+    return [{"role": "system", "content": instruction}, *msgs]
+
+
+# -- backend resolution ----------------------------------------------------------------------
+def resolve_backend(spec: str, models: ModelsConfig, *, repo: Path | None = None,
+                    ledger: Ledger | None = None, run_id: str | None = None) -> Backend:
+    """Build the backend a model string names; raises ConfigError/UserError naming the fix."""
+    spec = spec.strip()
+    if not spec:
+        raise ConfigError("empty model name in [models]; use e.g. \"local\" or \"gpt-4o-mini\".")
+    if spec.startswith("scripted:"):
+        from .scripted import ScriptedBackend
+
+        return ScriptedBackend.from_spec(spec, repo=repo)
+    if spec == "local" or spec.startswith("local:"):
+        return _local_backend(spec, models)
+    if "/" in spec and not spec.startswith("openai/"):
+        return LiteLLMBackend(model=spec)
+    return OpenAICompatBackend.from_config(spec.removeprefix("openai/"), models)
+
+
+def _local_backend(spec: str, models: ModelsConfig) -> Backend:
+    from .local import ensure_server, parse_local_spec, resolve_gguf
+
+    path, sha = parse_local_spec(spec)
+    gguf = resolve_gguf(path, sha, progress=_progress)
+    server = ensure_server(gguf, progress=_progress)
+    return OpenAICompatBackend(model=server.model, base_url=server.base_url, api_key="local",
+                               structured="json_object", provider="llama.cpp",
+                               max_tokens_in_body=True, label=f"local:{gguf.name}")
+
+
+def _progress(message: str) -> None:
+    import sys
+
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class OpenAICompatBackend:
+    """Any OpenAI-compatible endpoint (OpenAI, Azure, vLLM, Ollama, llama.cpp, LiteLLM proxy)."""
+
+    model: str
+    base_url: str | None = None
+    api_key: str | None = None
+    structured: str = "json_schema"
+    provider: str = "openai"
+    max_tokens_in_body: bool = False  # llama.cpp's server ignores ChatOpenAI(max_tokens=)
+    label: str | None = None
+    _client: Any = None
+
+    @classmethod
+    def from_config(cls, model: str, models: ModelsConfig) -> OpenAICompatBackend:
+        base_url = models.base_url or os.environ.get("OPENAI_BASE_URL")
+        key = os.environ.get(models.api_key_env)
+        if not key and not base_url:
+            raise UserError(
+                f"model {model!r} needs an OpenAI API key: set {models.api_key_env}, or set "
+                f"[models] base_url / OPENAI_BASE_URL for a compatible endpoint, or use "
+                f"model = \"local\" for the embedded offline model.")
+        structured = models.structured or "json_schema"
+        provider = "openai" if not base_url else "openai-compatible"
+        return cls(model=model, base_url=base_url, api_key=key or "not-needed",
+                   structured=structured, provider=provider)
+
+    @property
+    def request_params(self) -> dict[str, Any]:
+        return {"structured": self.structured, "base_url": self.base_url,
+                "backend": self.label or self.provider}
+
+    def response_format(self, req: ModelRequest) -> dict[str, Any] | None:
+        if req.schema is None:
+            return None
+        if self.structured == "json_object":
+            # llama.cpp's server turns "schema" into a grammar; "json_schema" is a 500 there.
+            return {"type": "json_object", "schema": req.schema}
+        return {"type": "json_schema",
+                "json_schema": {"name": req.schema_name or "reply", "schema": req.schema,
+                                "strict": False}}
+
+    def request(self, req: ModelRequest) -> RawReply:
+        import openai
+        from langchain_openai import ChatOpenAI
+
+        body: dict[str, Any] = {}
+        rf = self.response_format(req)
+        if rf is not None:
+            body["response_format"] = rf  # sent as-is, bypassing langchain's own parsing
+        if self.max_tokens_in_body:
+            body["max_tokens"] = req.max_tokens
+        llm = ChatOpenAI(model=self.model, base_url=self.base_url, api_key=self.api_key,
+                         temperature=req.temperature, timeout=req.timeout_s, max_retries=0,
+                         max_tokens=None if self.max_tokens_in_body else req.max_tokens,
+                         extra_body=body or None)
+        try:
+            msg = llm.invoke([(m["role"], m["content"]) for m in req.messages])
+        except (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
+                openai.InternalServerError) as exc:
+            raise TransientModelError(f"{type(exc).__name__}: {exc}",
+                                      status=getattr(exc, "status_code", None)) from exc
+        except openai.APIStatusError as exc:
+            if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
+                raise TransientModelError(str(exc), status=exc.status_code) from exc
+            raise ModelError(f"{self.provider} rejected the request ({exc.status_code}): "
+                             f"{exc.message}") from exc
+        usage = msg.usage_metadata or {}
+        content = msg.content if isinstance(msg.content, str) else json.dumps(msg.content)
+        return RawReply(content=content, input_tokens=int(usage.get("input_tokens", 0)),
+                        output_tokens=int(usage.get("output_tokens", 0)),
+                        model=msg.response_metadata.get("model_name") or self.model,
+                        finish_reason=msg.response_metadata.get("finish_reason"))
+
+
+@dataclass
+class LiteLLMBackend:
+    """Every other provider string (anthropic/…, bedrock/…, gemini/…) through litellm."""
+
+    model: str
+    provider: str = "litellm"
+
+    @property
+    def request_params(self) -> dict[str, Any]:
+        return {"structured": "json_schema", "backend": "litellm"}
+
+    def request(self, req: ModelRequest) -> RawReply:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-map fetch
+        try:
+            import litellm
+        except ImportError as exc:  # pragma: no cover - litellm is a core dependency
+            raise UserError("litellm is not installed: pip install 'litellm>=1.106'") from exc
+        kwargs: dict[str, Any] = {}
+        if req.schema is not None:
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": req.schema_name or "reply", "schema": req.schema, "strict": False}}
+        transient = tuple(getattr(litellm, n) for n in (
+            "RateLimitError", "Timeout", "APIConnectionError", "InternalServerError",
+            "ServiceUnavailableError", "BadGatewayError") if hasattr(litellm, n))
+        try:
+            resp = litellm.completion(model=self.model, messages=req.messages,
+                                      temperature=req.temperature, max_tokens=req.max_tokens,
+                                      timeout=req.timeout_s, num_retries=0, **kwargs)
+        except transient as exc:
+            raise TransientModelError(str(exc), status=getattr(exc, "status_code", None)) from exc
+        except Exception as exc:  # litellm wraps every provider's errors differently
+            raise ModelError(f"{self.model}: {type(exc).__name__}: {exc}") from exc
+        choice = resp.choices[0]
+        usage = getattr(resp, "usage", None)
+        return RawReply(content=choice.message.content or "",
+                        input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                        output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                        model=getattr(resp, "model", None) or self.model,
+                        finish_reason=getattr(choice, "finish_reason", None))

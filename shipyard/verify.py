@@ -1,0 +1,58 @@
+"""`shipyard verify`: the ledger chain, approval signatures and provenance envelopes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["verify_repo"]
+
+
+def verify_repo(repo: Path, run_id: str | None = None) -> dict[str, Any]:
+    from .runtime.ledger import Ledger, canonical_json
+    from .runtime.workspace import Git
+
+    git = Git.open_repo(repo)
+    path = git.path / ".shipyard" / "ledger.db"
+    problems: list[str] = []
+    if not path.exists():
+        return {"ok": False, "rows": 0, "approvals": 0, "attestations": 0,
+                "problems": [f"no ledger at {path}; nothing has run in this repository"]}
+    ledger = Ledger(path)
+    report = ledger.verify()
+    if not report.ok:
+        where = f"{report.table} row {report.row_id} (seq {report.seq})" if report.table else \
+            f"chain head (seq {report.seq})"
+        problems.append(f"ledger {where}: {report.problem}")
+    approvals = 0
+    try:
+        from .runtime import keys
+    except ImportError:  # pragma: no cover
+        keys = None  # type: ignore[assignment]
+    for row in ledger.rows("approvals", run_id=run_id):
+        if not row.get("signature") or keys is None:
+            problems.append(f"approvals row {row['id']} (seq {row['seq']}) has no signature")
+            continue
+        payload = canonical_json({"run_id": row["run_id"], "gate": row["gate"],
+                                  "decision": row["decision"], "who": row["who"],
+                                  "comment": row["comment"] or ""}).encode()
+        if not keys.verify(git.path, payload, row["signature"]):
+            problems.append(f"approvals row {row['id']} (seq {row['seq']}): signature does not "
+                            f"match its content or this repository's key")
+        else:
+            approvals += 1
+    attestations = 0
+    try:
+        from .runtime.attest import verify_attestations
+
+        att_dir = git.path / ".shipyard" / "attestations"
+        found = sorted(att_dir.glob("*.intoto.jsonl")) if att_dir.exists() else []
+        if run_id:
+            found = [f for f in found if f.name.startswith(run_id)]
+        bad = verify_attestations(git.path, run_id)
+        problems += bad
+        attestations = len(found) if not bad else 0
+    except ImportError:  # pragma: no cover
+        pass
+    return {"ok": not problems, "rows": report.rows, "approvals": approvals,
+            "attestations": attestations, "problems": problems}
