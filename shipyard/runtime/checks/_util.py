@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 from ..proc import ProcResult, run
 from .base import CheckContext, CheckResult, Evidence, Finding, sha256_file
 
-__all__ = ["git", "tool", "target_python", "DeclaredDep", "declared_dependencies",
+__all__ = ["Reader", "git", "tool", "target_python", "DeclaredDep", "declared_dependencies",
            "read_head", "read_base", "extract_tree", "tool_error", "rel", "finish", "evidence",
            "tracked_files"]
 

