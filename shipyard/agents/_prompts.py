@@ -70,11 +70,16 @@ def _env() -> Any:
                               keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True)
 
 
-def render(role: str, task: str, **context: Any) -> tuple[PromptFile, list[dict[str, str]]]:
+@cache
+def _templates(role: str, task: str) -> tuple[Any, Any]:
     prompt = load_prompt(role)
     if task not in prompt.tasks:
         raise KeyError(f"prompt {role}.md has no '## task: {task}' section")
     env = _env()
-    system = env.from_string(prompt.system).render(**context)
-    user = env.from_string(prompt.tasks[task]).render(**context)
-    return prompt, [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return env.from_string(prompt.system), env.from_string(prompt.tasks[task])
+
+
+def render(role: str, task: str, **context: Any) -> tuple[PromptFile, list[dict[str, str]]]:
+    system, user = _templates(role, task)
+    return load_prompt(role), [{"role": "system", "content": system.render(**context)},
+                               {"role": "user", "content": user.render(**context)}]

@@ -44,10 +44,11 @@ class Nodes:
     def docs_dir(self, s: FeatureState) -> str:
         return f"docs/shipyard/{s['run_id']}"
 
-    def context(self, s: FeatureState, stage: str, **extra: Any) -> dict[str, Any]:
+    def context(self, s: FeatureState, stage: str, *, files: list[str] | None = None,
+                **extra: Any) -> dict[str, Any]:
         """Everything a prompt template may use; StrictUndefined catches typos in templates."""
-        ws = self.env.workspace(s)
-        files = ws.git.tracked_files("HEAD") if ws.exists() else self.env.repo.tracked_files()
+        if files is None:
+            files = self.files(s)
         ctx = {
             "feature": s["feature"],
             "revisions": list((s.get("revisions") or {}).get(stage, [])),
@@ -62,6 +63,10 @@ class Nodes:
         }
         ctx.update(extra)
         return ctx
+
+    def files(self, s: FeatureState) -> list[str]:
+        ws = self.env.workspace(s)
+        return ws.git.tracked_files("HEAD") if ws.exists() else self.env.repo.tracked_files()
 
     def artifact(self, s: FeatureState, gate: str, kind: str, rel: str, text: str) -> dict[str, str]:
         import hashlib
@@ -93,6 +98,8 @@ class Nodes:
     def run_checks(self, s: FeatureState, gate: str, *, only: list[str] | None = None) -> list[dict]:
         from ..runtime.checks import run_checks
 
+        if not (only or self.env.settings.policy.checks):
+            return []  # the policy runs no checks
         ws = self.env.workspace(s)
         self.env.say(f"{gate}: running checks {', '.join(only or self.env.settings.policy.checks)}")
         report = run_checks(ws.path, s["base_sha"], ws.head(), self.env.settings.policy, only=only)
@@ -112,8 +119,10 @@ class Nodes:
     # -- G1 ---------------------------------------------------------------------------------
     def g1_plan(self, s: FeatureState) -> dict[str, Any]:
         gw = self.env.gateway(s["run_id"])
-        rfc = planner.RFC_TASK.run(gw, gate="G1", **self.context(s, "rfc")).model_dump(mode="json")
-        ctx = self.context(s, "rfc", rfc=rfc)
+        files = self.files(s)
+        rfc = planner.RFC_TASK.run(gw, gate="G1", **self.context(s, "rfc", files=files)
+                                   ).model_dump(mode="json")
+        ctx = self.context(s, "rfc", files=files, rfc=rfc)
         threats = security.THREATS.run(gw, gate="G1", **ctx).model_dump(mode="json")
         forecast = finops.FORECAST.run(gw, gate="G1", **ctx).model_dump(mode="json")
         number = self._next_adr_number(s)

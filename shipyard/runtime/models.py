@@ -365,8 +365,10 @@ class OpenAICompatBackend:
                 f"model = \"local\" for the embedded offline model.")
         structured = models.structured or "json_schema"
         provider = "openai" if not base_url else "openai-compatible"
+        # OpenAI itself takes max_completion_tokens (what langchain sends); vLLM, Ollama,
+        # llama.cpp and older proxies only honour max_tokens in the body.
         return cls(model=model, base_url=base_url, api_key=key or "not-needed",
-                   structured=structured, provider=provider)
+                   structured=structured, provider=provider, max_tokens_in_body=bool(base_url))
 
     @property
     def request_params(self) -> dict[str, Any]:

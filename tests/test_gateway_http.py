@@ -1,0 +1,120 @@
+"""The OpenAI-compatible backend over real HTTP (a stub server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from conftest import DEFAULT_REPLIES, make_calc_repo
+
+BY_SCHEMA = {"OnePager": DEFAULT_REPLIES["planner.onepager"][0],
+             "AIScope": DEFAULT_REPLIES["governance.scope"][0]}
+
+
+class StubOpenAI:
+    """Answers /v1/chat/completions; the first `fail_first` requests get HTTP 429."""
+
+    def __init__(self, fail_first: int = 0, status: int = 429) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.fail_first, self.status = fail_first, status
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.requests.append(body)
+                if len(stub.requests) <= stub.fail_first:
+                    self._send(stub.status, {"error": {"message": "slow down",
+                                                       "type": "rate_limit_error"}})
+                    return
+                name = body["response_format"]["json_schema"]["name"]
+                content = json.dumps(BY_SCHEMA[name])
+                self._send(200, {
+                    "id": "chatcmpl-1", "object": "chat.completion", "created": 0,
+                    "model": body["model"],
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": content}}],
+                    "usage": {"prompt_tokens": 321, "completion_tokens": 45,
+                              "total_tokens": 366}})
+
+            def _send(self, code: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def stub():
+    servers: list[StubOpenAI] = []
+
+    def make(**kw: Any) -> StubOpenAI:
+        servers.append(StubOpenAI(**kw))
+        return servers[-1]
+
+    yield make
+    for s in servers:
+        s.close()
+
+
+def _repo(tmp_path, url: str):
+    return make_calc_repo(tmp_path / "r", toml=(
+        f'[models]\ndefault = "gpt-4o-mini"\nbase_url = "{url}"\ntemperature = 0.3\n'
+        f'max_tokens = 900\n'))
+
+
+def test_429_over_http_is_retried_and_both_attempts_are_in_the_ledger(tmp_path, cli, stub):
+    server = stub(fail_first=1)
+    repo = _repo(tmp_path, server.url)
+    code, out, err = cli("run-feature", "Add multiply", "--repo", repo, "--json")
+    assert code == 3, err
+    db = sqlite3.connect(repo / ".shipyard" / "ledger.db")
+    rows = db.execute("select attempt, error, input_tokens, output_tokens, cost_usd, params "
+                      "from llm_calls where task='onepager' order by seq").fetchall()
+    assert [r[0] for r in rows] == [1, 2]
+    assert "RateLimitError" in rows[0][1]
+    assert rows[1][1] is None and (rows[1][2], rows[1][3]) == (321, 45)
+    assert rows[1][4] > 0  # priced from litellm's map for gpt-4o-mini
+    params = json.loads(rows[1][5])
+    assert (params["temperature"], params["max_tokens"]) == (0.3, 900)
+    sent = next(r for r in server.requests if "response_format" in r
+                and r["response_format"]["json_schema"]["name"] == "OnePager")
+    assert sent["temperature"] == 0.3 and sent["max_tokens"] == 900
+    assert sent["response_format"]["type"] == "json_schema"
+    assert sent["response_format"]["json_schema"]["schema"]["properties"]["title"]["maxLength"] == 100
+
+
+def test_non_transient_http_error_fails_the_node_without_retry(tmp_path, cli, stub):
+    server = stub(fail_first=10, status=400)
+    repo = _repo(tmp_path, server.url)
+    code, out, err = cli("run-feature", "Add multiply", "--repo", repo, "--json")
+    result = json.loads(out.splitlines()[-1])
+    assert code == 1 and result["status"] == "failed"
+    assert "400" in result["reason"] and "slow down" in result["reason"]
+    assert len(server.requests) == 1
+
+
+def test_retries_run_out_and_the_run_fails_naming_the_attempts(tmp_path, cli, stub):
+    server = stub(fail_first=100, status=503)
+    repo = make_calc_repo(tmp_path / "r", toml=(
+        f'[models]\ndefault = "gpt-4o-mini"\nbase_url = "{server.url}"\nmax_retries = 2\n'))
+    code, out, _ = cli("run-feature", "Add multiply", "--repo", repo, "--json")
+    result = json.loads(out.splitlines()[-1])
+    assert code == 1 and "after 3 attempts" in result["reason"]
+    assert len(server.requests) == 3
