@@ -22,8 +22,17 @@ from pydantic_settings import (
 from .errors import ConfigError
 from .runtime.checks.policy import CheckPolicy
 
-__all__ = ["Settings", "ModelsConfig", "GatesConfig", "BudgetConfig", "load_settings",
-           "CONFIG_FILE", "DEFAULT_TOML", "GATES", "AGENT_ROLES"]
+__all__ = [
+    "AGENT_ROLES",
+    "CONFIG_FILE",
+    "DEFAULT_TOML",
+    "GATES",
+    "BudgetConfig",
+    "GatesConfig",
+    "ModelsConfig",
+    "Settings",
+    "load_settings",
+]
 
 CONFIG_FILE = "shipyard.toml"
 GATES = ("G0", "G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8")
@@ -173,6 +182,12 @@ test_command = "pytest"
 coverage_min = 0.0
 coverage_max_drop = 2.0
 sast_severity = "medium"       # low | medium | high
+hygiene_severity = "medium"    # low | medium | high | critical
+deps_severity = "low"          # lowest advisory severity that fails deps (unrated = high)
+sbom_new_components = "review" # review | block: new SBOM components are findings, or a failure
 unknown_license = "warn"       # block | warn
+# license_allow = ["MIT", "BSD-3-Clause", "Apache-2.0", ...]   # SPDX ids; "A OR B" passes if
+# license_deny = ["GPL-3.0-only", "AGPL-3.0-only", ...]        # either side is allowed
+# advisories_db = "~/.cache/shipyard/advisories.db"            # or SHIPYARD_ADVISORIES_DB
 """
 

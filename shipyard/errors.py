@@ -8,18 +8,18 @@ while running" (exit code 1). Every message names the fix.
 from __future__ import annotations
 
 __all__ = [
-    "ShipyardError",
-    "UserError",
-    "RunError",
+    "BudgetExceeded",
     "ConfigError",
-    "RepoError",
-    "RunNotFound",
     "FeatureTextError",
+    "LedgerTampered",
     "ModelError",
     "ModelOutputInvalid",
-    "BudgetExceeded",
     "PathEscape",
-    "LedgerTampered",
+    "RepoError",
+    "RunError",
+    "RunNotFound",
+    "ShipyardError",
+    "UserError",
 ]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import FeatureTextError, RunError, RunNotFound, UserError
 
-__all__ = ["Runner", "Outcome", "MAX_FEATURE_CHARS", "validate_feature", "EXIT"]
+__all__ = ["EXIT", "MAX_FEATURE_CHARS", "Outcome", "Runner", "validate_feature"]
 
 MAX_FEATURE_CHARS = 8_000
 EXIT = {"merged": 0, "approved": 0, "rejected": 1, "failed": 1, "blocked": 1, "waiting": 3,
@@ -106,7 +106,10 @@ class Runner:
 
     # -- commands ---------------------------------------------------------------------------
     def start(self, feature: str, *, who: str | None = None) -> Outcome:
-        feature = validate_feature(feature)
+        from .runtime.redact import redact_text
+
+        # A key pasted into a request must reach no model provider, checkpoint or commit.
+        feature = redact_text(validate_feature(feature))
         repo = self.env.repo
         repo.ensure_clean()
         base_branch = repo.current_branch()

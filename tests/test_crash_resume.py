@@ -52,12 +52,12 @@ def test_sigkill_mid_run_then_resume_finishes_with_no_duplicate_commit(make_repo
         [SHIPYARD, "runs", "--repo", str(repo), "--json"], capture_output=True, text=True,
         check=True).stdout)[0]["run_id"]
     status = subprocess.run([SHIPYARD, "status", run_id, "--repo", str(repo), "--json"],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     assert json.loads(status.stdout)["status"] == "failed"  # interrupted, resumable
     assert "resume" in json.loads(status.stdout)["reason"]
 
     resumed = subprocess.run([SHIPYARD, "resume", run_id, "--repo", str(repo), "--json",
-                              "--no-input"], capture_output=True, text=True, timeout=300)
+                              "--no-input"], capture_output=True, text=True, timeout=300, check=False)
     out = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert (resumed.returncode, out["status"], out["gate"]) == (3, "waiting", "G6"), resumed.stderr
 
@@ -72,7 +72,7 @@ def test_sigkill_mid_run_then_resume_finishes_with_no_duplicate_commit(make_repo
 
     approved = subprocess.run([SHIPYARD, "approve", run_id, "--repo", str(repo), "--json",
                                "--as", "bob@example.com"], capture_output=True, text=True,
-                              timeout=300)
+                              timeout=300, check=False)
     assert approved.returncode == 0, approved.stderr
     assert json.loads(approved.stdout.strip().splitlines()[-1])["status"] == "merged"
     assert git(repo, "log", "--merges", "--oneline", "main").count("\n") == 1

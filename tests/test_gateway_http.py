@@ -27,7 +27,7 @@ class StubOpenAI:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append(body)
                 if len(stub.requests) <= stub.fail_first:
@@ -82,7 +82,7 @@ def _repo(tmp_path, url: str):
 def test_429_over_http_is_retried_and_both_attempts_are_in_the_ledger(tmp_path, cli, stub):
     server = stub(fail_first=1)
     repo = _repo(tmp_path, server.url)
-    code, out, err = cli("run-feature", "Add multiply", "--repo", repo, "--json")
+    code, _out, err = cli("run-feature", "Add multiply", "--repo", repo, "--json")
     assert code == 3, err
     db = sqlite3.connect(repo / ".shipyard" / "ledger.db")
     rows = db.execute("select attempt, error, input_tokens, output_tokens, cost_usd, params "
@@ -103,7 +103,7 @@ def test_429_over_http_is_retried_and_both_attempts_are_in_the_ledger(tmp_path, 
 def test_non_transient_http_error_fails_the_node_without_retry(tmp_path, cli, stub):
     server = stub(fail_first=10, status=400)
     repo = _repo(tmp_path, server.url)
-    code, out, err = cli("run-feature", "Add multiply", "--repo", repo, "--json")
+    code, out, _err = cli("run-feature", "Add multiply", "--repo", repo, "--json")
     result = json.loads(out.splitlines()[-1])
     assert code == 1 and result["status"] == "failed"
     assert "400" in result["reason"] and "slow down" in result["reason"]

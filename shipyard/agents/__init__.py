@@ -3,8 +3,21 @@
 from . import docs, finops, governance, implementer, planner, security, sre, test_engineer
 from .base import AgentTask, FileEdit, Review, ReviewFinding
 
-__all__ = ["AgentTask", "FileEdit", "Review", "ReviewFinding", "REVIEWERS", "docs", "finops",
-           "governance", "implementer", "planner", "security", "sre", "test_engineer"]
+__all__ = [
+           "REVIEWERS",
+           "AgentTask",
+           "FileEdit",
+           "Review",
+           "ReviewFinding",
+           "docs",
+           "finops",
+           "governance",
+           "implementer",
+           "planner",
+           "security",
+           "sre",
+           "test_engineer",
+]
 
 # G5's parallel reviewers, by role. Security and Test must both approve (dual review).
 REVIEWERS = {

@@ -9,8 +9,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["onepager_md", "adr_md", "threats_md", "test_plan_md", "delivery_md", "reviews_md",
-           "release_notes_md", "changelog_entry", "slugify", "checks_table_md"]
+__all__ = [
+    "adr_md",
+    "changelog_entry",
+    "checks_table_md",
+    "delivery_md",
+    "onepager_md",
+    "release_notes_md",
+    "reviews_md",
+    "slugify",
+    "test_plan_md",
+    "threats_md",
+]
 
 
 def slugify(text: str, max_len: int = 48) -> str:

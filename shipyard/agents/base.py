@@ -17,7 +17,7 @@ from ._prompts import render
 if TYPE_CHECKING:
     from ..runtime.models import Gateway
 
-__all__ = ["AgentTask", "Review", "ReviewFinding", "FileEdit", "Strict"]
+__all__ = ["AgentTask", "FileEdit", "Review", "ReviewFinding", "Strict"]
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -21,7 +21,7 @@ from .env import RunEnv
 from .nodes import Nodes
 from .state import FeatureState
 
-__all__ = ["build_feature_graph", "HUMAN_GATE_NODES"]
+__all__ = ["HUMAN_GATE_NODES", "build_feature_graph"]
 
 HUMAN_GATE_NODES = {"g0_gate": "G0", "g1_gate": "G1", "g2_gate": "G2", "g6_gate": "G6"}
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..agents.artifacts import checks_table_md
 
-__all__ = ["gate_narrative", "QUESTIONS"]
+__all__ = ["QUESTIONS", "gate_narrative"]
 
 QUESTIONS = {
     "G0": "Approve the one-pager (scope, acceptance criteria, risks, data map)?",
@@ -31,9 +31,9 @@ def gate_narrative(s: dict[str, Any], gate: str, *, spent_usd: float,
         lines += [f"- {c}" for c in p.get("acceptance_criteria", [])]
         lines += ["", "Risks:"] + [f"- {r['risk']} ({r['likelihood']}/{r['impact']})"
                                    for r in p.get("risks", [])]
-        lines += ["", f"AI/privacy: personal data={sc.get('personal_data')}, "
+        lines += ["", (f"AI/privacy: personal data={sc.get('personal_data')}, "
                       f"DPIA required={sc.get('dpia_required')}, "
-                      f"EU AI Act risk={sc.get('eu_ai_act_risk')}"]
+                      f"EU AI Act risk={sc.get('eu_ai_act_risk')}")]
     elif gate == "G1":
         r, t = s.get("rfc", {}), s.get("threats", {})
         lines += [f"## {r.get('title', '')}", r.get("decision", ""), "",

@@ -12,18 +12,27 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from langgraph.types import interrupt
 
-from ..agents import REVIEWERS, docs, finops, governance, implementer, planner, security
-from ..agents import test_engineer
+from ..agents import (
+    REVIEWERS,
+    docs,
+    finops,
+    governance,
+    implementer,
+    planner,
+    security,
+    test_engineer,
+)
 from ..agents import artifacts as md
 from ..errors import RunError
 from .env import RunEnv
 from .state import FeatureState
 
-__all__ = ["Nodes", "DIFF_LIMIT"]
+__all__ = ["DIFF_LIMIT", "Nodes"]
 
 DIFF_LIMIT = 24_000        # characters of diff shown to a reviewer
 FILES_LIMIT = 24_000       # characters of source shown to the implementer
@@ -95,6 +104,9 @@ class Nodes:
             out.append(d)
         return out
 
+    def evidence_dir(self, s: FeatureState, gate: str) -> Path:
+        return self.env.root / ".shipyard" / "runs" / s["run_id"] / f"evidence-{gate.lower()}"
+
     def run_checks(self, s: FeatureState, gate: str, *, only: list[str] | None = None) -> list[dict]:
         from ..runtime.checks import run_checks
 
@@ -102,7 +114,8 @@ class Nodes:
             return []  # the policy runs no checks
         ws = self.env.workspace(s)
         self.env.say(f"{gate}: running checks {', '.join(only or self.env.settings.policy.checks)}")
-        report = run_checks(ws.path, s["base_sha"], ws.head(), self.env.settings.policy, only=only)
+        report = run_checks(ws.path, s["base_sha"], ws.head(), self.env.settings.policy, only=only,
+                            evidence_dir=self.evidence_dir(s, gate))
         return self.record_checks(s, gate, report)
 
     # -- G0 ---------------------------------------------------------------------------------
@@ -357,7 +370,9 @@ class Nodes:
         except ImportError:  # pragma: no cover - attest ships with the checks
             return {}
         checks = json.dumps(s.get("final_checks") or s.get("checks") or [], sort_keys=True).encode()
-        path = attest_merge(self.env.root, merge_sha, s["base_sha"], sbom=None, checks_json=checks,
+        sbom = self.evidence_dir(s, "G6") / "sbom" / "sbom-head.cdx.json"
+        path = attest_merge(self.env.root, merge_sha, s["base_sha"],
+                            sbom=sbom if sbom.is_file() else None, checks_json=checks,
                             run_id=s["run_id"])
         from ..runtime.checks.base import sha256_file
 
@@ -433,14 +448,7 @@ class Nodes:
                 "comment": row["comment"] or "", "approval_id": approval_id, "at": row["ts"]}
 
     def _approval_row(self, approval_id: str | None) -> dict[str, Any] | None:
-        if not approval_id:
-            return None
-        from sqlite_utils.db import NotFoundError
-
-        try:
-            return self.env.ledger.db["approvals"].get(approval_id)
-        except NotFoundError:
-            return None
+        return self.env.ledger.get("approvals", approval_id) if approval_id else None
 
     def gate_payload(self, s: FeatureState, gate: str) -> dict[str, Any]:
         """The decision narrative a human sees at a gate: question, evidence, findings, cost."""
@@ -485,7 +493,7 @@ def _block_reasons(checks: list[dict[str, Any]], reviews: dict[str, dict[str, An
 def _prepend_changelog(path: Any, entry: str) -> str:
     existing = path.read_text(encoding="utf-8") if path.exists() else ""
     header = "# Changelog\n\n"
-    body = existing[len(header):] if existing.startswith(header) else existing
+    body = existing.removeprefix(header)
     return header + entry + ("\n" + body if body.strip() else "")
 
 

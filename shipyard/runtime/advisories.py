@@ -27,8 +27,16 @@ from packaging.version import InvalidVersion, Version
 
 from ..errors import RunError, UserError
 
-__all__ = ["AdvisoryDB", "Advisory", "default_db_path", "import_path", "update", "OSV_PYPI_URL",
-           "NoAdvisoryDatabase", "cvss3_base_score"]
+__all__ = [
+    "OSV_PYPI_URL",
+    "Advisory",
+    "AdvisoryDB",
+    "NoAdvisoryDatabase",
+    "cvss3_base_score",
+    "default_db_path",
+    "import_path",
+    "update",
+]
 
 OSV_PYPI_URL = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
 _Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
@@ -138,9 +146,7 @@ def affects(version: str, ranges: list[dict], versions: list[str]) -> bool:
         for kind, ev in _sorted_events(rng.get("events", [])):
             if kind == "introduced" and v >= ev:
                 state = True
-            elif kind == "fixed" and v >= ev:
-                state = False
-            elif kind == "last_affected" and v > ev:
+            elif kind == "fixed" and v >= ev or kind == "last_affected" and v > ev:
                 state = False
         if state:
             return True
@@ -180,7 +186,7 @@ def update(db: AdvisoryDB, url: str = OSV_PYPI_URL, timeout: float = 300) -> int
     with tempfile.TemporaryDirectory(prefix="shipyard-osv-") as tmp:
         dest = Path(tmp) / "all.zip"
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp, open(dest, "wb") as f:  # noqa: S310 — fixed https URL
+            with urllib.request.urlopen(url, timeout=timeout) as resp, open(dest, "wb") as f:
                 while chunk := resp.read(1 << 20):
                     f.write(chunk)
         except OSError as exc:
@@ -201,7 +207,7 @@ def _parse(name: str, data: bytes) -> dict | None:
         if name.endswith(".json"):
             doc = json.loads(data)
         else:
-            doc = yaml.load(io.BytesIO(data), Loader=_Loader)  # noqa: S506 — base loader: strings only
+            doc = yaml.load(io.BytesIO(data), Loader=_Loader)
     except (ValueError, yaml.YAMLError):
         return None
     return doc if isinstance(doc, dict) and "id" in doc and "affected" in doc else None

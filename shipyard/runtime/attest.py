@@ -19,8 +19,15 @@ from pathlib import Path
 
 from . import keys
 
-__all__ = ["attest_merge", "verify_attestations", "source_digest", "pae", "attestation_dir",
-           "PAYLOAD_TYPE", "BUILD_TYPE"]
+__all__ = [
+    "BUILD_TYPE",
+    "PAYLOAD_TYPE",
+    "attest_merge",
+    "attestation_dir",
+    "pae",
+    "source_digest",
+    "verify_attestations",
+]
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -36,9 +43,9 @@ def attestation_dir(repo: Path) -> Path:
 def source_digest(repo: Path, sha: str) -> str:
     """sha256 of `git archive --format=tar <sha>`: the source the merge commit ships."""
     h = hashlib.sha256()
-    with subprocess.Popen(["git", "archive", "--format=tar", sha], cwd=repo,  # noqa: S603,S607
+    with subprocess.Popen(["git", "archive", "--format=tar", sha], cwd=repo,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        assert proc.stdout is not None  # noqa: S101 — stdout=PIPE
+        assert proc.stdout is not None
         for chunk in iter(lambda: proc.stdout.read(1 << 20), b""):
             h.update(chunk)
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""

@@ -18,14 +18,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ..errors import UserError
 
-__all__ = ["load_or_create_key", "load_public_key", "sign", "verify", "verify_with",
-           "public_key_id", "key_dir", "KeyError_"]
+__all__ = [
+    "KeyError_",
+    "key_dir",
+    "load_or_create_key",
+    "load_public_key",
+    "public_key_id",
+    "sign",
+    "verify",
+    "verify_with",
+]
 
 PRIVATE = "signing.ed25519.pem"
 PUBLIC = "signing.ed25519.pub.pem"
 
 
-class KeyError_(UserError):  # noqa: N801 — "KeyError" would shadow the builtin
+class KeyError_(UserError):
     """The signing key is unreadable or has unsafe permissions."""
 
 

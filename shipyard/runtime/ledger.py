@@ -26,7 +26,7 @@ from ulid import ULID
 
 from .redact import redact
 
-__all__ = ["Ledger", "VerifyReport", "TABLES", "canonical_json", "row_hash", "GENESIS"]
+__all__ = ["GENESIS", "TABLES", "Ledger", "VerifyReport", "canonical_json", "row_hash"]
 
 GENESIS = "0" * 64
 TABLES = ("runs", "llm_calls", "tool_runs", "approvals", "artifacts", "events")
@@ -191,7 +191,8 @@ class Ledger:
             clauses.append(f"({where})")
             args.extend(params or [])
         sql_where = " AND ".join(clauses) or None
-        return list(self.db[table].rows_where(sql_where, args, order_by="seq"))
+        with self._lock:  # one connection, shared by the parallel reviewers' threads
+            return list(self.db[table].rows_where(sql_where, args, order_by="seq"))
 
     def count(self, table: str, *, run_id: str | None = None, where: str | None = None,
               params: list[Any] | None = None) -> int:
@@ -203,7 +204,8 @@ class Ledger:
             clauses.append(f"({where})")
             args.extend(params or [])
         sql = f"SELECT count(*) FROM [{table}] WHERE " + " AND ".join(clauses)
-        return self.db.execute(sql, args).fetchone()[0]
+        with self._lock:
+            return self.db.execute(sql, args).fetchone()[0]
 
     def timeline(self, run_id: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every row (of one run, or all), in chain order, as (table, row)."""
@@ -216,10 +218,16 @@ class Ledger:
         return [r["run_id"] for r in self.rows("runs")]
 
     def spent_usd(self, run_id: str) -> float:
-        row = self.db.execute(
-            "SELECT coalesce(sum(cost_usd), 0) FROM llm_calls WHERE run_id = ?", [run_id]
-        ).fetchone()
+        with self._lock:
+            row = self.db.execute(
+                "SELECT coalesce(sum(cost_usd), 0) FROM llm_calls WHERE run_id = ?", [run_id]
+            ).fetchone()
         return float(row[0])
+
+    def get(self, table: str, row_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            rows = list(self.db[table].rows_where("id = ?", [row_id]))
+        return rows[0] if rows else None
 
     # -- verifying --------------------------------------------------------------------------
     def verify(self) -> VerifyReport:

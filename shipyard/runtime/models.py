@@ -33,8 +33,17 @@ if TYPE_CHECKING:
     from ..config import ModelsConfig
     from .ledger import Ledger
 
-__all__ = ["Gateway", "Reply", "ModelRequest", "RawReply", "Backend", "TransientModelError",
-           "resolve_backend", "PromptInfo", "extract_json"]
+__all__ = [
+    "Backend",
+    "Gateway",
+    "ModelRequest",
+    "PromptInfo",
+    "RawReply",
+    "Reply",
+    "TransientModelError",
+    "extract_json",
+    "resolve_backend",
+]
 
 Message = dict[str, str]
 
@@ -204,8 +213,12 @@ class Gateway:
                            json_schema: dict[str, Any] | None, schema: type[BaseModel] | None,
                            tools: list[dict[str, Any]] | None,
                            attempt_offset: int = 0) -> Reply:
-        from tenacity import (Retrying, retry_if_exception_type, stop_after_attempt,
-                              wait_random_exponential)
+        from tenacity import (
+            Retrying,
+            retry_if_exception_type,
+            stop_after_attempt,
+            wait_random_exponential,
+        )
 
         retrying = Retrying(
             stop=stop_after_attempt(self.models.max_retries + 1),
@@ -248,11 +261,11 @@ class Gateway:
         params = {"model": backend.model, "temperature": req.temperature,
                   "max_tokens": req.max_tokens, "timeout_s": req.timeout_s,
                   "schema": req.schema_name, **backend.request_params}
-        row: dict[str, Any] = dict(agent=agent, task=task, gate=gate, model=backend.model,
-                                   provider=backend.provider, messages=msgs, params=params,
-                                   tools=tools, attempt=attempt,
-                                   prompt_id=prompt.id if prompt else None,
-                                   prompt_version=prompt.version if prompt else None)
+        row: dict[str, Any] = {"agent": agent, "task": task, "gate": gate, "model": backend.model,
+                                   "provider": backend.provider, "messages": msgs, "params": params,
+                                   "tools": tools, "attempt": attempt,
+                                   "prompt_id": prompt.id if prompt else None,
+                                   "prompt_version": prompt.version if prompt else None}
         start = time.perf_counter()
         with llm_span(agent=agent, model=backend.model, provider=backend.provider,
                       temperature=req.temperature, max_tokens=req.max_tokens,
@@ -294,7 +307,7 @@ def _reply_fields(r: Reply) -> dict[str, Any]:
 
 
 def _last_error(ledger: Ledger, reply: Reply) -> str:
-    row = ledger.db["llm_calls"].get(reply.ledger_ids[-1])
+    row = ledger.get("llm_calls", reply.ledger_ids[-1]) or {}
     return (row.get("error") or "the reply was not a JSON object").removeprefix("invalid output: ")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["redact", "redact_text", "SECRET_PATTERNS"]
+__all__ = ["SECRET_PATTERNS", "redact", "redact_text"]
 
 SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("private-key", re.compile(

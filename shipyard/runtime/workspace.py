@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import RepoError, RunError
 
-__all__ = ["Git", "RunWorkspace", "state_dir", "BOT_NAME", "BOT_EMAIL", "WriteResult"]
+__all__ = ["BOT_EMAIL", "BOT_NAME", "Git", "RunWorkspace", "WriteResult", "state_dir"]
 
 BOT_NAME = "shipyard[bot]"
 BOT_EMAIL = "shipyard@localhost"
@@ -42,7 +42,7 @@ class Git:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         env["GIT_TERMINAL_PROMPT"] = "0"
         proc = subprocess.run(["git", "-C", str(self.path), *_BOT, *args], capture_output=True,
-                              text=True, env=env, input=input, errors="replace")
+                              text=True, env=env, input=input, errors="replace", check=False)
         if check and proc.returncode != 0:
             raise RunError(f"git {' '.join(args)} failed in {self.path}: "
                            f"{proc.stderr.strip() or proc.stdout.strip()}")
@@ -51,7 +51,7 @@ class Git:
     def ok(self, *args: str) -> bool:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         return subprocess.run(["git", "-C", str(self.path), *args], capture_output=True,
-                              env=env).returncode == 0
+                              env=env, check=False).returncode == 0
 
     # -- the user's repository --------------------------------------------------------------
     @classmethod
@@ -63,7 +63,7 @@ class Git:
         if not p.is_dir():
             raise RepoError(f"{p} is not a directory; pass --repo with a git repository folder.")
         probe = subprocess.run(["git", "-C", str(p), "rev-parse", "--show-toplevel"],
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, check=False)
         if probe.returncode != 0:
             raise RepoError(f"{p.resolve()} is not a git repository; run `git init` there and "
                             f"commit your code first, or pass --repo with a repository path.")

@@ -108,3 +108,38 @@ def finding(report: GateReport, check: str, rule_part: str):
         if rule_part in f.rule:
             return f
     raise AssertionError(f"no {rule_part!r} finding in {check}: {result}")
+
+
+@pytest.fixture
+def advisory_db(tmp_path: Path) -> Path:
+    """A local OSV database holding the attributed records in tests/fixtures/osv."""
+    from shipyard.runtime.advisories import AdvisoryDB, import_path
+
+    db = tmp_path / "advisories.db"
+    import_path(AdvisoryDB(db), FIXTURES / "osv")
+    return db
+
+
+@pytest.fixture
+def fake_venv():
+    """Make `<repo>/.venv` a real (pip-less) venv with hand-written dist-info metadata.
+
+    `packages` maps name -> (version, SPDX license expression, requirements).
+    .venv is git-ignored so the fixture repo's tree stays as the test wrote it.
+    """
+    import sys
+
+    def make(repo_path: Path, packages: dict[str, tuple[str, str, list[str]]]) -> Path:
+        venv = repo_path / ".venv"
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        site = next(venv.glob("lib/python*/site-packages"))
+        for name, (version, lic, requires) in packages.items():
+            info = site / f"{name}-{version}.dist-info"
+            info.mkdir()
+            reqs = "".join(f"Requires-Dist: {r}\n" for r in requires)
+            (info / "METADATA").write_text(f"Metadata-Version: 2.4\nName: {name}\n"
+                                           f"Version: {version}\nLicense-Expression: {lic}\n{reqs}")
+        (repo_path / ".gitignore").write_text(".venv/\n")
+        return venv
+
+    return make

@@ -28,9 +28,23 @@ from ...errors import RepoError, UserError
 from .base import CheckContext, CheckResult, Evidence, Finding, ProgressFn
 from .policy import ALL_CHECKS, CheckPolicy
 
-__all__ = ["run_checks", "GateReport", "REGISTRY", "register_check", "registered_checks",
-           "tooling_status", "CheckResult", "CheckContext", "Finding", "Evidence",
-           "CheckPolicy", "ALL_CHECKS", "resolve_sha", "changed_files", "ALWAYS_BLOCKING"]
+__all__ = [
+    "ALL_CHECKS",
+    "ALWAYS_BLOCKING",
+    "REGISTRY",
+    "CheckContext",
+    "CheckPolicy",
+    "CheckResult",
+    "Evidence",
+    "Finding",
+    "GateReport",
+    "changed_files",
+    "register_check",
+    "registered_checks",
+    "resolve_sha",
+    "run_checks",
+    "tooling_status",
+]
 
 CheckFn = Callable[[CheckContext], CheckResult]
 
@@ -138,7 +152,7 @@ def run_checks(
             scratch = scratch_root / name
             scratch.mkdir()
             ctx = CheckContext(repo=repo, base=base_sha, head=head_sha, policy=policy,
-                               scratch=scratch, changed_files=files)
+                               scratch=scratch, changed_files=files, parallel=parallel)
             result = _apply_policy(_run_one(name, ctx), policy)
             result = _keep_evidence(result, scratch_root, evidence_dir)
             if on_progress:

@@ -10,8 +10,10 @@ import tarfile
 import time
 import tomllib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -19,11 +21,26 @@ from packaging.utils import canonicalize_name
 from ..proc import ProcResult, run
 from .base import CheckContext, CheckResult, Evidence, Finding, sha256_file
 
-__all__ = ["Reader", "git", "tool", "target_python", "DeclaredDep", "declared_dependencies",
-           "read_head", "read_base", "extract_tree", "tool_error", "rel", "finish", "evidence",
-           "tracked_files"]
+__all__ = [
+    "DeclaredDep",
+    "Reader",
+    "concurrently",
+    "declared_dependencies",
+    "evidence",
+    "extract_tree",
+    "finish",
+    "git",
+    "read_base",
+    "read_head",
+    "rel",
+    "target_python",
+    "tool",
+    "tool_error",
+    "tracked_files",
+]
 
 Reader = Callable[[str], str | None]
+T = TypeVar("T")
 
 
 def git(repo: Path, *args: str, timeout: float = 60) -> str:
@@ -32,6 +49,14 @@ def git(repo: Path, *args: str, timeout: float = 60) -> str:
     if not res.ok:
         raise RuntimeError(f"git {' '.join(args)} failed: {res.stderr.strip() or res.stdout.strip()}")
     return res.stdout
+
+
+def concurrently(ctx: CheckContext, *calls: Callable[[], T]) -> list[T]:
+    """Run `calls` in threads when the run is parallel, one after another otherwise."""
+    if not ctx.parallel or len(calls) < 2:
+        return [c() for c in calls]
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return [f.result() for f in [pool.submit(c) for c in calls]]
 
 
 def tracked_files(repo: Path, sha: str) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Literal, Protocol
 
 from .policy import CheckPolicy
 
-__all__ = ["Finding", "Evidence", "CheckResult", "CheckContext", "Check", "Status", "sha256_file"]
+__all__ = ["Check", "CheckContext", "CheckResult", "Evidence", "Finding", "Status", "sha256_file"]
 
 Status = Literal["pass", "fail", "error", "skipped"]
 Severity = Literal["info", "low", "medium", "high", "critical"]
@@ -63,6 +63,7 @@ class CheckContext:
     policy: CheckPolicy
     scratch: Path       # a private temporary directory for reports, coverage files, SBOMs
     changed_files: tuple[str, ...] = ()  # repo-relative paths changed base..head (existing at head)
+    parallel: bool = True  # a check may run its own tools concurrently (False: one at a time)
 
 
 class Check(Protocol):

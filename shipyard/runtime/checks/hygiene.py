@@ -83,7 +83,7 @@ def _unpinned(ctx: CheckContext, tracked: list[str]) -> list[Finding]:
 def _workflow(path: str, text: str) -> list[Finding]:
     lines = text.splitlines()
     out: list[Finding] = []
-    prt = re.search(r"^\s*(on:.*\bpull_request_target\b|pull_request_target\s*:?)", text, re.M)
+    prt = re.search(r"^\s*(on:.*\bpull_request_target\b|pull_request_target\s*:?)", text, re.MULTILINE)
     run_indent: int | None = None
     for i, line in enumerate(lines, 1):
         stripped = line.lstrip()
@@ -102,18 +102,24 @@ def _workflow(path: str, text: str) -> list[Finding]:
             out.append(Finding(rule="hygiene.write-all", severity="high", path=path, line=i,
                                message="permissions: write-all; grant only the scopes the job "
                                        "needs (Scorecard Token-Permissions)"))
-        if (u := _USES.match(line)) and not u[1].startswith(("./", "docker://")):
-            if not _SHA.search(u[1]):
-                sev = "low" if u[1].startswith(("actions/", "github/")) else "medium"
-                out.append(Finding(rule="hygiene.unpinned-action", severity=sev, path=path, line=i,
-                                   message=f"{u[1]} is not pinned by commit SHA "
-                                           f"(Scorecard Pinned-Dependencies)"))
+        if (f := _unpinned_action(path, i, line)) is not None:
+            out.append(f)
         if prt and "ref:" in stripped and _PR_REF.search(line):
             out.append(Finding(rule="hygiene.pwn-request", severity="critical", path=path, line=i,
                                message="pull_request_target checks out the pull request's code, "
                                        "which then runs with the base repo's secrets; use "
                                        "pull_request (Scorecard Dangerous-Workflow)"))
     return out
+
+
+def _unpinned_action(path: str, i: int, line: str) -> Finding | None:
+    u = _USES.match(line)
+    if u is None or u[1].startswith(("./", "docker://")) or _SHA.search(u[1]):
+        return None
+    # GitHub's own actions are a smaller supply-chain risk than a stranger's tag.
+    sev = "low" if u[1].startswith(("actions/", "github/")) else "medium"
+    return Finding(rule="hygiene.unpinned-action", severity=sev, path=path, line=i,
+                   message=f"{u[1]} is not pinned by commit SHA (Scorecard Pinned-Dependencies)")
 
 
 def _missing_files(tracked: list[str]) -> list[Finding]:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CheckPolicy", "ALL_CHECKS"]
+__all__ = ["ALL_CHECKS", "CheckPolicy"]
 
 ALL_CHECKS: tuple[str, ...] = (
     "tests", "lint", "sast", "secrets", "deps", "licenses", "sbom", "hygiene",

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from ..proc import run as run_proc
-from ._util import evidence, finish, rel, tool, tool_error
+from ._util import concurrently, evidence, finish, rel, tool, tool_error
 from .base import CheckContext, CheckResult, Finding
 from .lint import python_files
 
@@ -30,14 +29,13 @@ def run(ctx: CheckContext) -> CheckResult:
     if not files:
         return finish(NAME, started, [], failed=False, summary="no Python files changed")
     timeout = ctx.policy.timeout_s
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        b = pool.submit(run_proc, [tool("bandit"), "-f", "json", "-q", "--", *files],
-                        cwd=ctx.repo, timeout=timeout)
+    bres, rres = concurrently(
+        ctx,
+        lambda: run_proc([tool("bandit"), "-f", "json", "-q", "--", *files], cwd=ctx.repo,
+                         timeout=timeout),
         # --isolated: the repo's own ruff config must not be able to switch the S rules off.
-        r = pool.submit(run_proc, [tool("ruff"), "check", "--isolated", "--no-cache", "--select",
-                                   "S", "--output-format", "json", "--", *files],
-                        cwd=ctx.repo, timeout=timeout)
-        bres, rres = b.result(), r.result()
+        lambda: run_proc([tool("ruff"), "check", "--isolated", "--no-cache", "--select", "S",
+                          "--output-format", "json", "--", *files], cwd=ctx.repo, timeout=timeout))
     for res in (bres, rres):
         if (err := tool_error(NAME, res)) is not None:
             return err

@@ -20,7 +20,7 @@ from .base import CheckContext, CheckResult, Finding
 
 NAME = "secrets"
 BASELINE = ".secrets.baseline"
-_HUNK = re.compile(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", re.M)
+_HUNK = re.compile(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", re.MULTILINE)
 
 
 def added_lines(ctx: CheckContext) -> dict[str, set[int]]:

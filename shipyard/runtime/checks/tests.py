@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import sys
 import time
-import xml.etree.ElementTree as ET  # noqa: S405 — parses the JUnit XML pytest just wrote
-from concurrent.futures import ThreadPoolExecutor
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..proc import run as run_proc
 from ..proc import scrubbed_env
-from ._util import evidence, extract_tree, finish, target_python, tool_error
+from ._util import concurrently, evidence, extract_tree, finish, target_python, tool_error
 from .base import CheckContext, CheckResult, Finding
 
 NAME = "tests"
@@ -28,7 +28,7 @@ NAME = "tests"
 # Patterns without a leading "*" are relative to the tree measured, so the tree's own location
 # (a temp dir) cannot match them.
 _OMIT = "tests/*,test/*,src/*/tests/*,*/test_*.py,*_test.py,*/conftest.py,.venv/*,venv/*"
-_LOCATION = re.compile(r"^(?P<path>[^\s:][^:\n]*\.py):(?P<line>\d+):", re.M)
+_LOCATION = re.compile(r"^(?P<path>[^\s:][^:\n]*\.py):(?P<line>\d+):", re.MULTILINE)
 
 
 @dataclass(kw_only=True)
@@ -50,11 +50,11 @@ def run(ctx: CheckContext) -> CheckResult:
         return _plain_command(ctx, argv, started)
     py = target_python(ctx.repo)
     want_base = ctx.base != ctx.head and ctx.policy.coverage_max_drop < 100
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        head_f = pool.submit(_measure, ctx, ctx.repo, ctx.scratch / "head", py, argv[1:])
-        base_f = pool.submit(_measure_base, ctx, py, argv[1:]) if want_base else None
-        head = head_f.result()
-        base = base_f.result() if base_f else None
+    calls = [lambda: _measure(ctx, ctx.repo, ctx.scratch / "head", py, argv[1:])]
+    if want_base:
+        calls.append(lambda: _measure_base(ctx, py, argv[1:]))
+    head, *rest = concurrently(ctx, *calls)
+    base = rest[0] if rest else None
     if head.error:
         return head.error
     findings = list(head.findings)
@@ -77,7 +77,12 @@ def _measure_base(ctx: CheckContext, py: str, extra: list[str]) -> _Measure:
 def _measure(ctx: CheckContext, root: Path, out: Path, py: str, extra: list[str]) -> _Measure:
     out.mkdir(parents=True, exist_ok=True)
     data, junit, cov_json = out / ".coverage", out / "junit.xml", out / "coverage.json"
-    env = scrubbed_env({"COVERAGE_FILE": str(data)})
+    extra_env = {"COVERAGE_FILE": str(data)}
+    if py == sys.executable:
+        # Our interpreter, not the target's venv: the pytest plugins installed here are
+        # shipyard's (langsmith, anyio, ...), not the target's, and cost ~1 s per run.
+        extra_env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    env = scrubbed_env(extra_env)
     res = run_proc([py, "-m", "coverage", "run", f"--data-file={data}", "--source=.",
                     f"--omit={_OMIT}", "-m", "pytest", "-p", "no:cacheprovider", "-q",
                     "--tb=short", f"--junitxml={junit}", "-o", "junit_family=xunit1", *extra],
@@ -112,7 +117,7 @@ def _junit_findings(junit: Path, root: Path) -> list[Finding]:
     if not junit.is_file():
         return []
     findings = []
-    for case in ET.parse(junit).getroot().iter("testcase"):  # noqa: S314 — our own file
+    for case in ET.parse(junit).getroot().iter("testcase"):
         for bad in (*case.findall("failure"), *case.findall("error")):
             path, line = _where(bad.text or "", root)
             if path is None:
