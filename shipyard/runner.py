@@ -185,7 +185,8 @@ class Runner:
                 path, sha = parse_local_spec(spec)
                 resolve_gguf(path, sha)  # the server itself starts on first use
                 continue
-            resolve_backend(spec, self.env.settings.models, repo=self.env.root)
+            resolve_backend(spec, self.env.settings.models, repo=self.env.root,
+                            ledger=self.ledger)
 
     def _record_approval(self, run_id: str, gate: str, decision: str, who: str,
                          comment: str) -> dict[str, Any]:

@@ -121,3 +121,33 @@ def test_run_feature_console_script_is_the_same_command(make_repo):
     assert proc.returncode == 3
     assert json.loads(proc.stdout.splitlines()[-1])["gate"] == "G0"
     assert git(repo, "status", "--porcelain") == ""  # .shipyard/ is excluded, repo clean
+
+
+def test_replay_redrives_a_run_from_the_ledger_without_any_model(make_repo, cli, tmp_path):
+    import sqlite3
+
+    repo = make_repo(human=["G6"])
+    first = _start(cli, repo)
+    assert first["gate"] == "G6"
+    (repo / "shipyard.toml").write_text(
+        (repo / "shipyard.toml").read_text().replace(
+            'default = "scripted:', f'default = "replay:{first["run_id"]}"\n# was: "scripted:'))
+    git(repo, "commit", "-qam", "replay the first run")
+    second = _start(cli, repo)
+    assert (second["status"], second["gate"]) == ("waiting", "G6")
+    db = sqlite3.connect(repo / ".shipyard" / "ledger.db")
+
+    def replies(run_id: str) -> list[tuple]:
+        return db.execute("select agent, task, response from llm_calls where run_id=? "
+                          "order by seq", [run_id]).fetchall()
+
+    assert sorted(replies(second["run_id"])) == sorted(replies(first["run_id"]))
+    models = {r[0] for r in db.execute("select model from llm_calls where run_id=?",
+                                       [second["run_id"]])}
+    assert models == {f"replay:{first['run_id']}"}
+
+
+def test_replaying_an_unknown_run_is_a_usage_error(tmp_path, cli):
+    repo = make_calc_repo(tmp_path / "r", toml='[models]\ndefault = "replay:nope"\n')
+    code, _, err = cli("run-feature", "Add x", "--repo", repo)
+    assert code == 2 and "cannot replay run 'nope'" in err

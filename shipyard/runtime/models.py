@@ -9,9 +9,11 @@ shows the model its validation error), prices the call and traces it.
 Backends (chosen by the model string):
 
 - ``scripted:FILE``              canned replies per agent (tests, demos)
+- ``replay:RUN-ID``               the replies an earlier run recorded (audits)
 - ``local`` / ``local:PATH.gguf`` the embedded llama.cpp server (see `local.py`)
 - ``gpt-4o-mini``, ``openai/...`` any OpenAI-compatible endpoint via langchain-openai
 - ``anthropic/...`` etc.          any other litellm provider, in-process
+- ``NAME:...``                    a plugin's backend (entry-point group ``shipyard.models``)
 """
 
 from __future__ import annotations
@@ -330,11 +332,33 @@ def resolve_backend(spec: str, models: ModelsConfig, *, repo: Path | None = None
         from .scripted import ScriptedBackend
 
         return ScriptedBackend.from_spec(spec, repo=repo)
+    if spec.startswith("replay:"):
+        from .replay import ReplayBackend
+
+        return ReplayBackend.from_spec(spec, ledger)
     if spec == "local" or spec.startswith("local:"):
         return _local_backend(spec, models)
+    plugin = _plugin_backend(spec, models)
+    if plugin is not None:
+        return plugin
     if "/" in spec and not spec.startswith("openai/"):
         return LiteLLMBackend(model=spec)
     return OpenAICompatBackend.from_config(spec.removeprefix("openai/"), models)
+
+
+def _plugin_backend(spec: str, models: ModelsConfig) -> Backend | None:
+    """Third-party backends: an entry point `name = "pkg.mod:factory"` in the group
+    `shipyard.models` serves model strings `name:...`; `factory(spec, models)` returns
+    a Backend. Looked up only for prefixes shipyard does not know itself."""
+    prefix = spec.split(":", 1)[0] if ":" in spec else None
+    if not prefix:
+        return None
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="shipyard.models"):
+        if ep.name == prefix:
+            return ep.load()(spec, models)
+    return None
 
 
 def _local_backend(spec: str, models: ModelsConfig) -> Backend:
