@@ -132,8 +132,14 @@ def load_settings(repo: Path | None) -> Settings:
     # A shortcut everyone wants: SHIPYARD_MODEL=... sets the default model.
     if os.environ.get("SHIPYARD_MODEL"):
         data.setdefault("models", {})["default"] = os.environ["SHIPYARD_MODEL"]
+    from pydantic_settings import SettingsError
+
     try:
         return Settings(**data)
+    except SettingsError as exc:
+        raise ConfigError(f"a SHIPYARD_* environment variable could not be read: {exc}. "
+                          f"Lists and tables in variables are JSON, e.g. "
+                          f"SHIPYARD_GATES__HUMAN='[\"G0\", \"G6\"]'.") from None
     except ValidationError as exc:
         where = str(path) if path and path.is_file() else "SHIPYARD_* environment"
         problems = "; ".join(

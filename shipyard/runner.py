@@ -26,13 +26,26 @@ EXIT = {"merged": 0, "approved": 0, "rejected": 1, "failed": 1, "blocked": 1, "w
         "running": 1}
 
 
+def validate_text(text: str, what: str) -> str:
+    """Plain text only: valid Unicode, no control characters but tab and newline."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FeatureTextError(f"the {what} is not valid UTF-8 text; pass plain text "
+                               f"(check the file's or terminal's encoding).") from None
+    bad = sorted({f"U+{ord(c):04X}" for c in text if ord(c) < 32 and c not in "\t\n\r"
+                  or 0x7F <= ord(c) < 0xA0})
+    if bad:
+        raise FeatureTextError(f"the {what} contains control characters ({', '.join(bad[:5])}); "
+                               f"pass plain text.")
+    return text
+
+
 def validate_feature(text: str) -> str:
-    feature = (text or "").strip()
+    feature = validate_text((text or "").strip(), "feature text")
     if not feature:
         raise FeatureTextError("the feature text is empty; describe the change, e.g. "
                                "run-feature \"Add a slugify() helper\" --repo .")
-    if "\x00" in feature:
-        raise FeatureTextError("the feature text contains NUL bytes; pass plain text.")
     if len(feature) > MAX_FEATURE_CHARS:
         raise FeatureTextError(
             f"the feature text is {len(feature):,} characters; the limit is "
@@ -150,6 +163,9 @@ class Runner:
             out = self._outcome(run_id)
             raise UserError(f"run {run_id} is not waiting for a decision (status: {out.status}"
                             f"{', at ' + out.gate if out.gate else ''}).")
+        comment = validate_text(comment, "comment")
+        if who is not None:
+            who = validate_text(who.strip(), "--as value")
         if decision == "revise" and not comment.strip():
             raise UserError("revise needs --comment saying what to change; it goes into the "
                             "stage owner's next prompt.")

@@ -236,6 +236,9 @@ def init(repo: RepoOpt = Path("."),
     if print_only:
         print(DEFAULT_TOML, end="")
         return
+    if not repo.is_dir():
+        _err(f"{repo} is not a directory; pass --repo with your repository's folder.")
+        raise typer.Exit(2)
     path = repo / CONFIG_FILE
     if path.exists() and not force:
         _err(f"{path} exists; pass --force to overwrite it.")
@@ -260,10 +263,14 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: maps shipyard's errors to exit codes and one-line messages."""
     from ..errors import ShipyardError
 
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        rc = app(args=argv, standalone_mode=False)
+        rc = app(args=args, standalone_mode=False)
     except ShipyardError as exc:
         _err(f"error: {exc}")
+        if "--json" in args:  # scripts get one JSON object on stdout, errors included
+            print(json.dumps({"error": str(exc), "kind": type(exc).__name__,
+                              "exit_code": exc.exit_code}))
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

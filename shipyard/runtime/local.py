@@ -20,6 +20,7 @@ the server subprocess.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -35,26 +36,25 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import RunError, UserError
 
 __all__ = [
+    "DEFAULT_FILENAME",
     "DEFAULT_SHA256",
     "DEFAULT_SIZE",
-    "DEFAULT_FILENAME",
-    "ModelDigestMismatch",
     "LocalServer",
-    "parse_local_spec",
-    "resolve_gguf",
-    "ensure_server",
-    "stop_servers",
+    "ModelDigestMismatch",
     "cache_dir",
-    "local_extra_missing",
+    "ensure_server",
     "llama_extra_bufts_enabled",
-    "disable_llama_extra_bufts",
+    "local_extra_missing",
+    "parse_local_spec",
+    "patch_llama_cpp",
+    "resolve_gguf",
+    "stop_servers",
 ]
 
 # The digest Qwen publishes for qwen2.5-coder-0.5b-instruct-q4_k_m.gguf.
@@ -228,16 +228,19 @@ def _assemble(chunks: list[Path], target: Path, expected: str, say: Progress) ->
 def _verify(path: Path, expected: str, say: Progress) -> None:
     if _marker_ok(path, expected):
         return
-    size = path.stat().st_size
-    say(f"verifying SHA-256 of {path.name} ({size / 1e6:.0f} MB)")
+    say(f"verifying SHA-256 of {path.name} ({path.stat().st_size / 1e6:.0f} MB)")
+    actual = _sha256_file(path)
+    if actual != expected:
+        raise ModelDigestMismatch(path, expected, actual)
+    _write_marker(path, actual)
+
+
+def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as src:
         while block := src.read(_BLOCK):
             digest.update(block)
-    actual = digest.hexdigest()
-    if actual != expected:
-        raise ModelDigestMismatch(path, expected, actual)
-    _write_marker(path, actual)
+    return digest.hexdigest()
 
 
 def _marker_path(path: Path) -> Path:
@@ -276,7 +279,7 @@ def _check_gguf_magic(path: Path) -> None:
                         f"Point the model string at a .gguf file, e.g. from Hugging Face.")
 
 
-@contextmanager
+@contextlib.contextmanager
 def _file_lock(lock_path: Path) -> Iterator[None]:
     """Serialise assembly across processes (two CLIs started at once)."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -308,6 +311,7 @@ class _Running:
     proc: subprocess.Popen[bytes]
     watchdog_fd: int  # our end of the pipe; closing it (or dying) stops the server
     log_path: Path
+    owner_pid: int  # a forked child inherits this registry but must not use or stop it
 
 
 _servers: dict[Path, _Running] = {}
@@ -322,6 +326,8 @@ def ensure_server(gguf: Path, *, n_threads: int | None = None, ctx: int = 8192,
     gguf = gguf.expanduser().absolute()
     with _lock:
         running = _servers.get(gguf)
+        if running is not None and running.owner_pid != os.getpid():
+            running = None  # we are a forked child: the server belongs to our parent
         if running is not None and running.proc.poll() is None:
             return running.server
         if running is not None:  # it died under us: say so, then start a fresh one
@@ -356,13 +362,14 @@ def _start(gguf: Path, n_threads: int, ctx: int, say: Progress,
             "--use_mlock", "False"]
     log_dir = cache_dir() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    _prune_logs(log_dir)
     log_path = log_dir / f"llama-server-{os.getpid()}-{port}.log"
     read_fd, write_fd = os.pipe()  # both ends close-on-exec; only read_fd is passed on
     say(f"starting local model server for {gguf.name} on 127.0.0.1:{port} "
         f"({n_threads} threads, ctx {ctx}); log: {log_path}")
     started = time.monotonic()
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
+        proc = subprocess.Popen(  # fixed argv: our own interpreter
             [sys.executable, "-c", _bootstrap_source(), str(read_fd),
              "1" if llama_extra_bufts_enabled() else "0", *args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -374,7 +381,8 @@ def _start(gguf: Path, n_threads: int, ctx: int, say: Progress,
     base_url = f"http://127.0.0.1:{port}/v1"
     running = _Running(server=LocalServer(base_url=base_url, model=alias, pid=proc.pid,
                                           gguf=gguf),
-                       proc=proc, watchdog_fd=write_fd, log_path=log_path)
+                       proc=proc, watchdog_fd=write_fd, log_path=log_path,
+                       owner_pid=os.getpid())
     try:
         _wait_healthy(running, started + startup_timeout)
     except BaseException:
@@ -403,24 +411,11 @@ def _bootstrap_source() -> str:
         "    finally:\n"
         "        os._exit(0)\n"
         "threading.Thread(target=_watch, daemon=True, name='shipyard-watchdog').start()\n"
-        "if sys.argv[2] == '0':\n"
-        f"{_NO_EXTRA_BUFTS_SOURCE}"
+        "from shipyard.runtime.local import patch_llama_cpp\n"
+        "patch_llama_cpp(extra_bufts=sys.argv[2] == '1')\n"
         "sys.argv = ['llama_cpp.server'] + sys.argv[3:]\n"
         "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n"
     )
-
-
-# Shared by the server bootstrap and disable_llama_extra_bufts(): make every Llama()
-# load its weights without llama.cpp's "extra buffer types" (AMX / repacked layouts).
-_NO_EXTRA_BUFTS_SOURCE = (
-    "    import llama_cpp.llama_cpp as _c\n"
-    "    _default = _c.llama_model_default_params\n"
-    "    def _params():\n"
-    "        p = _default()\n"
-    "        p.use_extra_bufts = False\n"
-    "        return p\n"
-    "    _c.llama_model_default_params = _params\n"
-)
 
 
 def llama_extra_bufts_enabled() -> bool:
@@ -441,13 +436,67 @@ def llama_extra_bufts_enabled() -> bool:
     return " amx_int8" not in flags and " amx_tile" not in flags
 
 
-def disable_llama_extra_bufts() -> None:
-    """In-process twin of the server workaround, for code that calls llama_cpp directly.
+def patch_llama_cpp(*, extra_bufts: bool | None = None) -> None:
+    """Fix two llama-cpp-python 0.3.36 problems before any ``llama_cpp.Llama`` is created.
 
-    Imports llama_cpp, so call it only right before creating a ``llama_cpp.Llama``.
+    1. Its JSON-schema converter spells ``maxLength: 1200`` as 1200 nested optional
+       groups, which llama.cpp's grammar parser rejects ("failed to parse grammar") and
+       the server then dies on the request. Upstream's converter uses the ``{m,n}``
+       repetition syntax the bundled llama.cpp understands; we use that.
+    2. Its JSON-schema grammar lets strings contain raw control characters (its ``char``
+       rule is ``[^"\\]``), so "grammar-valid" replies such as a title ending in a raw
+       newline fail strict JSON parsing (pydantic: "control character found while
+       parsing a string"). We use upstream llama.cpp's rule, which excludes them, so
+       every constrained reply is strict JSON.
+    3. On AMX CPUs the AMX matmul segfaults; see :func:`llama_extra_bufts_enabled`.
+
+    Runs in the server subprocess (see :func:`_bootstrap_source`) and in code that calls
+    llama_cpp directly (the benchmark). Imports llama_cpp: call it only right before use.
+    Idempotent.
     """
-    if not llama_extra_bufts_enabled():
-        exec("if True:\n" + _NO_EXTRA_BUFTS_SOURCE, {})  # noqa: S102 - our own constant
+    import llama_cpp.llama_cpp as capi  # Llama() reads its defaults from this module
+    import llama_cpp.llama_grammar as grammar
+
+    grammar.PRIMITIVE_RULES["char"] = grammar.BuiltinRule(_STRICT_JSON_CHAR, [])
+    grammar._build_repetition = _build_repetition
+    if extra_bufts is None:
+        extra_bufts = llama_extra_bufts_enabled()
+    default = capi.llama_model_default_params
+    if extra_bufts or getattr(default, "_shipyard_patched", False):
+        return
+
+    def params() -> object:  # llama_cpp's ctypes llama_model_params
+        p = default()
+        p.use_extra_bufts = False
+        return p
+
+    params._shipyard_patched = True  # type: ignore[attr-defined]
+    capi.llama_model_default_params = params
+
+
+def _build_repetition(item_rule: str, min_items: int, max_items: int | None,
+                      separator_rule: str | None = None, item_rule_is_literal: bool = False) -> str:
+    """Upstream llama.cpp's examples/json_schema_to_grammar.py `_build_repetition`."""
+    del item_rule_is_literal  # llama-cpp-python's extra flag; the {m,n} form does not need it
+    if max_items == 0:
+        return ""
+    if min_items == 0 and max_items == 1:
+        return f"{item_rule}?"
+    if not separator_rule:
+        if min_items == 1 and max_items is None:
+            return f"{item_rule}+"
+        if min_items == 0 and max_items is None:
+            return f"{item_rule}*"
+        return f"{item_rule}{{{min_items},{max_items if max_items is not None else ''}}}"
+    result = item_rule + " " + _build_repetition(
+        f"({separator_rule} {item_rule})", min_items - 1 if min_items > 0 else 0,
+        max_items - 1 if max_items is not None else None)
+    return f"({result})?" if min_items == 0 else result
+
+
+# Upstream llama.cpp (common/json-schema-to-grammar): no raw ", \, DEL or control chars.
+_STRICT_JSON_CHAR = (r'[^"\\\x7F\x00-\x1F] | '
+                     r'"\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])')
 
 
 def _wait_healthy(running: _Running, deadline: float) -> None:
@@ -458,7 +507,7 @@ def _wait_healthy(running: _Running, deadline: float) -> None:
             raise RunError(f"the local model server exited with code {code} while starting.\n"
                            f"{_log_tail(running.log_path)}\nFull log: {running.log_path}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback http
+            with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
                     return
         except (urllib.error.URLError, OSError):
@@ -470,6 +519,8 @@ def _wait_healthy(running: _Running, deadline: float) -> None:
 
 
 def _stop(running: _Running) -> None:
+    if running.owner_pid != os.getpid():
+        return
     proc = running.proc
     try:
         os.close(running.watchdog_fd)  # the watchdog alone would stop it; be explicit too
@@ -507,11 +558,10 @@ def _install_exit_hooks() -> None:
 
 def _stop_quietly() -> None:
     # Called from a signal handler: the lock may be held by the interrupted frame.
+    # We are exiting anyway and the watchdog is the backstop: never fail here.
     for running in list(_servers.values()):
-        try:
+        with contextlib.suppress(Exception):
             _stop(running)
-        except Exception:  # noqa: BLE001 - we are exiting anyway; the watchdog is the backstop
-            pass
 
 
 def _log_tail(log_path: Path, lines: int = 25) -> str:
@@ -520,6 +570,16 @@ def _log_tail(log_path: Path, lines: int = 25) -> str:
     except OSError:
         return "(no server log)"
     return "server log (last lines):\n" + "\n".join(text[-lines:])
+
+
+def _prune_logs(log_dir: Path, keep: int = 20) -> None:
+    """Every server start writes a log; keep the newest few so the cache does not grow forever."""
+    try:
+        logs = sorted(log_dir.glob("llama-server-*.log"), key=lambda p: p.stat().st_mtime)
+        for old in logs[:-keep] if len(logs) > keep else []:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass  # another process pruned at the same time; harmless
 
 
 def _free_port() -> int:

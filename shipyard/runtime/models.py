@@ -168,8 +168,12 @@ class Gateway:
         prompt: PromptInfo | None = None,
         tools: list[dict[str, Any]] | None = None,
     ) -> Reply:
+        from .redact import redact
+
         backend = self.backend_for(agent)
-        msgs = [dict(m) for m in messages]
+        # Nothing that looks like a secret leaves the machine: diffs and files shown to
+        # reviewers may contain the very key the secrets check is about to flag.
+        msgs = [{k: redact(v) for k, v in m.items()} for m in messages]
         json_schema = schema.model_json_schema() if schema else None
         if json_schema is not None:
             msgs = _with_schema_instruction(msgs, json_schema)

@@ -85,6 +85,8 @@ def run(
     except BaseException:
         _kill_group(proc)
         raise
+    # Children a tool left running (a test that spawned a daemon) die with it.
+    _kill_group(proc)
     return ProcResult(args=argv, returncode=proc.returncode, stdout=out, stderr=err,
                       duration_s=time.perf_counter() - start)
 
@@ -93,4 +95,5 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        proc.kill()
+        if proc.poll() is None:
+            proc.kill()

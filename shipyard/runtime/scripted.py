@@ -56,8 +56,8 @@ class ScriptedBackend:
 
     @classmethod
     def load(cls, path: Path) -> ScriptedBackend:
-        text = path.read_text(encoding="utf-8")
         try:
+            text = path.read_text(encoding="utf-8")
             if path.suffix == ".json":
                 data = json.loads(text)
             else:

@@ -111,7 +111,11 @@ class Git:
         return out.strip()
 
     def user_email(self) -> str | None:
-        return self.run("config", "user.email", check=False).strip() or None
+        """The human's identity — read without the bot `-c user.email` that `run` adds."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        proc = subprocess.run(["git", "-C", str(self.path), "config", "user.email"],
+                              capture_output=True, text=True, env=env, check=False)
+        return proc.stdout.strip() or None
 
     def tracked_files(self, ref: str = "HEAD") -> list[str]:
         return self.run("ls-tree", "-r", "--name-only", ref).splitlines()
@@ -135,6 +139,21 @@ class Git:
                 if value.strip() == step:
                     return sha
         return None
+
+
+# Policy is changed by humans, not by the change under review: an agent that edits
+# shipyard.toml or CI could switch off the very gates that review it.
+_PROTECTED = {"shipyard.toml": "shipyard.toml is policy; only a human changes it",
+              ".shipyard": ".shipyard/ is shipyard's own state",
+              ".github/workflows": "CI workflows are not changed by agents"}
+
+
+def _protected(rel: str) -> str | None:
+    norm = rel.strip("/")
+    for prefix, why in _PROTECTED.items():
+        if norm == prefix or norm.startswith(prefix + "/"):
+            return why
+    return None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -200,8 +219,11 @@ class RunWorkspace:
         parts = Path(rel).parts
         if ".." in parts:
             raise ValueError("'..' leaves the worktree")
-        if parts and parts[0] == ".git":
-            raise ValueError("writing into .git is not allowed")
+        if any(p == ".git" or p.startswith(".git/") for p in parts):
+            raise ValueError("writing into a .git directory or file is not allowed")
+        protected = _protected(rel)
+        if protected:
+            raise ValueError(protected)
         root = Path(os.path.realpath(self.path))
         target = Path(os.path.realpath(root / rel))  # follows symlinks, also in parents
         if target != root and root not in target.parents:
@@ -209,30 +231,56 @@ class RunWorkspace:
         return root / rel
 
     def apply(self, files: Iterable[tuple[str, str]], delete: Iterable[str] = ()) -> WriteResult:
+        """Write whole files and delete files inside the worktree; anything unsafe is refused
+        (and reported), never raised: a model's bad path is a finding, not a crash."""
         written, deleted, refused = [], [], []
+        submodules = self._submodule_paths()
         for rel, content in files:
             try:
-                path = self.resolve_inside(rel)
-            except ValueError as exc:
+                path = self._writable(rel, submodules)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content if content.endswith("\n") or not content
+                                else content + "\n", encoding="utf-8")
+            except (ValueError, OSError) as exc:
                 refused.append((rel, str(exc)))
                 continue
-            if path.is_symlink():
-                refused.append((rel, "is a symlink; not writing through it"))
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content if content.endswith("\n") or not content else content + "\n",
-                            encoding="utf-8")
             written.append(rel)
         for rel in delete:
             try:
-                path = self.resolve_inside(rel)
-            except ValueError as exc:
+                path = self._writable(rel, submodules)
+                if path.is_file() or path.is_symlink():
+                    path.unlink()
+                    deleted.append(rel)
+            except (ValueError, OSError) as exc:
                 refused.append((rel, str(exc)))
-                continue
-            if path.is_file() or path.is_symlink():
-                path.unlink()
-                deleted.append(rel)
+        ignored = self._ignored(written)
+        for rel in ignored:  # git would silently leave them out of the commit
+            (self.path / rel).unlink(missing_ok=True)
+            refused.append((rel, "is ignored by .gitignore, so it would never reach the commit"))
+        written = [w for w in written if w not in ignored]
         return WriteResult(written=tuple(written), deleted=tuple(deleted), refused=tuple(refused))
+
+    def _writable(self, rel: str, submodules: list[str]) -> Path:
+        path = self.resolve_inside(rel)
+        if any(rel == s or rel.startswith(s + "/") for s in submodules):
+            raise ValueError("is inside a git submodule; change the submodule's own repository")
+        if path.is_symlink():
+            raise ValueError("is a symlink; not writing through it")
+        if path.is_dir():
+            raise ValueError("is a directory")
+        return path
+
+    def _submodule_paths(self) -> list[str]:
+        out = self.git.run("ls-files", "--stage", check=False)
+        return [line.split("\t", 1)[1] for line in out.splitlines()
+                if line.startswith("160000 ") and "\t" in line]
+
+    def _ignored(self, paths: list[str]) -> list[str]:
+        if not paths:
+            return []
+        out = self.git.run("check-ignore", "--no-index", "--stdin", check=False,
+                           input="\n".join(paths) + "\n")
+        return [p for p in out.splitlines() if p in paths]
 
     def write_doc(self, rel: str, text: str) -> Path:
         """Write a shipyard artifact (trusted path) into the worktree."""

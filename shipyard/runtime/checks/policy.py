@@ -28,6 +28,9 @@ class CheckPolicy(BaseModel):
     error_blocks: bool = Field(True, description="A check that errors blocks like a failure.")
     timeout_s: float = Field(600, gt=0, description="Per-check timeout in seconds.")
     test_command: str = Field("pytest", description="The target repository's test command.")
+    sandbox: Literal["auto", "required", "off"] = Field(
+        "auto", description="Run the target's tests in bubblewrap: auto (when installed), "
+                            "required (error without it), off.")
     coverage_min: float = Field(0.0, ge=0, le=100, description="Minimum line coverage, percent.")
     coverage_max_drop: float = Field(2.0, ge=0, le=100,
                                      description="Allowed coverage drop versus base, points.")

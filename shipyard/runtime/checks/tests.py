@@ -3,8 +3,10 @@
 Fails on a failing test, on no tests at all, on coverage under the policy
 minimum, and on coverage dropping versus base by more than the policy allows.
 Coverage data, JUnit XML and caches go to scratch: `-p no:cacheprovider` and
-PYTHONDONTWRITEBYTECODE keep the target repo untouched; the base is exported
-with `git archive`, not checked out.
+PYTHONDONTWRITEBYTECODE keep the target repo untouched. Head and base are
+exported with `git archive` and the tests run on those copies — model-written
+code never sees a `.git` that leads back to the user's repository — inside the
+bubblewrap sandbox of `runtime/sandbox.py` (`[policy] sandbox`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 
 from ..proc import run as run_proc
 from ..proc import scrubbed_env
+from ..sandbox import bwrap_path, wrap
+from ..workspace import state_dir
 from ._util import concurrently, evidence, extract_tree, finish, target_python, tool_error
 from .base import CheckContext, CheckResult, Finding
 
@@ -48,9 +52,11 @@ def run(ctx: CheckContext) -> CheckResult:
         return finish(NAME, started, [], failed=True, summary="policy.test_command is empty")
     if Path(argv[0]).name not in ("pytest", "py.test"):
         return _plain_command(ctx, argv, started)
+    if (err := _sandbox_error(ctx)) is not None:
+        return err
     py = target_python(ctx.repo)
     want_base = ctx.base != ctx.head and ctx.policy.coverage_max_drop < 100
-    calls = [lambda: _measure(ctx, ctx.repo, ctx.scratch / "head", py, argv[1:])]
+    calls = [lambda: _measure_tree(ctx, ctx.head, "head", py, argv[1:])]
     if want_base:
         calls.append(lambda: _measure_base(ctx, py, argv[1:]))
     head, *rest = concurrently(ctx, *calls)
@@ -70,8 +76,41 @@ def run(ctx: CheckContext) -> CheckResult:
 
 
 def _measure_base(ctx: CheckContext, py: str, extra: list[str]) -> _Measure:
-    tree = extract_tree(ctx.repo, ctx.base, ctx.scratch / "base-tree")
-    return _measure(ctx, tree, ctx.scratch / "base", py, extra)
+    return _measure_tree(ctx, ctx.base, "base", py, extra)
+
+
+def _measure_tree(ctx: CheckContext, sha: str, label: str, py: str, extra: list[str]) -> _Measure:
+    tree = extract_tree(ctx.repo, sha, ctx.scratch / f"{label}-tree")
+    return _measure(ctx, tree, ctx.scratch / label, py, extra)
+
+
+def _sandbox_error(ctx: CheckContext) -> CheckResult | None:
+    if ctx.policy.sandbox == "required" and bwrap_path() is None:
+        return CheckResult(name=NAME, status="error", summary="sandbox required but missing",
+                           findings=(Finding(
+                               rule="tests.no-sandbox", severity="high", path=None, line=None,
+                               message="policy sandbox = \"required\" but bubblewrap is not "
+                                       "installed: apt-get install bubblewrap (or set "
+                                       "sandbox = \"auto\")"),))
+    return None
+
+
+def _confined(ctx: CheckContext, argv: list[str], root: Path, out: Path) -> list[str]:
+    """`argv` inside the sandbox when policy and machine allow; the copy and `out` writable."""
+    if ctx.policy.sandbox == "off" or bwrap_path() is None:
+        return argv
+    hide = [ctx.repo, _user_repo(ctx.repo), state_dir()]
+    return wrap(argv, workdir=root, writable=[root, out], hide=[h for h in hide if h])
+
+
+def _user_repo(worktree: Path) -> Path | None:
+    from ._util import git
+
+    try:
+        common = git(worktree, "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
+    except RuntimeError:  # not a worktree of another repository: nothing more to hide
+        return None
+    return Path(common).parent
 
 
 def _measure(ctx: CheckContext, root: Path, out: Path, py: str, extra: list[str]) -> _Measure:
@@ -83,10 +122,11 @@ def _measure(ctx: CheckContext, root: Path, out: Path, py: str, extra: list[str]
         # shipyard's (langsmith, anyio, ...), not the target's, and cost ~1 s per run.
         extra_env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env = scrubbed_env(extra_env)
-    res = run_proc([py, "-m", "coverage", "run", f"--data-file={data}", "--source=.",
-                    f"--omit={_OMIT}", "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                    "--tb=short", f"--junitxml={junit}", "-o", "junit_family=xunit1", *extra],
-                   cwd=root, env=env, timeout=ctx.policy.timeout_s)
+    argv = [py, "-m", "coverage", "run", f"--data-file={data}", "--source=.",
+            f"--omit={_OMIT}", "-m", "pytest", "-p", "no:cacheprovider", "-q",
+            "--tb=short", f"--junitxml={junit}", "-o", "junit_family=xunit1", *extra]
+    res = run_proc(_confined(ctx, argv, root, out), cwd=root, env=env,
+                   timeout=ctx.policy.timeout_s)
     if (err := tool_error(NAME, res)) is not None:
         return _Measure(returncode=None, error=err)
     if res.returncode not in (0, 1, 2, 5):
@@ -168,7 +208,12 @@ def _worst_drop(base: dict[str, set[int]], head: dict[str, set[int]]) -> tuple[s
 
 def _plain_command(ctx: CheckContext, argv: list[str], started: float) -> CheckResult:
     """A non-pytest test command: pass/fail on its exit code; coverage is not measured."""
-    res = run_proc(argv, cwd=ctx.repo, timeout=ctx.policy.timeout_s)
+    if (err := _sandbox_error(ctx)) is not None:
+        return err
+    tree = extract_tree(ctx.repo, ctx.head, ctx.scratch / "head-tree")
+    out = ctx.scratch / "head"
+    out.mkdir(parents=True, exist_ok=True)
+    res = run_proc(_confined(ctx, argv, tree, out), cwd=tree, timeout=ctx.policy.timeout_s)
     if (err := tool_error(NAME, res)) is not None:
         return err
     findings = [] if res.ok else [Finding(rule="tests.failure", severity="high", path=None,

@@ -43,6 +43,13 @@ def status(policy: CheckPolicy) -> CheckResult:
             findings.append(Finding(rule=f"tooling.{name}", severity="high", path=None, line=None,
                                     message=f"{name} {why} (needed by {needed_by}); "
                                             f"pip install {package}"))
+    from ..sandbox import bwrap_path
+
+    if "tests" in policy.checks and policy.sandbox != "off" and bwrap_path() is None:
+        findings.append(Finding(rule="tooling.sandbox", severity="high", path=None, line=None,
+                                message="bubblewrap (bwrap) is not installed: model-written tests "
+                                        "would run without a sandbox; apt-get install bubblewrap "
+                                        "(or set [policy] sandbox = \"off\" to accept the risk)"))
     from ..advisories import AdvisoryDB, default_db_path
 
     db = default_db_path(policy)

@@ -1,0 +1,63 @@
+"""Run untrusted code (model-written tests) in a bubblewrap sandbox.
+
+What the sandbox guarantees, when `bwrap` is installed:
+
+- the root filesystem is read-only; only the exported copy of the tree under test
+  and a scratch directory are writable;
+- the user's repository, shipyard's state (worktrees, keys, ledger) and common
+  credential folders (~/.ssh, ~/.aws, ...) are hidden behind empty tmpfs mounts;
+- no network, and its own PID namespace: when the command ends, every process it
+  started ends too — nothing lingers to act later (e.g. to approve a gate);
+- a throwaway HOME.
+
+Without bwrap (`[policy] sandbox = "auto"`), the command still runs on an exported
+copy with a scrubbed environment and its process group killed afterwards, and G2
+reports the missing sandbox to the human. `sandbox = "required"` makes that an
+error instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+__all__ = ["SECRET_DIRS", "bwrap_path", "wrap"]
+
+SECRET_DIRS = (".ssh", ".aws", ".gnupg", ".config", ".docker", ".kube", ".azure", ".cache",
+               ".local/state/shipyard")
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def wrap(argv: Sequence[str], *, workdir: Path, writable: Iterable[Path],
+         hide: Iterable[Path] = ()) -> list[str]:
+    """`argv` wrapped in bwrap; raises FileNotFoundError when bwrap is not installed."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise FileNotFoundError("bwrap")
+    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--tmpfs", "/tmp", "--unshare-all", "--die-with-parent", "--new-session",
+            "--dir", "/tmp/home", "--setenv", "HOME", "/tmp/home"]
+    home = Path(os.path.expanduser("~"))
+    hidden = [home / d for d in SECRET_DIRS] + [Path(p) for p in hide]
+    for path in _existing_dirs(hidden):
+        args += ["--tmpfs", str(path)]
+    for path in writable:  # after the tmpfs mounts, so a writable dir under /tmp stays visible
+        args += ["--bind", str(path), str(path)]
+    return [*args, "--chdir", str(workdir), "--", *argv]
+
+
+def _existing_dirs(paths: Iterable[Path]) -> list[Path]:
+    out = []
+    for p in paths:
+        try:
+            real = p.resolve()
+        except OSError:
+            continue
+        if real.is_dir() and real != Path("/") and real not in out:
+            out.append(real)
+    return out
