@@ -8,10 +8,12 @@ Either survives the process: any later process can `resume`, `approve`,
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +25,7 @@ __all__ = ["EXIT", "MAX_FEATURE_CHARS", "Outcome", "Runner", "validate_feature"]
 
 MAX_FEATURE_CHARS = 8_000
 EXIT = {"merged": 0, "approved": 0, "rejected": 1, "failed": 1, "blocked": 1, "waiting": 3,
-        "running": 1}
+        "running": 0}
 
 
 def validate_text(text: str, what: str) -> str:
@@ -138,25 +140,38 @@ class Runner:
                            worktree=str(ws.path), started_by=who or repo.user_email() or "unknown",
                            settings=self.env.settings.model_dump(mode="json"))
         self.env.say(f"run {run_id}: {feature[:80]}")
-        state = {"run_id": run_id, "feature": feature, "repo": str(repo.path),
+        with self._driving(run_id):
+            return self._drive(run_id, self._initial_state(run_id, feature, base_branch,
+                                                           base_sha, started, ws))
+
+    def _initial_state(self, run_id: str, feature: str, base_branch: str, base_sha: str,
+                       started: str, ws: Any) -> dict[str, Any]:
+        repo = self.env.repo
+        return {"run_id": run_id, "feature": feature, "repo": str(repo.path),
                  "base_branch": base_branch, "base_sha": base_sha, "started_at": started,
+                 "worktree": str(ws.path),
                  "status": "running", "fix_round": 0}
-        return self._drive(run_id, state)
 
     def resume(self, run_id: str) -> Outcome:
-        snap = self._snapshot(run_id)
-        if not snap.next:
-            return self._outcome(run_id)
-        if _pending_interrupt(snap):
-            return self._outcome(run_id)  # waiting for a human, nothing to resume
-        self.ledger.event(run_id, "resumed", gate=snap.values.get("gate"))
-        return self._drive(run_id, None)
+        self._snapshot(run_id)
+        with self._driving(run_id):
+            snap = self._snapshot(run_id)  # re-read under the lock
+            if not snap.next or _pending_interrupt(snap):
+                return self._outcome(run_id)  # finished, or waiting for a human
+            self.ledger.event(run_id, "resumed", gate=snap.values.get("gate"))
+            return self._drive(run_id, None)
 
     def decide(self, run_id: str, decision: str, *, comment: str = "", who: str | None = None) -> Outcome:
-        from langgraph.types import Command
-
         if decision not in ("approve", "revise", "reject"):
             raise UserError(f"unknown decision {decision!r}; use approve, revise or reject.")
+        self._snapshot(run_id)
+        with self._driving(run_id):  # one decision per pause, even when two people click
+            return self._decide_locked(run_id, decision, comment, who)
+
+    def _decide_locked(self, run_id: str, decision: str, comment: str,
+                       who: str | None) -> Outcome:
+        from langgraph.types import Command
+
         snap = self._snapshot(run_id)
         pending = _pending_interrupt(snap)
         if pending is None:
@@ -177,12 +192,58 @@ class Runner:
 
     def status(self, run_id: str) -> Outcome:
         self._snapshot(run_id)
+        holder = self._driver(run_id)
+        if holder is not None:
+            snap = self._snapshot(run_id)
+            return Outcome(run_id=run_id, status="running", gate=snap.values.get("gate"),
+                           reason=f"being driven by process {holder} "
+                                  f"(next: {', '.join(snap.next) or '-'})",
+                           cost_usd=self.ledger.spent_usd(run_id), extra={"pid": holder})
         return self._outcome(run_id)
+
+    # -- one driver per run -----------------------------------------------------------------
+    def _lock_path(self, run_id: str) -> Path:
+        path = self.env.root / ".shipyard" / "runs" / run_id / "driver.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @contextlib.contextmanager
+    def _driving(self, run_id: str) -> Iterator[None]:
+        """Hold the run's lock while driving it; a second driver is refused, not queued."""
+        with open(self._lock_path(run_id), "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                pid = fh.read().strip() or "?"
+                raise UserError(f"run {run_id} is being driven by another process (pid {pid}); "
+                                f"wait for it to finish (`shipyard status {run_id}`).") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _driver(self, run_id: str) -> int | None:
+        """The pid holding the run's lock, if another process is driving it now."""
+        path = self._lock_path(run_id)
+        with open(path, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                text = fh.read().strip()
+                return int(text) if text.isdigit() else -1
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        return None
 
     def runs(self) -> list[dict[str, Any]]:
         out = []
         for row in self.ledger.rows("runs"):
-            o = self._outcome(row["run_id"])
+            o = self.status(row["run_id"])
             out.append({"run_id": row["run_id"], "feature": row["feature"][:80],
                         "status": o.status, "gate": o.gate, "started": row["ts"],
                         "cost_usd": round(o.cost_usd, 6)})

@@ -96,3 +96,49 @@ def test_cli_help_lists_every_command():
     for command in ("run-feature", "approve", "revise", "reject", "resume", "status", "runs",
                     "log", "verify", "init"):
         assert command in out
+
+
+def test_invalid_utf8_feature_text_is_a_usage_error(make_repo, cli):
+    repo = make_repo()
+    code, _, err = cli("run-feature", "Add \udcff multiply", "--repo", repo)
+    assert code == 2 and "UTF-8" in err
+
+
+def test_terminal_escape_codes_in_feature_text_are_refused(make_repo, cli):
+    repo = make_repo()
+    code, _, err = cli("run-feature", "Add \x1b[31mred\x1b[0m", "--repo", repo)
+    assert code == 2 and "control characters" in err and "U+001B" in err
+
+
+def test_non_json_list_in_an_env_var_is_a_usage_error_naming_the_format(make_repo, cli,
+                                                                         monkeypatch):
+    repo = make_repo()
+    monkeypatch.setenv("SHIPYARD_GATES__HUMAN", "G0")
+    code, _, err = cli("run-feature", "Add x", "--repo", repo)
+    assert code == 2 and "JSON" in err
+
+
+def test_init_on_a_missing_folder_is_a_usage_error(cli, tmp_path):
+    code, _, err = cli("init", "--repo", tmp_path / "nope")
+    assert code == 2 and "not a directory" in err
+
+
+def test_json_flag_gets_one_json_object_even_for_errors(make_repo, cli):
+    import json
+
+    repo = make_repo()
+    code, out, _ = cli("status", "nope", "--repo", repo, "--json")
+    payload = json.loads(out)
+    assert code == 2 and payload["exit_code"] == 2 and "no run 'nope'" in payload["error"]
+
+
+def test_approver_defaults_to_the_humans_git_email_not_the_bot(make_repo, cli):
+    import json
+    import sqlite3
+
+    repo = make_repo()
+    _, out, _ = cli("run-feature", "Add x", "--repo", repo, "--json")
+    cli("approve", json.loads(out.splitlines()[-1])["run_id"], "--repo", repo)
+    who = sqlite3.connect(repo / ".shipyard" / "ledger.db").execute(
+        "select who from approvals").fetchone()[0]
+    assert who == "tester@example.com"

@@ -76,3 +76,54 @@ def test_sigkill_mid_run_then_resume_finishes_with_no_duplicate_commit(make_repo
     assert approved.returncode == 0, approved.stderr
     assert json.loads(approved.stdout.strip().splitlines()[-1])["status"] == "merged"
     assert git(repo, "log", "--merges", "--oneline", "main").count("\n") == 1
+
+
+def test_a_run_survives_its_worktree_being_deleted(make_repo, cli):
+    import shutil
+
+    repo = make_repo()
+    _, out, _ = cli("run-feature", "Add multiply", "--repo", repo, "--json")
+    first = json.loads(out.splitlines()[-1])
+    run_id = first["run_id"]
+    _, out, _ = cli("approve", run_id, "--repo", repo, "--json")
+    assert json.loads(out.splitlines()[-1])["gate"] == "G1"
+    worktree = Path(json.loads(subprocess.run(
+        [SHIPYARD, "log", run_id, "--repo", str(repo), "--json"], capture_output=True,
+        text=True, check=True).stdout)[0]["worktree"])
+    shutil.rmtree(worktree)
+    for _ in range(2):
+        _, out, err = cli("approve", run_id, "--repo", repo, "--json")
+    assert json.loads(out.splitlines()[-1])["status"] == "merged", err
+
+
+def test_two_concurrent_approvals_drive_the_run_once_and_status_says_running(make_repo,
+                                                                              replies):
+    replies["planner.rfc"] = [{"delay_s": 3, "reply": replies["planner.rfc"][0]}]
+    repo = make_repo()
+    started = subprocess.run([SHIPYARD, "run-feature", "Add multiply", "--repo", str(repo),
+                              "--json", "--no-input"], capture_output=True, text=True, check=False)
+    run_id = json.loads(started.stdout.splitlines()[-1])["run_id"]
+    first = subprocess.Popen([SHIPYARD, "approve", run_id, "--repo", str(repo), "--as", "a@x.io",
+                              "--json", "--no-input"], stdout=subprocess.PIPE, text=True)
+    _wait_for_approvals(repo, 1)
+    second = subprocess.run([SHIPYARD, "approve", run_id, "--repo", str(repo), "--as", "b@x.io",
+                             "--json", "--no-input"], capture_output=True, text=True, check=False)
+    status = subprocess.run([SHIPYARD, "status", run_id, "--repo", str(repo), "--json"],
+                            capture_output=True, text=True, check=False)
+    out, _ = first.communicate(timeout=60)
+    assert first.returncode == 3 and json.loads(out.splitlines()[-1])["gate"] == "G1"
+    assert second.returncode == 2 and "being driven by another process" in second.stderr
+    assert json.loads(status.stdout)["status"] == "running"
+    with sqlite3.connect(repo / ".shipyard" / "ledger.db") as db:
+        assert db.execute("select count(*) from approvals").fetchone()[0] == 1
+        assert db.execute("select count(*) from llm_calls where task='rfc'").fetchone()[0] == 1
+
+
+def _wait_for_approvals(repo: Path, n: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(repo / ".shipyard" / "ledger.db") as db:
+            if db.execute("select count(*) from approvals").fetchone()[0] >= n:
+                return
+        time.sleep(0.05)
+    raise AssertionError("approval never recorded")

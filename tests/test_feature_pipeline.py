@@ -217,3 +217,39 @@ def test_budget_exhausted_fails_with_the_fix_named(make_repo, cli):
     result = json.loads(out.strip().splitlines()[-1])
     assert code == 1 and result["status"] == "failed"
     assert "budget" in result["reason"]
+
+
+def test_unsafe_or_lossy_writes_are_refused_and_reported_not_crashed(make_repo, cli, replies):
+    replies["implementer.implement"] = [{"summary": "sneaky", "files": [
+        {"path": "calc", "content": "x"},                      # an existing directory
+        {"path": "calc/core.py/inner.py", "content": "x"},     # through a file
+        {"path": "calc/.git", "content": "gitdir: /tmp"},      # a nested .git
+        {"path": "shipyard.toml", "content": "[gates]\nhuman = []\n"},  # policy
+        {"path": ".github/workflows/ci.yml", "content": "on: push\n"},
+        {"path": "build/out.py", "content": "x = 1\n"},         # gitignored
+        {"path": "calc/core.py", "content": CALC_CORE}]}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    (repo / ".gitignore").write_text("build/\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore build")
+    r = start(cli, repo)
+    assert r["status"] == "failed", r  # refusals block the change
+    refused = [json.loads(e["data"])["path"] for e in ledger(repo).execute(
+        "select data from events where kind='write_refused' order by seq")]
+    assert sorted(refused) == sorted(["calc", "calc/core.py/inner.py", "calc/.git",
+                                      "shipyard.toml", ".github/workflows/ci.yml",
+                                      "build/out.py"])
+    assert "human = []" not in git(repo, "show", f"shipyard/{r['run_id']}:shipyard.toml")
+
+
+def test_secret_written_by_the_model_is_redacted_in_the_ledger_and_reviewer_prompts(
+        make_repo, cli, replies):
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    replies["implementer.implement"] = [{"summary": "config", "files": [
+        {"path": "calc/settings.py", "content": f'AWS_SECRET_ACCESS_KEY = "{secret}"\n'}]}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0, checks=["secrets"])
+    r = start(cli, repo)
+    assert r["status"] == "failed" and "secrets" in r["reason"]
+    raw = b"".join(p.read_bytes() for p in (repo / ".shipyard").glob("ledger.db*"))
+    assert secret.encode() not in raw
+    assert b"[REDACTED:aws-secret-key]" in raw

@@ -42,10 +42,17 @@ class RunEnv:
                                              retry_backoff_s=self.retry_backoff_s)
         return self._gateways[run_id]
 
-    def workspace(self, state: dict[str, Any]) -> RunWorkspace:
+    def workspace(self, state: dict[str, Any], *, ensure: bool = True) -> RunWorkspace:
+        """The run's worktree, re-created from its branch if it was deleted or lives under
+        another SHIPYARD_HOME: a run never depends on the process that started it."""
         from ..runtime.workspace import RunWorkspace
 
-        return RunWorkspace(repo=self.repo, run_id=state["run_id"], base_sha=state["base_sha"])
+        root = state.get("worktree")
+        ws = RunWorkspace(repo=self.repo, run_id=state["run_id"], base_sha=state["base_sha"],
+                          root=Path(root) if root else None)
+        if ensure and not ws.exists():
+            ws.ensure()
+        return ws
 
     def say(self, message: str) -> None:
         if self.progress:

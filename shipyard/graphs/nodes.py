@@ -74,8 +74,7 @@ class Nodes:
         return ctx
 
     def files(self, s: FeatureState) -> list[str]:
-        ws = self.env.workspace(s)
-        return ws.git.tracked_files("HEAD") if ws.exists() else self.env.repo.tracked_files()
+        return self.env.workspace(s).git.tracked_files("HEAD")
 
     def artifact(self, s: FeatureState, gate: str, kind: str, rel: str, text: str) -> dict[str, str]:
         import hashlib
@@ -121,7 +120,6 @@ class Nodes:
     # -- G0 ---------------------------------------------------------------------------------
     def g0_plan(self, s: FeatureState) -> dict[str, Any]:
         gw = self.env.gateway(s["run_id"])
-        self.env.workspace(s).ensure()
         ctx = self.context(s, "onepager")
         onepager = planner.ONEPAGER.run(gw, gate="G0", **ctx).model_dump(mode="json")
         scope = governance.SCOPE.run(gw, gate="G0", **ctx).model_dump(mode="json")
@@ -330,7 +328,7 @@ class Nodes:
         ws = self.env.workspace(s)
         step = "g7-release"
         notes = (self.recorded_output(s, "docs", "release_notes")
-                 if ws.exists() and ws.git.find_step_commit(s["base_sha"], step) else None)
+                 if ws.git.find_step_commit(s["base_sha"], step) else None)
         arts: dict[str, str] = {}
         if notes is None:
             diff = ws.git.diff(s["base_sha"], ws.head())[:DIFF_LIMIT]
@@ -400,7 +398,7 @@ class Nodes:
             path = self.env.root / ".shipyard" / "runs" / run_id / "postmortem.md"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(_postmortem(s, dora, cost), encoding="utf-8")
-        ws = self.env.workspace(s)
+        ws = self.env.workspace(s, ensure=False)
         if status in ("merged", "rejected"):
             # A run rejected before any commit leaves no trace in the repository.
             commits = ws.repo.run("rev-list", "--count", f"{s['base_sha']}..refs/heads/{ws.branch}",

@@ -34,6 +34,7 @@ class FeatureState(TypedDict, total=False):
     repo: str
     base_branch: str
     base_sha: str
+    worktree: str
     started_at: str
     # progress
     status: str            # running | merged | rejected | failed

@@ -25,6 +25,19 @@ _BOT = ["-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}",
         "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"]
 
 
+# Variables that would point git at another repository or identity (set inside hooks,
+# or by a user's shell): shipyard's git calls must not inherit them.
+_GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                      "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE", "GIT_AUTHOR_NAME",
+                      "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
+
+
+def _git_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
+
+
 def state_dir() -> Path:
     """Per-user state (worktrees, caches): $SHIPYARD_HOME or ~/.local/state/shipyard."""
     base = os.environ.get("SHIPYARD_HOME") or os.path.join(
@@ -39,19 +52,17 @@ class Git:
     path: Path
 
     def run(self, *args: str, check: bool = True, input: str | None = None) -> str:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        env["GIT_TERMINAL_PROMPT"] = "0"
         proc = subprocess.run(["git", "-C", str(self.path), *_BOT, *args], capture_output=True,
-                              text=True, env=env, input=input, errors="replace", check=False)
+                              text=True, env=_git_env(), input=input, errors="replace",
+                              check=False)
         if check and proc.returncode != 0:
             raise RunError(f"git {' '.join(args)} failed in {self.path}: "
                            f"{proc.stderr.strip() or proc.stdout.strip()}")
         return proc.stdout
 
     def ok(self, *args: str) -> bool:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         return subprocess.run(["git", "-C", str(self.path), *args], capture_output=True,
-                              env=env, check=False).returncode == 0
+                              env=_git_env(), check=False).returncode == 0
 
     # -- the user's repository --------------------------------------------------------------
     @classmethod
@@ -112,9 +123,8 @@ class Git:
 
     def user_email(self) -> str | None:
         """The human's identity — read without the bot `-c user.email` that `run` adds."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         proc = subprocess.run(["git", "-C", str(self.path), "config", "user.email"],
-                              capture_output=True, text=True, env=env, check=False)
+                              capture_output=True, text=True, env=_git_env(), check=False)
         return proc.stdout.strip() or None
 
     def tracked_files(self, ref: str = "HEAD") -> list[str]:
@@ -170,6 +180,7 @@ class RunWorkspace:
     repo: Git
     run_id: str
     base_sha: str
+    root: Path | None = None  # where the run's worktree lives; default under state_dir()
 
     @property
     def branch(self) -> str:
@@ -177,6 +188,8 @@ class RunWorkspace:
 
     @property
     def path(self) -> Path:
+        if self.root is not None:
+            return self.root
         digest = hashlib.sha256(str(self.repo.path).encode()).hexdigest()[:8]
         return state_dir() / "worktrees" / f"{self.repo.path.name}-{digest}" / self.run_id
 
