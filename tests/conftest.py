@@ -46,6 +46,9 @@ def test_multiply():
     assert multiply(3, 4) == 12
 '''
 
+# The controls G2 insists on (switching one off asks a human at G2), plus lint.
+CORE_CHECKS = ["tests", "lint", "sast", "secrets"]
+
 APPROVE = {"verdict": "approve", "summary": "Looks correct and safe.", "findings": []}
 
 DEFAULT_REPLIES: dict[str, list[Any]] = {
@@ -159,11 +162,11 @@ def make_repo(tmp_path: Path, replies: dict[str, list[Any]]) -> Callable[..., Pa
         if price_as:
             doc["price_as"] = price_as
         script.write_text(yaml.safe_dump(doc, sort_keys=False))
+        checks = checks if checks is not None else CORE_CHECKS
         toml = (f'[models]\ndefault = "scripted:{script}"\n\n'
                 f'[gates]\nhuman = {human if human is not None else ["G0", "G1", "G6"]}\n'
                 f'max_fix_rounds = {max_fix_rounds}\n\n[budget]\nusd = {budget}\n\n'
-                f'[policy]\nchecks = {checks if checks is not None else ["lint"]}\n'
-                f'{extra}')
+                f'[policy]\nchecks = {checks}\nblocking = {checks}\n{extra}')
         return make_calc_repo(tmp_path / name, toml=toml.replace("'", '"'))
 
     return build

@@ -247,7 +247,7 @@ def test_secret_written_by_the_model_is_redacted_in_the_ledger_and_reviewer_prom
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
     replies["implementer.implement"] = [{"summary": "config", "files": [
         {"path": "calc/settings.py", "content": f'AWS_SECRET_ACCESS_KEY = "{secret}"\n'}]}]
-    repo = make_repo(human=["G6"], max_fix_rounds=0, checks=["secrets"])
+    repo = make_repo(human=["G6"], max_fix_rounds=0, checks=["secrets", "tests", "sast"])
     r = start(cli, repo)
     assert r["status"] == "failed" and "secrets" in r["reason"]
     raw = b"".join(p.read_bytes() for p in (repo / ".shipyard").glob("ledger.db*"))

@@ -54,7 +54,7 @@ def test_llm_approval_never_overrides_a_failing_sast_check(make_repo, cli, repli
             {"path": "calc/core.py", "content": UNSAFE_CORE}]},
         {"summary": "add multiply only", "files": [
             {"path": "calc/core.py", "content": CALC_CORE_WITH_MULTIPLY}]}]
-    repo = make_repo(human=["G6"], checks=["tests", "lint", "sast"])
+    repo = make_repo(human=["G6"], checks=["tests", "lint", "sast", "secrets"])
     _, out, _ = cli("run-feature", "Add multiply", "--repo", repo, "--json")
     r = json.loads(out.splitlines()[-1])
     assert (r["status"], r["gate"]) == ("waiting", "G6")

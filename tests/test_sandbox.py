@@ -44,8 +44,12 @@ def test_model_written_conftest_cannot_touch_the_users_repo_or_leave_a_daemon(
                "home": str(Path.home() / "shipyard-pwned.txt")}
     conftest = EVIL_CONFTEST.replace("{TARGETS!r}", repr(targets)).replace("{LATE!r}", repr(str(late)))
     replies["test.plan"][0]["test_files"].append({"path": "tests/conftest.py", "content": conftest})
+    # only the tests check: SAST would (rightly) block this conftest before we could look
     repo = make_repo(human=["G6"], checks=["tests"])
     _, out, _ = cli("run-feature", "Add multiply", "--repo", repo, "--json")
+    result = json.loads(out.splitlines()[-1])
+    assert result["gate"] == "G2"  # a human must acknowledge that SAST and secrets are off
+    _, out, _ = cli("approve", result["run_id"], "--repo", repo, "--json")
     assert json.loads(out.splitlines()[-1])["gate"] == "G6"  # the tests themselves passed
     time.sleep(4)
     assert not (repo / "PWNED.txt").exists()
@@ -60,7 +64,8 @@ def test_required_sandbox_without_bwrap_is_an_error_not_a_pass(make_repo, cli, m
     import shipyard.runtime.checks.tests as tests_check
 
     monkeypatch.setattr(tests_check, "bwrap_path", lambda: None)
-    repo = make_repo(human=["G6"], checks=["tests"], extra='sandbox = "required"\n')
+    repo = make_repo(human=["G6"], checks=["tests", "sast", "secrets"],
+                     extra='sandbox = "required"\n')
     _, out, _ = cli("run-feature", "Add multiply", "--repo", repo, "--json")
     result = json.loads(out.splitlines()[-1])
     assert result["status"] == "failed"

@@ -163,6 +163,15 @@ class Nodes:
                                command="check:tooling")
         if "hygiene" in self.env.settings.policy.checks:
             results += self.run_checks(s, "G2", only=["hygiene"])
+        policy = self.env.settings.policy
+        weakened = [c for c in ("tests", "secrets", "sast") if c not in policy.checks
+                    or c not in policy.blocking]
+        if weakened:  # policy may switch controls off, but a human sees that at G2
+            results.append({"name": "policy", "status": "fail", "blocking": True, "findings": [
+                {"rule": "policy.weakened", "severity": "high", "path": "shipyard.toml",
+                 "line": None, "message": f"core control(s) {weakened} do not run or do not "
+                                          f"block under [policy]"}],
+                "evidence": [], "duration_s": 0.0})
         tests = [f for f in self.env.repo.tracked_files(s["base_sha"])
                  if f.endswith(".py") and "test" in f.rsplit("/", 1)[-1]]
         if not tests:

@@ -26,6 +26,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import platform
 import re
 import signal
 import socket
@@ -47,9 +48,9 @@ __all__ = [
     "DEFAULT_SIZE",
     "LocalServer",
     "ModelDigestMismatch",
+    "amx_workaround",
     "cache_dir",
     "ensure_server",
-    "llama_extra_bufts_enabled",
     "local_extra_missing",
     "parse_local_spec",
     "patch_llama_cpp",
@@ -371,7 +372,7 @@ def _start(gguf: Path, n_threads: int, ctx: int, say: Progress,
     with log_path.open("wb") as log:
         proc = subprocess.Popen(  # fixed argv: our own interpreter
             [sys.executable, "-c", _bootstrap_source(), str(read_fd),
-             "1" if llama_extra_bufts_enabled() else "0", *args],
+             amx_workaround(), *args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             pass_fds=(read_fd,), env=_server_env(),
             # Own session: a Ctrl-C in the terminal reaches the CLI, which then stops
@@ -395,7 +396,7 @@ def _start(gguf: Path, n_threads: int, ctx: int, say: Progress,
 def _bootstrap_source() -> str:
     """Code the server subprocess runs before llama_cpp.server's own __main__.
 
-    argv: ``FD EXTRA_BUFTS server-args...``. A thread blocks reading the pipe whose
+    argv: ``FD AMX-WORKAROUND server-args...``. A thread blocks reading the pipe whose
     write end only the parent holds. When the parent exits for any reason — normal
     exit, Ctrl-C, crash, SIGKILL — the kernel closes that end, the read returns, and
     the server exits at once. Unlike prctl(PR_SET_PDEATHSIG), this is tied to the
@@ -412,32 +413,44 @@ def _bootstrap_source() -> str:
         "        os._exit(0)\n"
         "threading.Thread(target=_watch, daemon=True, name='shipyard-watchdog').start()\n"
         "from shipyard.runtime.local import patch_llama_cpp\n"
-        "patch_llama_cpp(extra_bufts=sys.argv[2] == '1')\n"
+        "print('shipyard: AMX workaround:', patch_llama_cpp(amx=sys.argv[2]), flush=True)\n"
         "sys.argv = ['llama_cpp.server'] + sys.argv[3:]\n"
         "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n"
     )
 
 
-def llama_extra_bufts_enabled() -> bool:
-    """Whether llama.cpp may use its extra CPU buffer types (AMX, weight repacking).
+def amx_workaround() -> str:
+    """How this machine keeps llama.cpp away from its AMX kernels.
 
-    On CPUs that report AMX, llama.cpp 0.3.36's AMX matmul segfaults on the first
-    decode (seen on these VMs: SIGSEGV in ggml_backend_amx_mul_mat), so by default we
-    turn extra buffer types off there; it costs some speed, never correctness.
-    Override with SHIPYARD_LLAMA_EXTRA_BUFTS=1 (on) or 0 (off).
+    On CPUs with AMX, llama-cpp-python 0.3.36's AMX matmul segfaults on the first decode
+    (seen on these VMs: SIGSEGV in ggml_backend_amx_mul_mat). Returns:
+
+    - ``"none"``: no AMX here, nothing to do;
+    - ``"deny-amx"`` (Linux x86-64): a seccomp filter makes the kernel refuse AMX to
+      the process, so ggml skips its AMX buffer type and keeps the fast repacked
+      AVX-512 kernels;
+    - ``"no-extra-bufts"``: load models without any extra buffer type (slower, works
+      everywhere).
+
+    Override with SHIPYARD_LLAMA_AMX=none|deny-amx|no-extra-bufts.
     """
-    env = os.environ.get("SHIPYARD_LLAMA_EXTRA_BUFTS", "auto").strip().lower()
-    if env in {"0", "1"}:
-        return env == "1"
+    env = os.environ.get("SHIPYARD_LLAMA_AMX", "auto").strip().lower()
+    if env in _AMX_MODES:
+        return env
     try:
         flags = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:
-        return True  # not Linux: no AMX, keep llama.cpp's fast paths
-    return " amx_int8" not in flags and " amx_tile" not in flags
+        return "none"  # not Linux: no AMX in practice
+    if " amx_int8" not in flags and " amx_tile" not in flags:
+        return "none"
+    return "deny-amx" if platform.machine() in ("x86_64", "AMD64") else "no-extra-bufts"
 
 
-def patch_llama_cpp(*, extra_bufts: bool | None = None) -> None:
-    """Fix two llama-cpp-python 0.3.36 problems before any ``llama_cpp.Llama`` is created.
+_AMX_MODES = ("none", "deny-amx", "no-extra-bufts")
+
+
+def patch_llama_cpp(*, amx: str | None = None) -> str:
+    """Fix three llama-cpp-python 0.3.36 problems before any ``llama_cpp.Llama`` exists.
 
     1. Its JSON-schema converter spells ``maxLength: 1200`` as 1200 nested optional
        groups, which llama.cpp's grammar parser rejects ("failed to parse grammar") and
@@ -448,22 +461,23 @@ def patch_llama_cpp(*, extra_bufts: bool | None = None) -> None:
        newline fail strict JSON parsing (pydantic: "control character found while
        parsing a string"). We use upstream llama.cpp's rule, which excludes them, so
        every constrained reply is strict JSON.
-    3. On AMX CPUs the AMX matmul segfaults; see :func:`llama_extra_bufts_enabled`.
+    3. AMX crashes; see :func:`amx_workaround`.
 
     Runs in the server subprocess (see :func:`_bootstrap_source`) and in code that calls
     llama_cpp directly (the benchmark). Imports llama_cpp: call it only right before use.
-    Idempotent.
+    Returns the AMX workaround applied.
     """
     import llama_cpp.llama_cpp as capi  # Llama() reads its defaults from this module
     import llama_cpp.llama_grammar as grammar
 
     grammar.PRIMITIVE_RULES["char"] = grammar.BuiltinRule(_STRICT_JSON_CHAR, [])
     grammar._build_repetition = _build_repetition
-    if extra_bufts is None:
-        extra_bufts = llama_extra_bufts_enabled()
+    mode = amx or amx_workaround()
+    if mode == "deny-amx" and not _deny_amx_permission():
+        mode = "no-extra-bufts"
     default = capi.llama_model_default_params
-    if extra_bufts or getattr(default, "_shipyard_patched", False):
-        return
+    if mode != "no-extra-bufts" or getattr(default, "_shipyard_patched", False):
+        return mode
 
     def params() -> object:  # llama_cpp's ctypes llama_model_params
         p = default()
@@ -472,6 +486,45 @@ def patch_llama_cpp(*, extra_bufts: bool | None = None) -> None:
 
     params._shipyard_patched = True  # type: ignore[attr-defined]
     capi.llama_model_default_params = params
+    return mode
+
+
+def _deny_amx_permission() -> bool:
+    """Install a seccomp filter: arch_prctl(ARCH_REQ_XCOMP_PERM, ...) fails with EPERM.
+
+    ggml asks the kernel for AMX tile state with exactly that call before it uses AMX;
+    refused, it falls back to its AVX-512/AVX2 kernels. Every other system call is
+    allowed. Applies to this process from now on (it is the server subprocess, or a
+    benchmark). Returns False where it cannot be installed.
+    """
+    import ctypes
+    import struct
+
+    def ins(code: int, jt: int, jf: int, k: int) -> bytes:
+        return struct.pack("HBBI", code, jt, jf, k)
+
+    ld, jeq, ret = 0x20, 0x15, 0x06  # BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K
+    prog = b"".join([
+        ins(ld, 0, 0, 4), ins(jeq, 0, 5, 0xC000003E),  # seccomp_data.arch == AUDIT_ARCH_X86_64
+        ins(ld, 0, 0, 0), ins(jeq, 0, 3, 158),  # nr == __NR_arch_prctl
+        ins(ld, 0, 0, 16), ins(jeq, 0, 1, 0x1023),  # args[0] == ARCH_REQ_XCOMP_PERM
+        ins(ret, 0, 0, 0x00050000 | 1),  # SECCOMP_RET_ERRNO | EPERM
+        ins(ret, 0, 0, 0x7FFF0000),  # SECCOMP_RET_ALLOW
+    ])
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        buf = ctypes.create_string_buffer(prog)
+        fprog = SockFprog(len(prog) // 8, ctypes.cast(buf, ctypes.c_void_p))
+        pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
+        if libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0:
+            return False
+        return bool(libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(fprog), 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
 
 
 def _build_repetition(item_rule: str, min_items: int, max_items: int | None,

@@ -89,7 +89,7 @@ def test_a_matching_pin_is_verified_once(tmp_path: Path, cache: Path,
     digest = hashlib.sha256(model.read_bytes()).hexdigest()
     assert resolve_gguf(model, digest) == model
     # A second call trusts the (size, mtime) marker instead of re-hashing.
-    monkeypatch.setattr(local.hashlib, "sha256", _forbidden)
+    monkeypatch.setattr(local, "_sha256_file", _forbidden)
     assert resolve_gguf(model, digest) == model
 
 
@@ -103,7 +103,7 @@ def test_a_changed_file_is_hashed_again(tmp_path: Path, cache: Path) -> None:
 
 
 def _forbidden(*_a: object, **_k: object) -> None:
-    raise AssertionError("re-hashed a file whose verified marker is current")
+    raise AssertionError("did work again that a verified cache should have saved")
 
 
 @pytest.fixture
@@ -127,8 +127,8 @@ def test_embedded_model_is_assembled_once_into_the_cache(
     assert model.read_bytes() == b"".join(p.read_bytes() for p in paths)
     assert any("assembling" in m for m in seen)
     assert not list(model.parent.glob("*.tmp")), "no temp file left behind"
-    monkeypatch.setattr(local, "_chunk_paths", _forbidden)
-    monkeypatch.setattr(local.hashlib, "sha256", _forbidden)
+    for name in ("_chunk_paths", "_assemble", "_sha256_file"):
+        monkeypatch.setattr(local, name, _forbidden)
     assert resolve_gguf(None, digest) == model  # instant: no chunks read, no hashing
 
 
@@ -215,9 +215,12 @@ def test_server_constrains_output_to_the_schema_and_honours_max_tokens(
         embedded_gguf: Path) -> None:
     import httpx
 
+    # maxLength 1200 is what agents' schemas use: the stock converter's grammar for it
+    # made the server fail to parse it and die (see patch_llama_cpp).
     schema = {"type": "object", "required": ["name", "tags"], "properties": {
         "name": {"type": "string", "maxLength": 20},
-        "tags": {"type": "array", "maxItems": 2, "items": {"type": "string", "maxLength": 10}}}}
+        "tags": {"type": "array", "maxItems": 2, "items": {"type": "string", "maxLength": 10}},
+        "notes": {"type": "string", "maxLength": 1200}}}
     try:
         server = ensure_server(embedded_gguf)
         body = {"model": server.model, "temperature": 0,
@@ -230,7 +233,8 @@ def test_server_constrains_output_to_the_schema_and_honours_max_tokens(
     finally:
         stop_servers()
     data = json.loads(reply["choices"][0]["message"]["content"])
-    assert set(data) == {"name", "tags"} and len(data["name"]) <= 20 and len(data["tags"]) <= 2
+    assert {"name", "tags"} <= set(data) <= {"name", "tags", "notes"}
+    assert len(data["name"]) <= 20 and len(data["tags"]) <= 2
     assert short["usage"]["completion_tokens"] <= 5
     assert short["choices"][0]["finish_reason"] == "length"
 
@@ -282,3 +286,19 @@ def _gone(pid: int, *, within: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.1)
+
+
+def test_schema_grammar_is_strict_json_and_flat() -> None:
+    """llama-cpp-python's own rules let a raw newline into a string (not strict JSON) and
+    nest one group per character of maxLength (the server fails to parse it)."""
+    if "llama_cpp" in local.local_extra_missing():
+        pytest.skip("needs llama-cpp-python: pip install 'shipyard[local]'")
+    from llama_cpp import llama_grammar
+
+    local.patch_llama_cpp(amx="none")  # grammar part only; loads no model
+    schema = {"type": "object", "properties": {"title": {"type": "string", "maxLength": 1200},
+                                               "body": {"type": "string"}}}
+    gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+    assert r"\x00-\x1F" in gbnf
+    assert "char{0,1200}" in gbnf and "(char (char" not in gbnf  # flat, not 1200 nested groups
+    llama_grammar.LlamaGrammar.from_string(gbnf, verbose=False)  # and llama.cpp parses it

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["ALL_CHECKS", "CheckPolicy"]
 
@@ -56,3 +56,17 @@ class CheckPolicy(BaseModel):
         "review", description="New SBOM components: findings for review, or a failure.")
     advisories_db: str | None = Field(
         None, description="Path of the OSV advisory database; default ~/.cache/shipyard/advisories.db")
+
+    @model_validator(mode="after")
+    def _known_checks(self) -> CheckPolicy:
+        """A typo must not silently switch a control off: every name must be a real check."""
+        from . import registered_checks
+
+        known = set(registered_checks())
+        for key in ("checks", "blocking"):
+            unknown = [n for n in getattr(self, key) if n not in known]
+            if unknown:
+                raise ValueError(f"unknown check(s) in policy.{key}: {unknown}; known checks "
+                                 f"are {sorted(known)}")
+        return self
+

@@ -8,6 +8,7 @@ B-number) is dropped so each problem is listed once.
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from ..proc import run as run_proc
@@ -73,5 +74,17 @@ def _bandit(ctx: CheckContext, doc: dict) -> list[Finding]:
     for r in doc.get("results", []):
         out.append(Finding(rule=f"bandit.{r['test_id']}", severity=r["issue_severity"].lower(),
                            path=rel(ctx.repo, r["filename"]), line=r["line_number"],
-                           message=f"{r['test_name']}: {r['issue_text']}"))
+                           message=f"{r['test_name']}: {_mask_literal(r['issue_text'])}"))
     return out
+
+
+_QUOTED = re.compile(r"""(:\s*)(['"]).*\2\s*$""")
+
+
+def _mask_literal(text: str) -> str:
+    """bandit's hardcoded-password messages quote the password itself; the finding is
+    about the secret, so it must not carry it into the ledger or a reviewer's prompt."""
+    if "password" in text.lower() or "secret" in text.lower() or "token" in text.lower():
+        return _QUOTED.sub(r"\1\2***\2", text)
+    return text
+
