@@ -24,6 +24,8 @@ def verify_repo(repo: Path, run_id: str | None = None) -> dict[str, Any]:
         where = f"{report.table} row {report.row_id} (seq {report.seq})" if report.table else \
             f"chain head (seq {report.seq})"
         problems.append(f"ledger {where}: {report.problem}")
+    if report.ok:
+        problems += _check_anchors(git, ledger)
     approvals = 0
     try:
         from .runtime import keys
@@ -56,3 +58,28 @@ def verify_repo(repo: Path, run_id: str | None = None) -> dict[str, Any]:
         pass
     return {"ok": not problems, "rows": report.rows, "approvals": approvals,
             "attestations": attestations, "problems": problems}
+
+
+def _check_anchors(git: Any, ledger: Any) -> list[str]:
+    """Every merge commit carries `Shipyard-Ledger: seq:hash`; the ledger must still agree.
+
+    A rewritten ledger (rows removed and the chain recomputed) verifies on its own, but
+    not against the hashes git history recorded when each change merged."""
+    out = git.run("log", "--all", "--format=%H %(trailers:key=Shipyard-Ledger,valueonly,separator=%x2C)",
+                  check=False)
+    problems = []
+    head_seq, _ = ledger.head()
+    for line in out.splitlines():
+        commit, _, anchors = line.partition(" ")
+        for anchor in filter(None, (a.strip() for a in anchors.split(","))):
+            seq_text, _, digest = anchor.partition(":")
+            if not seq_text.isdigit():
+                continue
+            seq = int(seq_text)
+            stored = ledger.hash_at(seq) if seq else "0" * 64
+            if seq > head_seq or stored != digest:
+                problems.append(f"merge commit {commit[:12]} anchors ledger row seq {seq} with hash "
+                                f"{digest[:16]}…, but the ledger has "
+                                f"{(stored or 'no such row')[:16]}…: the ledger was rewritten")
+    return problems
+

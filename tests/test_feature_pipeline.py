@@ -47,6 +47,7 @@ def test_happy_path_pauses_at_g0_g1_g6_then_merges_with_artifacts(make_repo, cli
     files = git(repo, "diff", "--name-only", f"{base}..HEAD").split()
     assert "calc/core.py" in files and "tests/test_multiply.py" in files
     assert "CHANGELOG.md" in files and any(f.startswith("docs/adr/0001-") for f in files)
+    assert f"docs/shipyard/{run_id}/adr-draft.md" in files
     for doc in ("one-pager", "threat-model", "test-plan", "delivery-plan", "reviews",
                 "release-notes"):
         assert f"docs/shipyard/{run_id}/{doc}.md" in files
@@ -253,3 +254,48 @@ def test_secret_written_by_the_model_is_redacted_in_the_ledger_and_reviewer_prom
     raw = b"".join(p.read_bytes() for p in (repo / ".shipyard").glob("ledger.db*"))
     assert secret.encode() not in raw
     assert b"[REDACTED:aws-secret-key]" in raw
+
+
+def test_two_runs_in_one_repo_both_merge_with_changelog_and_adr_numbers_in_order(make_repo,
+                                                                                 cli):
+    repo = make_repo(human=["G6"])
+    first = start(cli, repo, "Add multiply")
+    second = start(cli, repo, "Add multiply, second request")
+    assert first["gate"] == second["gate"] == "G6"
+    assert decide(cli, repo, first["run_id"])["status"] == "merged"
+    second_done = decide(cli, repo, second["run_id"])
+    assert second_done["status"] == "merged", second_done["reason"]
+    changelog = (repo / "CHANGELOG.md").read_text()
+    assert changelog.count("## ") == 2
+    assert changelog.index(second["run_id"]) < changelog.index(first["run_id"])  # newest first
+    adrs = sorted(p.name for p in (repo / "docs" / "adr").iterdir())
+    assert [a[:4] for a in adrs] == ["0001", "0002"]
+    assert (repo / "docs" / "adr" / adrs[1]).read_text().startswith("# 0002.")
+
+
+def test_ledger_rewritten_with_recomputed_hashes_is_caught_by_the_git_anchor(make_repo, cli):
+    from shipyard.runtime.ledger import TABLES, row_hash
+
+    repo = make_repo(human=["G6"])
+    r = start(cli, repo)
+    decide(cli, repo, r["run_id"])
+    assert "Shipyard-Ledger: " in git(repo, "log", "-1", "--format=%B")
+    assert cli("verify", "--repo", repo)[0] == 0
+    # an attacker deletes an approval and recomputes the whole chain with the public hash
+    db = ledger(repo)
+    db.execute("delete from approvals")
+    rows = []
+    for table in TABLES:
+        rows += [(table, dict(row)) for row in db.execute(f"select * from {table}")]
+    rows.sort(key=lambda tr: tr[1]["seq"])
+    prev = "0" * 64
+    for new_seq, (table, row) in enumerate(rows, 1):
+        row["seq"], row["prev_hash"] = new_seq, prev
+        row["hash"] = row_hash(table, row, prev)
+        db.execute(f"update {table} set seq=?, prev_hash=?, hash=? where id=?",
+                   [new_seq, prev, row["hash"], row["id"]])
+        prev = row["hash"]
+    db.execute("update chain_head set seq=?, hash=?", [len(rows), prev])
+    db.commit()
+    code, _, err = cli("verify", "--repo", repo)
+    assert code == 1 and "the ledger was rewritten" in err

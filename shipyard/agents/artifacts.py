@@ -75,12 +75,16 @@ Run `{run_id}` · gate G0 (strategy & risk scoping)
 """
 
 
-def adr_md(number: int, run_id: str, rfc: dict[str, Any], forecast: dict[str, Any]) -> str:
+def adr_md(number: int | None, run_id: str, rfc: dict[str, Any], forecast: dict[str, Any]) -> str:
+    """An ADR; `number` None renders the draft (numbered when the change merges)."""
     nfrs = "\n".join(f"| {n['category']} | {n['requirement']} |" for n in rfc.get("nfrs", [])) \
         or "| (none) | |"
-    return f"""# {number:04d}. {rfc['title']}
+    heading = f"{number:04d}. {rfc['title']}" if number else f"ADR (draft): {rfc['title']}"
+    status = (f"accepted at G1 of run `{run_id}`" if number else
+              f"proposed at G1 of run `{run_id}`; numbered when the change merges")
+    return f"""# {heading}
 
-Status: accepted at G1 of run `{run_id}`
+Status: {status}
 
 ## Context
 {rfc['context']}

@@ -136,20 +136,14 @@ class Nodes:
         ctx = self.context(s, "rfc", files=files, rfc=rfc)
         threats = security.THREATS.run(gw, gate="G1", **ctx).model_dump(mode="json")
         forecast = finops.FORECAST.run(gw, gate="G1", **ctx).model_dump(mode="json")
-        number = self._next_adr_number(s)
-        adr = f"docs/adr/{number:04d}-{md.slugify(rfc['title'])}.md"
-        arts = self.artifact(s, "G1", "adr", adr, md.adr_md(number, s["run_id"], rfc, forecast))
+        # The ADR's number is taken at merge time, against the base as it is then (two runs
+        # in flight must not both claim 0001); until then it is a draft in the run's folder.
+        adr = f"{self.docs_dir(s)}/adr-draft.md"
+        arts = self.artifact(s, "G1", "adr-draft", adr, md.adr_md(None, s["run_id"], rfc, forecast))
         arts |= self.artifact(s, "G1", "threat-model", f"{self.docs_dir(s)}/threat-model.md",
                               md.threats_md(s["run_id"], threats))
         return {"rfc": rfc, "threats": threats, "forecast": forecast, "adr_path": adr,
                 "gate": "G1", "artifacts": arts}
-
-    def _next_adr_number(self, s: FeatureState) -> int:
-        if s.get("adr_path"):  # a revise at G1 keeps its number
-            return int(s["adr_path"].split("/")[-1][:4])
-        existing = [f for f in self.env.repo.tracked_files(s["base_sha"]) if f.startswith("docs/adr/")]
-        nums = [int(f.split("/")[-1][:4]) for f in existing if f.split("/")[-1][:4].isdigit()]
-        return max(nums, default=0) + 1
 
     # -- G2 ---------------------------------------------------------------------------------
     def g2_guardrails(self, s: FeatureState) -> dict[str, Any]:
@@ -347,29 +341,55 @@ class Nodes:
         if not ws.git.find_step_commit(s["base_sha"], step):
             arts |= self.artifact(s, "G7", "release-notes", f"{self.docs_dir(s)}/release-notes.md",
                                   md.release_notes_md(s["run_id"], notes))
-            arts |= self.artifact(s, "G7", "changelog", "CHANGELOG.md",
-                                  _prepend_changelog(ws.path / "CHANGELOG.md",
-                                                     md.changelog_entry(_now()[:10], s["run_id"], notes)))
         head = ws.commit_step(step, f"docs: release notes for {notes['title'][:60]}")
         approver = next((d["who"] for d in reversed(s.get("decisions", []))
                          if d["gate"] == "G6" and d["decision"] == "approve"), "unknown")
-        merge_sha = self._merge(s, head, approver)
+        merge_sha, final = self._merge(s, head, approver, notes)
+        arts |= final
         arts |= self._attest(s, merge_sha)
         self.env.say(f"G7: merged {merge_sha[:10]} into {s['base_branch']}")
         return {"merge_sha": merge_sha, "head": head, "status": "merged", "gate": "G7",
                 "reason": f"merged into {s['base_branch']} as {merge_sha[:12]}", "artifacts": arts}
 
-    def _merge(self, s: FeatureState, head: str, approver: str) -> str:
+    def _merge(self, s: FeatureState, head: str, approver: str,
+               notes: dict[str, Any]) -> tuple[str, dict[str, str]]:
         repo = self.env.repo
         existing = repo.run("log", "--merges", "--format=%H", "-1", "--grep",
                             f"Shipyard-Run: {s['run_id']}", f"refs/heads/{s['base_branch']}",
                             check=False).strip()
         if existing:
-            return existing  # merged before a crash; do not merge twice
+            return existing, {}  # merged before a crash; do not merge twice
         title = (s.get("onepager") or {}).get("title", "shipyard change")
+        seq, chain_hash = self.env.ledger.head()
         message = (f"Merge shipyard/{s['run_id']}: {title}\n\nShipyard-Run: {s['run_id']}\n"
-                   f"Approved-by: {approver}\n")
-        return self.env.workspace(s).merge_into(s["base_branch"], message)
+                   f"Approved-by: {approver}\n"
+                   # anchors the audit trail in git history: `shipyard verify` fails if the
+                   # ledger is later rewritten, even with every hash recomputed
+                   f"Shipyard-Ledger: {seq}:{chain_hash}\n")
+        written: dict[str, str] = {}
+
+        def finalize(tree: Path) -> None:
+            entry = md.changelog_entry(_now()[:10], s["run_id"], notes)
+            changelog = _prepend_changelog(tree / "CHANGELOG.md", entry)
+            (tree / "CHANGELOG.md").write_text(changelog, encoding="utf-8")
+            written["CHANGELOG.md"] = changelog
+            if s.get("rfc"):
+                adr, text = _numbered_adr(tree, s)
+                (tree / adr).parent.mkdir(parents=True, exist_ok=True)
+                (tree / adr).write_text(text, encoding="utf-8")
+                written[adr] = text
+
+        merge_sha = self.env.workspace(s).merge_into(s["base_branch"], message, finalize)
+        import hashlib
+
+        arts = {}
+        for rel, text in written.items():
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            kind = "changelog" if rel == "CHANGELOG.md" else "adr"
+            self.env.ledger.append("artifacts", run_id=s["run_id"], gate="G7", kind=kind,
+                                   path=rel, sha256=digest)
+            arts[rel] = digest
+        return merge_sha, arts
 
     def _attest(self, s: FeatureState, merge_sha: str) -> dict[str, str]:
         try:
@@ -495,6 +515,17 @@ def _block_reasons(checks: list[dict[str, Any]], reviews: dict[str, dict[str, An
             found = "; ".join(f["message"] for f in r.get("findings", [])[:3]) or r["summary"]
             reasons.append(f"{role} review blocks: {found[:300]}")
     return reasons
+
+
+def _numbered_adr(tree: Path, s: FeatureState) -> tuple[str, str]:
+    """The run's ADR under the next free number of `docs/adr/` in the merge tree."""
+    adr_dir = tree / "docs" / "adr"
+    taken = [int(p.name[:4]) for p in adr_dir.glob("[0-9][0-9][0-9][0-9]-*.md")] \
+        if adr_dir.is_dir() else []
+    number = max(taken, default=0) + 1
+    rfc = s["rfc"]
+    rel = f"docs/adr/{number:04d}-{md.slugify(rfc['title'])}.md"
+    return rel, md.adr_md(number, s["run_id"], rfc, s.get("forecast") or {})
 
 
 def _prepend_changelog(path: Any, entry: str) -> str:

@@ -229,6 +229,21 @@ class Ledger:
             rows = list(self.db[table].rows_where("id = ?", [row_id]))
         return rows[0] if rows else None
 
+    def head(self) -> tuple[int, str]:
+        """The chain head: the last row's seq and hash."""
+        with self._lock:
+            seq, digest = self.db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+        return int(seq), str(digest)
+
+    def hash_at(self, seq: int) -> str | None:
+        """The stored hash of the row with this seq, in whichever table it is."""
+        with self._lock:
+            for table in TABLES:
+                row = self.db.execute(f"SELECT hash FROM [{table}] WHERE seq = ?", [seq]).fetchone()
+                if row:
+                    return str(row[0])
+        return None
+
     # -- verifying --------------------------------------------------------------------------
     def verify(self) -> VerifyReport:
         """Recompute the whole chain; report the first row that does not verify."""
@@ -248,8 +263,11 @@ class Ledger:
                                     "the row was modified after it was written", **where)
             prev, expected_seq = row["hash"], expected_seq + 1
         head = self.db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
-        if head[0] != n or head[1] != prev:
+        if head[0] != n:
             return VerifyReport(ok=False, rows=n, problem=(
                 f"chain head says {head[0]} rows but {n} were found: rows at the end were "
                 f"deleted or the head was edited"), seq=head[0])
+        if head[1] != prev:
+            return VerifyReport(ok=False, rows=n, problem=(
+                "chain head hash does not match the last row: the head was edited"), seq=head[0])
         return VerifyReport(ok=True, rows=n)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -315,7 +315,8 @@ class RunWorkspace:
                      input="\n".join(lines) + "\n")
         return self.head()
 
-    def merge_into(self, base_branch: str, message: str) -> str:
+    def merge_into(self, base_branch: str, message: str,
+                   finalize: Callable[[Path], None] | None = None) -> str:
         """Merge the run branch into `base_branch` with a merge commit; returns its sha.
 
         The merge commit is made in the worktree (detached), then the base branch is
@@ -333,6 +334,12 @@ class RunWorkspace:
             g.run("checkout", "-q", self.branch, check=False)
             raise RunError(f"merging {self.branch} into {base_branch} conflicts: {exc}. "
                            f"Resolve by hand or start a new run from the new base.") from exc
+        if finalize is not None:
+            # Edits that must be made against the base as it is *now* (CHANGELOG, ADR
+            # numbers), so two runs merged one after the other do not conflict.
+            finalize(self.path)
+            g.run("add", "-A")
+            g.run("commit", "--amend", "--no-edit", "--no-verify", "-q")
         merge_sha = g.sha("HEAD")
         g.run("checkout", "-q", self.branch)
         checked_out = self.repo.run("symbolic-ref", "--quiet", "--short", "HEAD",
