@@ -41,6 +41,7 @@ def check(
         repo = repo.resolve()
         policy = load_settings(repo).policy
         base_ref = base or default_base(repo, head)
+        _refuse_empty_range(repo, base_ref, head)
         names = [n.strip() for n in only.split(",") if n.strip()] if only else None
         _print_policy(policy, names, to_stderr=as_json)
         with _Progress(enabled=not as_json) as progress:
@@ -53,6 +54,17 @@ def check(
     else:
         _print_table(report)
     raise typer.Exit(0 if report.passed else 1)
+
+
+def _refuse_empty_range(repo: Path, base: str, head: str) -> None:
+    """base == head checks an empty diff and would pass whatever the tree holds."""
+    from ..errors import UserError
+    from ..runtime.checks import resolve_sha
+
+    if resolve_sha(repo, base) == resolve_sha(repo, head):
+        raise UserError(f"base {base!r} and head {head!r} are the same commit, so there is no "
+                        f"change to check; pass --base with the commit the change starts from "
+                        f"(e.g. --base main when on a feature branch, or --base HEAD~3).")
 
 
 def default_base(repo: Path, head: str) -> str:

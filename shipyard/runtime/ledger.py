@@ -181,21 +181,9 @@ class Ledger:
         return self.append("events", run_id=run_id, kind=kind, gate=gate, data=data)
 
     # -- reading ----------------------------------------------------------------------------
-    def rows(self, table: str, *, run_id: str | None = None, where: str | None = None,
-             params: list[Any] | None = None) -> list[dict[str, Any]]:
-        clauses, args = [], []
-        if run_id is not None:
-            clauses.append("run_id = ?")
-            args.append(run_id)
-        if where:
-            clauses.append(f"({where})")
-            args.extend(params or [])
-        sql_where = " AND ".join(clauses) or None
-        with self._lock:  # one connection, shared by the parallel reviewers' threads
-            return list(self.db[table].rows_where(sql_where, args, order_by="seq"))
-
-    def count(self, table: str, *, run_id: str | None = None, where: str | None = None,
-              params: list[Any] | None = None) -> int:
+    @staticmethod
+    def _where(run_id: str | None, where: str | None,
+               params: list[Any] | None) -> tuple[str, list[Any]]:
         clauses, args = ["1=1"], []
         if run_id is not None:
             clauses.append("run_id = ?")
@@ -203,9 +191,20 @@ class Ledger:
         if where:
             clauses.append(f"({where})")
             args.extend(params or [])
-        sql = f"SELECT count(*) FROM [{table}] WHERE " + " AND ".join(clauses)
+        return " AND ".join(clauses), args
+
+    def rows(self, table: str, *, run_id: str | None = None, where: str | None = None,
+             params: list[Any] | None = None) -> list[dict[str, Any]]:
+        sql_where, args = self._where(run_id, where, params)
+        with self._lock:  # one connection, shared by the parallel reviewers' threads
+            return list(self.db[table].rows_where(sql_where, args, order_by="seq"))
+
+    def count(self, table: str, *, run_id: str | None = None, where: str | None = None,
+              params: list[Any] | None = None) -> int:
+        sql_where, args = self._where(run_id, where, params)
         with self._lock:
-            return self.db.execute(sql, args).fetchone()[0]
+            return self.db.execute(f"SELECT count(*) FROM [{table}] WHERE {sql_where}",
+                                   args).fetchone()[0]
 
     def timeline(self, run_id: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every row (of one run, or all), in chain order, as (table, row)."""

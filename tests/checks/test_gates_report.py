@@ -133,3 +133,23 @@ def test_serial_and_parallel_runs_agree(repo):
     par = run_checks(*args, only=["lint", "sast", "hygiene"])
     ser = run_checks(*args, only=["lint", "sast", "hygiene"], parallel=False)
     assert [(c.name, c.status) for c in par.checks] == [(c.name, c.status) for c in ser.checks]
+
+
+def test_gates_check_refuses_an_empty_range_instead_of_passing_it(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = tmp_path / "one"
+    repo.mkdir()
+    run = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True,  # noqa: E731
+                                    capture_output=True)
+    run("init", "-q", "-b", "main")
+    (repo / "app.py").write_text("x = eval(input())\n")
+    run("add", "-A")
+    run("-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "one")
+    exe = str(Path(sys.executable).parent / "shipyard")
+    proc = subprocess.run([exe, "gates", "check", "--repo", str(repo), "--json"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert "same commit" in proc.stderr and "--base" in proc.stderr
