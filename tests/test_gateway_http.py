@@ -118,3 +118,47 @@ def test_retries_run_out_and_the_run_fails_naming_the_attempts(tmp_path, cli, st
     result = json.loads(out.splitlines()[-1])
     assert code == 1 and "after 3 attempts" in result["reason"]
     assert len(server.requests) == 3
+
+
+def test_a_serial_endpoint_gets_one_request_at_a_time_even_from_parallel_reviewers(stub):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shipyard.runtime.models import ModelRequest, OpenAICompatBackend
+
+    server = stub()
+    in_flight, peak = 0, 0
+    lock = threading.Lock()
+    original = server.server.RequestHandlerClass.do_POST
+
+    def slow_post(handler):  # type: ignore[no-untyped-def]
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.2)
+        try:
+            original(handler)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    server.server.RequestHandlerClass.do_POST = slow_post
+    backend = OpenAICompatBackend(model="m", base_url=server.url, api_key="x",
+                                  max_tokens_in_body=True, max_concurrency=1)
+    req = ModelRequest(messages=[{"role": "user", "content": "hi"}], schema={"type": "object"},
+                       schema_name="AIScope", temperature=0, max_tokens=10, timeout_s=30,
+                       agent="a", task="t", call_index=0)
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(lambda _: backend.request(req), range(4)))
+    assert len(replies) == 4 and peak == 1
+
+
+def test_raw_newlines_inside_json_strings_are_read_not_rejected(make_repo, cli, replies):
+    onepager = json.dumps(replies["planner.onepager"][0]).replace(
+        "Users need to multiply two integers.", "Users need to\nmultiply two integers.")
+    assert "\n" in onepager
+    replies["planner.onepager"] = [{"raw": onepager}]
+    repo = make_repo()
+    code, out, err = cli("run-feature", "Add multiply", "--repo", repo, "--json")
+    assert code == 3, err

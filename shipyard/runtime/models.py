@@ -18,11 +18,13 @@ Backends (chosen by the model string):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -124,6 +126,22 @@ def extract_json(text: str) -> str:
         return m.group(1).strip()
     start, end = text.find("{"), text.rfind("}")
     return text[start:end + 1] if 0 <= start < end else text
+
+
+def parse_reply(schema: type[BaseModel], content: str) -> BaseModel:
+    """Validate a reply. Small models put raw newlines inside JSON strings, which strict
+    JSON forbids; such a reply is still unambiguous, so it is read leniently."""
+    text = extract_json(content)
+    try:
+        return schema.model_validate_json(text)
+    except ValidationError as exc:
+        if not any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise
+        try:
+            data = json.loads(text, strict=False)
+        except json.JSONDecodeError:
+            raise exc from None
+        return schema.model_validate(data)
 
 
 def _validation_summary(exc: ValidationError) -> str:
@@ -294,7 +312,7 @@ class Gateway:
         parsed, error = None, None
         if schema is not None:
             try:
-                parsed = schema.model_validate_json(extract_json(raw.content))
+                parsed = parse_reply(schema, raw.content)
             except ValidationError as exc:
                 error = "invalid output: " + _validation_summary(exc)
         written = self.ledger.append(
@@ -373,7 +391,8 @@ def _local_backend(spec: str, models: ModelsConfig) -> Backend:
     server = ensure_server(gguf, progress=_progress)
     return OpenAICompatBackend(model=server.model, base_url=server.base_url, api_key="local",
                                structured="json_object", provider="llama.cpp",
-                               max_tokens_in_body=True, label=f"local:{gguf.name}")
+                               max_tokens_in_body=True, label=f"local:{gguf.name}",
+                               max_concurrency=1)
 
 
 def _progress(message: str) -> None:
@@ -393,6 +412,7 @@ class OpenAICompatBackend:
     provider: str = "openai"
     max_tokens_in_body: bool = False  # llama.cpp's server ignores ChatOpenAI(max_tokens=)
     label: str | None = None
+    max_concurrency: int | None = None  # None: as many requests at once as callers make
     _client: Any = None
 
     @classmethod
@@ -441,7 +461,8 @@ class OpenAICompatBackend:
                          max_tokens=None if self.max_tokens_in_body else req.max_tokens,
                          extra_body=body or None)
         try:
-            msg = llm.invoke([(m["role"], m["content"]) for m in req.messages])
+            with _endpoint_slot(self.base_url, self.max_concurrency):
+                msg = llm.invoke([(m["role"], m["content"]) for m in req.messages])
         except (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
                 openai.InternalServerError) as exc:
             raise TransientModelError(f"{type(exc).__name__}: {exc}",
@@ -457,6 +478,23 @@ class OpenAICompatBackend:
                         output_tokens=int(usage.get("output_tokens", 0)),
                         model=msg.response_metadata.get("model_name") or self.model,
                         finish_reason=msg.response_metadata.get("finish_reason"))
+
+
+_SLOTS: dict[str, threading.BoundedSemaphore] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _endpoint_slot(base_url: str | None, limit: int | None) -> Iterator[None]:
+    """Queue requests to an endpoint that serves one at a time (llama.cpp on a laptop):
+    G5's six parallel reviewers would otherwise spend their timeouts waiting in its queue."""
+    if not limit:
+        yield
+        return
+    with _SLOTS_LOCK:
+        slot = _SLOTS.setdefault(f"{base_url}#{limit}", threading.BoundedSemaphore(limit))
+    with slot:
+        yield
 
 
 @dataclass
