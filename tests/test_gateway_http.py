@@ -160,5 +160,5 @@ def test_raw_newlines_inside_json_strings_are_read_not_rejected(make_repo, cli, 
     assert "\n" in onepager
     replies["planner.onepager"] = [{"raw": onepager}]
     repo = make_repo()
-    code, out, err = cli("run-feature", "Add multiply", "--repo", repo, "--json")
+    code, _out, err = cli("run-feature", "Add multiply", "--repo", repo, "--json")
     assert code == 3, err

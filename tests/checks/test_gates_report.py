@@ -142,7 +142,7 @@ def test_gates_check_refuses_an_empty_range_instead_of_passing_it(tmp_path):
 
     repo = tmp_path / "one"
     repo.mkdir()
-    run = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True,  # noqa: E731
+    run = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True,
                                     capture_output=True)
     run("init", "-q", "-b", "main")
     (repo / "app.py").write_text("x = eval(input())\n")
