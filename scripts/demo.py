@@ -70,7 +70,7 @@ def _local_ready(py: Path) -> bool:
     probe = ("import sys\n"
              "from shipyard.runtime.local import local_extra_missing\n"
              "sys.exit(1 if local_extra_missing() else 0)\n")
-    res = subprocess.run([str(py), "-c", probe], capture_output=True, cwd=ROOT)  # noqa: S603
+    res = subprocess.run([str(py), "-c", probe], capture_output=True, cwd=ROOT, check=False)
     return res.returncode == 0 and (VENV / "bin" / "shipyard").exists()
 
 
@@ -78,7 +78,7 @@ def _with_heartbeat(cmd: list[str]) -> None:
     """Run pip showing its output, and say we are alive when it is silent (the C++ build)."""
     started = time.monotonic()
     last_output = [time.monotonic()]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,  # noqa: S603
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1)
     done = threading.Event()
 
@@ -151,8 +151,8 @@ def _identity(repo: Path) -> str:
 
 def _shipyard_json(args: list[str]) -> tuple[int, dict]:
     """Run a shipyard command with --json --no-input; its last stdout line is the outcome."""
-    proc = subprocess.run([_shipyard(), *args, "--json", "--no-input"], env=_env(),  # noqa: S603
-                          stdout=subprocess.PIPE, text=True)
+    proc = subprocess.run([_shipyard(), *args, "--json", "--no-input"], env=_env(),
+                          stdout=subprocess.PIPE, text=True, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     try:
         result = json.loads(lines[-1]) if lines else {}
@@ -165,14 +165,14 @@ def _shipyard_json(args: list[str]) -> tuple[int, dict]:
 
 def _shipyard_interactive(args: list[str], repo: Path) -> tuple[int, dict]:
     """Let the CLI ask at each gate; it prints the run id as its last stdout line."""
-    proc = subprocess.run([_shipyard(), *args], env=_env(),  # noqa: S603
-                          stdout=subprocess.PIPE, text=True)
+    proc = subprocess.run([_shipyard(), *args], env=_env(),
+                          stdout=subprocess.PIPE, text=True, check=False)
     print(proc.stdout, end="")
     lines = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
     if not lines:
         return proc.returncode, {}
-    status = subprocess.run([_shipyard(), "status", lines[-1], "--repo", str(repo), "--json"],  # noqa: S603
-                            env=_env(), stdout=subprocess.PIPE, text=True)
+    status = subprocess.run([_shipyard(), "status", lines[-1], "--repo", str(repo), "--json"],
+                            env=_env(), stdout=subprocess.PIPE, text=True, check=False)
     try:
         return proc.returncode, json.loads(status.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
@@ -218,7 +218,7 @@ def step(message: str) -> None:
 
 
 def check(cmd: list[str], *, quiet: bool = False) -> None:
-    res = subprocess.run(cmd, capture_output=quiet, text=True)  # noqa: S603
+    res = subprocess.run(cmd, capture_output=quiet, text=True, check=False)
     if res.returncode != 0:
         sys.exit(f"failed: {shlex.join(cmd)}\n{res.stdout or ''}{res.stderr or ''}")
 
@@ -228,8 +228,8 @@ def git(repo: Path, *args: str) -> None:
 
 
 def _git_out(repo: Path, *args: str) -> str:
-    res = subprocess.run(["git", "-C", str(repo), *args], capture_output=True,  # noqa: S603,S607
-                         text=True)
+    res = subprocess.run(["git", "-C", str(repo), *args], capture_output=True,
+                         text=True, check=False)
     return res.stdout.strip() if res.returncode == 0 else ""
 
 

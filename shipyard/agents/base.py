@@ -40,13 +40,14 @@ class ReviewFinding(Strict):
     severity: Severity = "medium"
     path: str | None = Field(None, max_length=200)
     line: int | None = None
-    message: str = Field(..., max_length=400)
+    message: str = Field(..., max_length=300)
 
 
 class Review(Strict):
+    # Tight bounds: six of these run per round, and on the embedded model every token costs.
     verdict: Literal["approve", "block"]
-    summary: str = Field(..., max_length=800)
-    findings: list[ReviewFinding] = Field(default_factory=list, max_length=8)
+    summary: str = Field(..., max_length=500)
+    findings: list[ReviewFinding] = Field(default_factory=list, max_length=5)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

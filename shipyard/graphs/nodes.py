@@ -11,6 +11,7 @@ of their own (`human_gate`) with nothing before `interrupt()` but reads.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -147,9 +148,8 @@ class Nodes:
 
     # -- G2 ---------------------------------------------------------------------------------
     def g2_guardrails(self, s: FeatureState) -> dict[str, Any]:
-        from ..runtime.checks import tooling_status
 
-        results = [tooling_status(self.env.settings.policy).to_dict()]
+        results = [self._tooling(s)]
         self.env.ledger.append("tool_runs", run_id=s["run_id"], gate="G2", name="tooling",
                                status=results[0]["status"], blocking=results[0]["blocking"],
                                findings=results[0]["findings"], evidence=results[0]["evidence"],
@@ -175,6 +175,28 @@ class Nodes:
                             "evidence": [], "duration_s": 0.0})
         return {"guardrails": results, "gate": "G2"}
 
+    def _tooling(self, s: FeatureState) -> dict[str, Any]:
+        """Tooling status; a missing advisory database only matters when something is pinned
+        (deps matches pinned versions only, and passes without a database otherwise)."""
+        from ..runtime.checks import tooling_status
+        from ..runtime.checks._util import declared_dependencies
+
+        result = tooling_status(self.env.settings.policy).to_dict()
+        repo = self.env.repo
+
+        def read(path: str) -> str | None:
+            text = repo.run("show", f"{s['base_sha']}:{path}", check=False)
+            return text or None
+
+        pinned = [d for d in declared_dependencies(read, repo.tracked_files(s["base_sha"]))
+                  if d.pinned]
+        if not pinned:
+            result["findings"] = [f for f in result["findings"]
+                                  if f["rule"] != "tooling.advisories"]
+            if not result["findings"]:
+                result["status"] = "pass"
+        return result
+
     # -- G3 ---------------------------------------------------------------------------------
     def g3_tests(self, s: FeatureState) -> dict[str, Any]:
         ws = self.env.workspace(s)
@@ -185,7 +207,7 @@ class Nodes:
             gw = self.env.gateway(s["run_id"])
             plan = test_engineer.PLAN.run(gw, gate="G3", **self.context(s, "tests")).model_dump(
                 mode="json")
-        result = ws.apply([(f["path"], f["content"]) for f in plan.get("test_files", [])])
+        result = ws.apply([(f["path"], _unfenced(f["content"])) for f in plan.get("test_files", [])])
         refusals = self._log_refusals(s, "G3", result.refused)
         arts = self.artifact(s, "G3", "test-plan", f"{self.docs_dir(s)}/test-plan.md",
                              md.test_plan_md(s["run_id"], plan))
@@ -244,7 +266,7 @@ class Nodes:
                                findings=s.get("findings", []), round=rnd)
             change = implementer.IMPLEMENT.run(self.env.gateway(s["run_id"]), gate="G5",
                                                **ctx).model_dump(mode="json")
-        result = ws.apply([(f["path"], f["content"]) for f in change["files"]],
+        result = ws.apply([(f["path"], _unfenced(f["content"])) for f in change["files"]],
                           change.get("delete", []))
         refusals = self._log_refusals(s, "G5", result.refused)
         head = ws.commit_step(step, f"feat: {change['summary'][:72]}",
@@ -483,6 +505,15 @@ class Nodes:
 
         return gate_narrative(s, gate, spent_usd=self.env.ledger.spent_usd(s["run_id"]),
                               budget_usd=self.env.settings.budget.usd)
+
+
+_FENCED = re.compile(r"\A\s*```[\w+-]*[ \t]*\n(?P<body>.*?)\n?```\s*\Z", re.DOTALL)
+
+
+def _unfenced(content: str) -> str:
+    """Small models wrap a whole file in a Markdown code fence; the fence is not the file."""
+    m = _FENCED.match(content)
+    return m.group("body") + "\n" if m else content
 
 
 def _checks_summary(checks: list[dict[str, Any]]) -> str:

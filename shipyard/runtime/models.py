@@ -285,6 +285,9 @@ class Gateway:
         params = {"model": backend.model, "temperature": req.temperature,
                   "max_tokens": req.max_tokens, "timeout_s": req.timeout_s,
                   "schema": req.schema_name, **backend.request_params}
+        describe = getattr(backend, "describe", None)
+        if describe is not None:  # the exact request shape, e.g. the grammar's response_format
+            params.update(describe(req))
         row: dict[str, Any] = {"agent": agent, "task": task, "gate": gate, "model": backend.model,
                                    "provider": backend.provider, "messages": msgs, "params": params,
                                    "tools": tools, "attempt": attempt,
@@ -389,10 +392,9 @@ def _local_backend(spec: str, models: ModelsConfig) -> Backend:
     path, sha = parse_local_spec(spec)
     gguf = resolve_gguf(path, sha, progress=_progress)
     server = ensure_server(gguf, progress=_progress)
-    return OpenAICompatBackend(model=server.model, base_url=server.base_url, api_key="local",
-                               structured="json_object", provider="llama.cpp",
-                               max_tokens_in_body=True, label=f"local:{gguf.name}",
-                               max_concurrency=1)
+    return LocalBackend(model=server.model, base_url=server.base_url, api_key="local",
+                        structured="json_object", provider="llama.cpp", max_tokens_in_body=True,
+                        label=f"local:{gguf.name}", max_concurrency=1, gguf=gguf)
 
 
 def _progress(message: str) -> None:
@@ -436,6 +438,12 @@ class OpenAICompatBackend:
         return {"structured": self.structured, "base_url": self.base_url,
                 "backend": self.label or self.provider}
 
+    def describe(self, req: ModelRequest) -> dict[str, Any]:
+        shape: dict[str, Any] = {"response_format": self.response_format(req)}
+        shape["max_tokens_sent_as"] = "body.max_tokens" if self.max_tokens_in_body \
+            else "max_completion_tokens"
+        return shape
+
     def response_format(self, req: ModelRequest) -> dict[str, Any] | None:
         if req.schema is None:
             return None
@@ -478,6 +486,24 @@ class OpenAICompatBackend:
                         output_tokens=int(usage.get("output_tokens", 0)),
                         model=msg.response_metadata.get("model_name") or self.model,
                         finish_reason=msg.response_metadata.get("finish_reason"))
+
+
+@dataclass
+class LocalBackend(OpenAICompatBackend):
+    """The embedded llama.cpp server: restarted (on a new port) if it died mid-run."""
+
+    gguf: Path | None = None
+
+    def request(self, req: ModelRequest) -> RawReply:
+        try:
+            return super().request(req)
+        except TransientModelError:
+            from .local import ensure_server
+
+            if self.gguf is not None:
+                server = ensure_server(self.gguf, progress=_progress)  # no-op while it lives
+                self.base_url, self.model = server.base_url, server.model
+            raise  # the gateway's retry sends the request to the live server
 
 
 _SLOTS: dict[str, threading.BoundedSemaphore] = {}

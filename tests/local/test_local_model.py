@@ -302,3 +302,5 @@ def test_schema_grammar_is_strict_json_and_flat() -> None:
     assert r"\x00-\x1F" in gbnf
     assert "char{0,1200}" in gbnf and "(char (char" not in gbnf  # flat, not 1200 nested groups
     llama_grammar.LlamaGrammar.from_string(gbnf, verbose=False)  # and llama.cpp parses it
+
+
