@@ -210,6 +210,9 @@ def _env() -> dict[str, str]:
     # The demo is about the embedded model: ignore any model the caller configured.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_MODELS__")}
     env["SHIPYARD_MODEL"] = "local"
+    # One review → fix loop shows the mechanism; on 2 cores each G5 round with the
+    # embedded model takes ~5 minutes (six reviews of ~1 minute each, one at a time).
+    env.setdefault("SHIPYARD_GATES__MAX_FIX_ROUNDS", "1")
     return env
 
 
