@@ -34,8 +34,11 @@ def bwrap_path() -> str | None:
 
 
 def wrap(argv: Sequence[str], *, workdir: Path, writable: Iterable[Path],
-         hide: Iterable[Path] = ()) -> list[str]:
-    """`argv` wrapped in bwrap; raises FileNotFoundError when bwrap is not installed."""
+         hide: Iterable[Path] = (), readable: Iterable[Path] = ()) -> list[str]:
+    """`argv` wrapped in bwrap; raises FileNotFoundError when bwrap is not installed.
+
+    `readable` paths are mounted read-only after the tmpfs mounts: an interpreter or
+    virtualenv that lives under /tmp (or under a hidden folder) must stay usable."""
     bwrap = bwrap_path()
     if bwrap is None:
         raise FileNotFoundError("bwrap")
@@ -46,6 +49,8 @@ def wrap(argv: Sequence[str], *, workdir: Path, writable: Iterable[Path],
     hidden = [home / d for d in SECRET_DIRS] + [Path(p) for p in hide]
     for path in _existing_dirs(hidden):
         args += ["--tmpfs", str(path)]
+    for path in _existing_dirs(readable):
+        args += ["--ro-bind", str(path), str(path)]
     for path in writable:  # after the tmpfs mounts, so a writable dir under /tmp stays visible
         args += ["--bind", str(path), str(path)]
     return [*args, "--chdir", str(workdir), "--", *argv]

@@ -100,7 +100,12 @@ def _confined(ctx: CheckContext, argv: list[str], root: Path, out: Path) -> list
     if ctx.policy.sandbox == "off" or bwrap_path() is None:
         return argv
     hide = [ctx.repo, _user_repo(ctx.repo), state_dir()]
-    return wrap(argv, workdir=root, writable=[root, out], hide=[h for h in hide if h])
+    # The interpreters stay visible wherever they live (a venv under /tmp, say).
+    exe = Path(argv[0])
+    readable = [Path(sys.prefix), Path(sys.base_prefix), exe.parent.parent,
+                exe.resolve().parent.parent]
+    return wrap(argv, workdir=root, writable=[root, out], hide=[h for h in hide if h],
+                readable=readable)
 
 
 def _user_repo(worktree: Path) -> Path | None:
