@@ -19,6 +19,7 @@ Backends (chosen by the model string):
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -128,6 +129,11 @@ def extract_json(text: str) -> str:
     return text[start:end + 1] if 0 <= start < end else text
 
 
+@functools.cache
+def _json_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    return schema.model_json_schema()  # pydantic rebuilds it on every call otherwise
+
+
 def parse_reply(schema: type[BaseModel], content: str) -> BaseModel:
     """Validate a reply. Small models put raw newlines inside JSON strings, which strict
     JSON forbids; such a reply is still unambiguous, so it is read leniently."""
@@ -192,7 +198,7 @@ class Gateway:
         # Nothing that looks like a secret leaves the machine: diffs and files shown to
         # reviewers may contain the very key the secrets check is about to flag.
         msgs = [{k: redact(v) for k, v in m.items()} for m in messages]
-        json_schema = schema.model_json_schema() if schema else None
+        json_schema = _json_schema(schema) if schema else None
         if json_schema is not None:
             msgs = _with_schema_instruction(msgs, json_schema)
         first = self._call_with_retries(backend, agent, task, gate, prompt, msgs, json_schema,
