@@ -26,13 +26,12 @@ def verify_repo(repo: Path, run_id: str | None = None) -> dict[str, Any]:
         problems.append(f"ledger {where}: {report.problem}")
     if report.ok:
         problems += _check_anchors(git, ledger)
+    from .runtime import keys
+    from .runtime.attest import verify_attestations
+
     approvals = 0
-    try:
-        from .runtime import keys
-    except ImportError:  # pragma: no cover
-        keys = None  # type: ignore[assignment]
     for row in ledger.rows("approvals", run_id=run_id):
-        if not row.get("signature") or keys is None:
+        if not row.get("signature"):
             problems.append(f"approvals row {row['id']} (seq {row['seq']}) has no signature")
             continue
         payload = canonical_json({"run_id": row["run_id"], "gate": row["gate"],
@@ -43,19 +42,13 @@ def verify_repo(repo: Path, run_id: str | None = None) -> dict[str, Any]:
                             f"match its content or this repository's key")
         else:
             approvals += 1
-    attestations = 0
-    try:
-        from .runtime.attest import verify_attestations
-
-        att_dir = git.path / ".shipyard" / "attestations"
-        found = sorted(att_dir.glob("*.intoto.jsonl")) if att_dir.exists() else []
-        if run_id:
-            found = [f for f in found if f.name.startswith(run_id)]
-        bad = verify_attestations(git.path, run_id)
-        problems += bad
-        attestations = len(found) if not bad else 0
-    except ImportError:  # pragma: no cover
-        pass
+    att_dir = git.path / ".shipyard" / "attestations"
+    found = sorted(att_dir.glob("*.intoto.jsonl")) if att_dir.exists() else []
+    if run_id:
+        found = [f for f in found if f.name.startswith(run_id)]
+    bad = verify_attestations(git.path, run_id)
+    problems += bad
+    attestations = len(found) if not bad else 0
     return {"ok": not problems, "rows": report.rows, "approvals": approvals,
             "attestations": attestations, "problems": problems}
 

@@ -248,10 +248,8 @@ def init(repo: RepoOpt = Path("."),
 
 
 def _add_subapps() -> None:
-    try:
-        from . import advisories, gates
-    except ImportError:  # pragma: no cover - shipped together
-        return
+    from . import advisories, gates
+
     app.add_typer(gates.app, name="gates", help="Run the zero-trust checks on a diff.")
     app.add_typer(advisories.app, name="advisories", help="The offline vulnerability database.")
 

@@ -414,17 +414,14 @@ class Nodes:
         return merge_sha, arts
 
     def _attest(self, s: FeatureState, merge_sha: str) -> dict[str, str]:
-        try:
-            from ..runtime.attest import attest_merge
-        except ImportError:  # pragma: no cover - attest ships with the checks
-            return {}
+        from ..runtime.attest import attest_merge
+        from ..runtime.checks.base import sha256_file
+
         checks = json.dumps(s.get("final_checks") or s.get("checks") or [], sort_keys=True).encode()
         sbom = self.evidence_dir(s, "G6") / "sbom" / "sbom-head.cdx.json"
         path = attest_merge(self.env.root, merge_sha, s["base_sha"],
                             sbom=sbom if sbom.is_file() else None, checks_json=checks,
                             run_id=s["run_id"])
-        from ..runtime.checks.base import sha256_file
-
         digest = sha256_file(path)
         rel = str(path.relative_to(self.env.root)) if path.is_relative_to(self.env.root) else str(path)
         self.env.ledger.append("artifacts", run_id=s["run_id"], gate="G7", kind="provenance",
