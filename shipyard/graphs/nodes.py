@@ -302,15 +302,18 @@ class Nodes:
         return out
 
     def g5_checks(self, s: FeatureState) -> dict[str, Any]:
-        return {"checks": self.run_checks(s, "G5")}
+        # The six reviewers read the same diff and file list: compute them once, here.
+        git = self.env.workspace(s).git
+        diff = git.diff(s["base_sha"], s["head"])
+        if len(diff) > DIFF_LIMIT:
+            diff = diff[:DIFF_LIMIT] + f"\n... [diff truncated: {len(diff)} characters in all]"
+        return {"checks": self.run_checks(s, "G5"), "review_diff": diff,
+                "review_files": git.tracked_files("HEAD")}
 
     def review(self, s: dict[str, Any]) -> dict[str, Any]:
         role = s["review_role"]
-        ws = self.env.workspace(s)  # type: ignore[arg-type]
-        diff = ws.git.diff(s["base_sha"], s["head"])
-        if len(diff) > DIFF_LIMIT:
-            diff = diff[:DIFF_LIMIT] + f"\n... [diff truncated: {len(diff)} characters in all]"
-        ctx = self.context(s, "review", diff=diff, checks=_checks_summary(s.get("checks", [])))  # type: ignore[arg-type]
+        ctx = self.context(s, "review", files=s["review_files"], diff=s["review_diff"],  # type: ignore[arg-type]
+                           checks=_checks_summary(s.get("checks", [])))
         task = REVIEWERS[role]
         review = task.run(self.env.gateway(s["run_id"]), gate="G5", **ctx).model_dump(mode="json")
         self.env.say(f"G5: {role} review → {review['verdict']}")

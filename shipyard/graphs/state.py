@@ -56,6 +56,8 @@ class FeatureState(TypedDict, total=False):
     findings: list[str]
     refusals: list[str]
     checks: list[dict[str, Any]]
+    review_diff: str            # what the G5 reviewers read (computed once per round)
+    review_files: list[str]
     reviews: Annotated[dict[str, dict[str, Any]], merge_dicts]
     g5_verdict: str
     final_checks: list[dict[str, Any]]

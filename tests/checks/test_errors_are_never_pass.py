@@ -49,7 +49,8 @@ def test_missing_advisory_database_is_error_naming_the_fix(repo, tmp_path):
 def test_tooling_status_reports_a_missing_advisory_database(tmp_path):
     from shipyard.runtime.checks import tooling_status
 
-    result = tooling_status(CheckPolicy(advisories_db=str(tmp_path / "none.db")))
+    # sandbox "off": this test is about the database, whether or not bwrap is installed
+    result = tooling_status(CheckPolicy(advisories_db=str(tmp_path / "none.db"), sandbox="off"))
     assert result.status == "fail"
     assert [f.rule for f in result.findings] == ["tooling.advisories"]
 
@@ -57,4 +58,15 @@ def test_tooling_status_reports_a_missing_advisory_database(tmp_path):
 def test_tooling_status_passes_when_everything_is_installed(advisory_db):
     from shipyard.runtime.checks import tooling_status
 
-    assert tooling_status(CheckPolicy(advisories_db=str(advisory_db))).status == "pass"
+    assert tooling_status(CheckPolicy(advisories_db=str(advisory_db), sandbox="off")).status \
+        == "pass"
+
+
+def test_tooling_status_reports_a_missing_sandbox(advisory_db, monkeypatch):
+    from shipyard.runtime import sandbox
+    from shipyard.runtime.checks import tooling_status
+
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    result = tooling_status(CheckPolicy(advisories_db=str(advisory_db)))
+    assert [f.rule for f in result.findings] == ["tooling.sandbox"]
+    assert "apt-get install bubblewrap" in result.findings[0].message
