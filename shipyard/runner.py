@@ -267,12 +267,11 @@ class Runner:
 
     def _record_approval(self, run_id: str, gate: str, decision: str, who: str,
                          comment: str) -> dict[str, Any]:
-        from .runtime.ledger import canonical_json
-
-        payload = canonical_json({"run_id": run_id, "gate": gate, "decision": decision,
-                                  "who": who, "comment": comment}).encode()
         from .runtime import keys
+        from .runtime.ledger import approval_payload
 
+        payload = approval_payload(run_id=run_id, gate=gate, decision=decision, who=who,
+                                   comment=comment)
         # Signed with the repository's key: `shipyard verify` finds an edited approval.
         signature, key_id = keys.sign(self.env.root, payload), keys.public_key_id(self.env.root)
         return self.ledger.append("approvals", run_id=run_id, gate=gate, decision=decision,

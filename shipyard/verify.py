@@ -9,7 +9,7 @@ __all__ = ["verify_repo"]
 
 
 def verify_repo(repo: Path, run_id: str | None = None) -> dict[str, Any]:
-    from .runtime.ledger import Ledger, canonical_json
+    from .runtime.ledger import Ledger, approval_payload
     from .runtime.workspace import Git
 
     git = Git.open_repo(repo)
@@ -34,9 +34,9 @@ def verify_repo(repo: Path, run_id: str | None = None) -> dict[str, Any]:
         if not row.get("signature"):
             problems.append(f"approvals row {row['id']} (seq {row['seq']}) has no signature")
             continue
-        payload = canonical_json({"run_id": row["run_id"], "gate": row["gate"],
-                                  "decision": row["decision"], "who": row["who"],
-                                  "comment": row["comment"] or ""}).encode()
+        payload = approval_payload(run_id=row["run_id"], gate=row["gate"],
+                                   decision=row["decision"], who=row["who"],
+                                   comment=row["comment"])
         if not keys.verify(git.path, payload, row["signature"]):
             problems.append(f"approvals row {row['id']} (seq {row['seq']}): signature does not "
                             f"match its content or this repository's key")

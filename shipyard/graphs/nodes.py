@@ -10,8 +10,10 @@ of their own (`human_gate`) with nothing before `interrupt()` but reads.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,9 +80,12 @@ class Nodes:
         return self.env.workspace(s).git.tracked_files("HEAD")
 
     def artifact(self, s: FeatureState, gate: str, kind: str, rel: str, text: str) -> dict[str, str]:
-        import hashlib
-
+        """Write an artifact into the worktree and record its digest."""
         self.env.workspace(s).write_doc(rel, text)
+        return self.record_artifact(s, gate, kind, rel, text)
+
+    def record_artifact(self, s: FeatureState, gate: str, kind: str, rel: str,
+                        text: str) -> dict[str, str]:
         digest = hashlib.sha256(text.encode()).hexdigest()
         self.env.ledger.append("artifacts", run_id=s["run_id"], gate=gate, kind=kind, path=rel,
                                sha256=digest)
@@ -93,14 +98,16 @@ class Nodes:
                                     params=[agent, task])
         return json.loads(rows[-1]["parsed"]) if rows else None
 
-    def record_checks(self, s: FeatureState, gate: str, report: Any) -> list[dict[str, Any]]:
+    def record_checks(self, s: FeatureState, gate: str,
+                      results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One tool_runs row per check result (as `CheckResult.to_dict()`)."""
         out = []
-        for c in report.checks:
-            d = c.to_dict()
-            self.env.ledger.append("tool_runs", run_id=s["run_id"], gate=gate, name=c.name,
-                                   status=c.status, blocking=c.blocking, findings=d["findings"],
-                                   evidence=d["evidence"], duration_s=c.duration_s,
-                                   summary=c.summary, command=f"check:{c.name}")
+        for d in results:
+            self.env.ledger.append("tool_runs", run_id=s["run_id"], gate=gate, name=d["name"],
+                                   status=d["status"], blocking=d["blocking"],
+                                   findings=d["findings"], evidence=d["evidence"],
+                                   duration_s=d["duration_s"], summary=d.get("summary", ""),
+                                   command=f"check:{d['name']}")
             out.append(d)
         return out
 
@@ -116,7 +123,7 @@ class Nodes:
         self.env.say(f"{gate}: running checks {', '.join(only or self.env.settings.policy.checks)}")
         report = run_checks(ws.path, s["base_sha"], ws.head(), self.env.settings.policy, only=only,
                             evidence_dir=self.evidence_dir(s, gate))
-        return self.record_checks(s, gate, report)
+        return self.record_checks(s, gate, (c.to_dict() for c in report.checks))
 
     # -- G0 ---------------------------------------------------------------------------------
     def g0_plan(self, s: FeatureState) -> dict[str, Any]:
@@ -149,12 +156,8 @@ class Nodes:
     # -- G2 ---------------------------------------------------------------------------------
     def g2_guardrails(self, s: FeatureState) -> dict[str, Any]:
 
-        results = [self._tooling(s)]
-        self.env.ledger.append("tool_runs", run_id=s["run_id"], gate="G2", name="tooling",
-                               status=results[0]["status"], blocking=results[0]["blocking"],
-                               findings=results[0]["findings"], evidence=results[0]["evidence"],
-                               duration_s=results[0]["duration_s"], summary=results[0]["summary"],
-                               command="check:tooling")
+        base_files = self.env.repo.tracked_files(s["base_sha"])
+        results = self.record_checks(s, "G2", [self._tooling(s, base_files)])
         if "hygiene" in self.env.settings.policy.checks:
             results += self.run_checks(s, "G2", only=["hygiene"])
         policy = self.env.settings.policy
@@ -166,8 +169,7 @@ class Nodes:
                  "line": None, "message": f"core control(s) {weakened} do not run or do not "
                                           f"block under [policy]"}],
                 "evidence": [], "duration_s": 0.0})
-        tests = [f for f in self.env.repo.tracked_files(s["base_sha"])
-                 if f.endswith(".py") and "test" in f.rsplit("/", 1)[-1]]
+        tests = [f for f in base_files if f.endswith(".py") and "test" in f.rsplit("/", 1)[-1]]
         if not tests:
             results.append({"name": "has-tests", "status": "fail", "blocking": True,
                             "findings": [{"rule": "no-tests", "severity": "high", "path": None,
@@ -175,7 +177,7 @@ class Nodes:
                             "evidence": [], "duration_s": 0.0})
         return {"guardrails": results, "gate": "G2"}
 
-    def _tooling(self, s: FeatureState) -> dict[str, Any]:
+    def _tooling(self, s: FeatureState, base_files: list[str]) -> dict[str, Any]:
         """Tooling status; a missing advisory database only matters when something is pinned
         (deps matches pinned versions only, and passes without a database otherwise)."""
         from ..runtime.checks import tooling_status
@@ -188,8 +190,7 @@ class Nodes:
             text = repo.run("show", f"{s['base_sha']}:{path}", check=False)
             return text or None
 
-        pinned = [d for d in declared_dependencies(read, repo.tracked_files(s["base_sha"]))
-                  if d.pinned]
+        pinned = [d for d in declared_dependencies(read, base_files) if d.pinned]
         if not pinned:
             result["findings"] = [f for f in result["findings"]
                                   if f["rule"] != "tooling.advisories"]
@@ -405,15 +406,10 @@ class Nodes:
                 written[adr] = text
 
         merge_sha = self.env.workspace(s).merge_into(s["base_branch"], message, finalize)
-        import hashlib
-
-        arts = {}
+        arts: dict[str, str] = {}
         for rel, text in written.items():
-            digest = hashlib.sha256(text.encode()).hexdigest()
             kind = "changelog" if rel == "CHANGELOG.md" else "adr"
-            self.env.ledger.append("artifacts", run_id=s["run_id"], gate="G7", kind=kind,
-                                   path=rel, sha256=digest)
-            arts[rel] = digest
+            arts |= self.record_artifact(s, "G7", kind, rel, text)
         return merge_sha, arts
 
     def _attest(self, s: FeatureState, merge_sha: str) -> dict[str, str]:

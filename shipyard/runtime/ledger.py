@@ -77,6 +77,12 @@ def canonical_json(value: Any) -> str:
                       default=str)
 
 
+def approval_payload(*, run_id: str, gate: str, decision: str, who: str, comment: str) -> bytes:
+    """What an approval's signature covers; signing and `verify` must agree byte for byte."""
+    return canonical_json({"run_id": run_id, "gate": gate, "decision": decision, "who": who,
+                           "comment": comment or ""}).encode()
+
+
 def row_hash(table: str, row: dict[str, Any], prev_hash: str) -> str:
     # NULL columns are left out, so a column added by a later migration (NULL in
     # old rows) does not change the hash of rows written before it existed.
