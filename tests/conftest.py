@@ -40,6 +40,15 @@ def multiply(a: int, b: int) -> int:
     return a * b
 '''
 
+# The Implementer's reply: a code block for the function it adds (agents/edits.py applies it).
+MULTIPLY_EDIT = '''FILE: calc/core.py
+```python
+def multiply(a: int, b: int) -> int:
+    """Return a * b."""
+    return a * b
+```
+'''
+
 MULTIPLY_TEST = '''from calc.core import multiply
 
 
@@ -73,14 +82,11 @@ DEFAULT_REPLIES: dict[str, list[Any]] = {
                                        "mitigation": "pure function"}], "overall_risk": "low"}],
     "finops.forecast": [{"runtime_cost_impact": "none", "notes": "pure function"}],
     "test.plan": [{"strategy": "unit test the new function",
-                   "cases": [{"name": "test_multiply", "kind": "unit",
-                              "criterion": "multiply(a, b) returns a * b"}],
-                   "test_files": [{"path": "tests/test_multiply.py", "content": MULTIPLY_TEST}]}],
+                   "cases": [{"call": "multiply(3, 4)", "expected": "12",
+                              "criterion": "multiply(a, b) returns a * b"}]}],
     "planner.delivery": [{"tasks": [{"title": "Add multiply", "files": ["calc/core.py"]}],
                           "rollout": "release", "rollback": "revert the merge"}],
-    "implementer.implement": [{"summary": "add multiply(a, b)",
-                               "files": [{"path": "calc/core.py",
-                                          "content": CALC_CORE_WITH_MULTIPLY}]}],
+    "implementer.implement": [{"raw": MULTIPLY_EDIT}],
     "security.review": [APPROVE], "test.review": [APPROVE], "sre.review": [APPROVE],
     "governance.review": [APPROVE], "finops.review": [APPROVE], "docs.review": [APPROVE],
     "docs.release_notes": [{"title": "multiply helper", "summary": "Adds calc.core.multiply.",

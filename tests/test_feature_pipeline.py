@@ -45,7 +45,7 @@ def test_happy_path_pauses_at_g0_g1_g6_then_merges_with_artifacts(make_repo, cli
     assert git(repo, "rev-parse", "HEAD").strip() == done["merge_sha"]
     assert git(repo, "rev-parse", "HEAD^1").strip() == base
     files = git(repo, "diff", "--name-only", f"{base}..HEAD").split()
-    assert "calc/core.py" in files and "tests/test_multiply.py" in files
+    assert "calc/core.py" in files and "tests/test_multiply_acceptance.py" in files
     assert "CHANGELOG.md" in files and any(f.startswith("docs/adr/0001-") for f in files)
     assert f"docs/shipyard/{run_id}/adr-draft.md" in files
     for doc in ("one-pager", "threat-model", "test-plan", "delivery-plan", "reviews",

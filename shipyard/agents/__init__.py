@@ -1,12 +1,13 @@
 """The eight agents. Each module is one role; each `AgentTask` one prompt section + schema."""
 
 from . import docs, finops, governance, implementer, planner, security, sre, test_engineer
-from .base import AgentTask, FileEdit, Review, ReviewFinding
+from .base import AgentTask, Review, ReviewFinding, ReviewTask, TextTask
 
 __all__ = [
            "REVIEWERS",
            "AgentTask",
-           "FileEdit",
+           "ReviewTask",
+           "TextTask",
            "Review",
            "ReviewFinding",
            "docs",

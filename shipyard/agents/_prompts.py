@@ -7,9 +7,17 @@
     intended_use: ...
     eval_set: evals/planner.jsonl
     ---
-    (system prompt)
+    (the role's instruction)
     ## task: onepager
-    (user prompt template for that task)
+    context: request
+    (the task's instruction)
+
+Every agent's messages share one layout, shared material first and the role's
+instruction last: the system message is `team.md`'s (the same for every agent),
+and the user message is the stage's shared context block (`## context: NAME` in
+`team.md`, chosen by the task's `context:` line) followed by the role text and
+the task text. A local server reuses the cached prefix of consecutive requests,
+so the six reviewers of a round pay for the diff once, not six times.
 
 Templates render with Jinja `StrictUndefined`: a missing variable is an error,
 not an empty string silently sent to a model.
@@ -23,9 +31,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["PromptFile", "load_prompt", "render"]
+__all__ = ["TEAM", "PromptFile", "load_prompt", "render"]
+
+TEAM = "team"  # the shared system prompt and context blocks
 
 _TASK = re.compile(r"^## task: *([a-z0-9_]+) *$", re.MULTILINE)
+_CONTEXT = re.compile(r"^## context: *([a-z0-9_]+) *$", re.MULTILINE)
+_CONTEXT_LINE = re.compile(r"\Acontext: *([a-z0-9_]+) *\n")
 _REQUIRED_CARD = ("id", "version", "owner", "intended_use")
 
 
@@ -56,7 +68,7 @@ def load_prompt(role: str) -> PromptFile:
     missing = [k for k in _REQUIRED_CARD if k not in card]
     if missing:
         raise ValueError(f"prompt card of {role}.md lacks {missing}")
-    parts = _TASK.split(body)
+    parts = (_CONTEXT if role == TEAM else _TASK).split(body)
     system, rest = parts[0].strip(), parts[1:]
     tasks = {rest[i]: rest[i + 1].strip() for i in range(0, len(rest), 2)}
     return PromptFile(card=card, system=system, tasks=tasks)
@@ -71,15 +83,26 @@ def _env() -> Any:
 
 
 @cache
-def _templates(role: str, task: str) -> tuple[Any, Any]:
-    prompt = load_prompt(role)
+def _templates(role: str, task: str) -> tuple[Any, Any, Any]:
+    """(shared context, role text, task text) templates of one task."""
+    prompt, team = load_prompt(role), load_prompt(TEAM)
     if task not in prompt.tasks:
         raise KeyError(f"prompt {role}.md has no '## task: {task}' section")
+    body = prompt.tasks[task]
+    m = _CONTEXT_LINE.match(body)
+    name = m.group(1) if m else "request"
+    if name not in team.tasks:
+        raise KeyError(f"prompt {role}.md task {task} names context {name!r}, which team.md "
+                       f"does not define (it has {sorted(team.tasks)})")
     env = _env()
-    return env.from_string(prompt.system), env.from_string(prompt.tasks[task])
+    return (env.from_string(team.tasks[name]), env.from_string(prompt.system),
+            env.from_string(body[m.end():] if m else body))
 
 
 def render(role: str, task: str, **context: Any) -> tuple[PromptFile, list[dict[str, str]]]:
-    system, user = _templates(role, task)
-    return load_prompt(role), [{"role": "system", "content": system.render(**context)},
-                               {"role": "user", "content": user.render(**context)}]
+    shared, role_text, task_text = _templates(role, task)
+    user = "\n\n".join(part for part in (shared.render(**context).strip(),
+                                          role_text.render(**context).strip(),
+                                          task_text.render(**context).strip()) if part)
+    return load_prompt(role), [{"role": "system", "content": load_prompt(TEAM).system},
+                               {"role": "user", "content": user}]

@@ -123,24 +123,32 @@ Run `{run_id}` · gate G1 · overall risk: **{t.get('overall_risk', 'low')}**
 """
 
 
-def test_plan_md(run_id: str, tp: dict[str, Any]) -> str:
-    cases = "\n".join(f"| {c['name']} | {c['kind']} | {c['criterion']} |" for c in tp["cases"])
-    files = _bullets([f"`{f['path']}`" for f in tp.get("test_files", [])])
+def test_plan_md(run_id: str, tp: dict[str, Any], cases: list[dict[str, Any]]) -> str:
+    """The plan and every executable case, with where it came from: examples in the request
+    or docstrings (checked by code) or proposed by the Test Engineer."""
+    rows = "\n".join(f"| `{_cell(c['call'])}` | `{_cell(c['expected'])}` | {c['source']} |"
+                     for c in cases) or "| (none) | | |"
+    criteria = _bullets([f"{c.get('criterion') or '-'}: `{c['call']}`"
+                         for c in tp.get("cases", [])])
     return f"""# Test plan
 
 Run `{run_id}` · gate G3 (tests are written before the code)
 
 ## Strategy
-{tp['strategy']}
+{tp.get('strategy', '')}
 
-## Cases
-| Test | Kind | Acceptance criterion |
+## Executable acceptance cases
+| Call | Expected | Source |
 |---|---|---|
-{cases}
+{rows}
 
-## Acceptance test files
-{files}
+## Criteria the Test Engineer mapped
+{criteria}
 """
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("`", "'")[:120]
 
 
 def delivery_md(run_id: str, d: dict[str, Any]) -> str:
@@ -177,10 +185,14 @@ def reviews_md(run_id: str, reviews: dict[str, dict[str, Any]], checks: list[dic
              "## Tool checks\n", checks_table_md(checks), ""]
     for role in sorted(reviews):
         r = reviews[role]
-        parts.append(f"## {role} — {r['verdict'].upper()}\n\n{r['summary']}\n")
+        parts.append(f"## {role} — {r['verdict'].upper().replace('_', ' ')}\n\n{r['summary']}\n")
+        if r.get("note"):
+            parts.append(f"_Note: {r['note']}._\n")
         for f in r.get("findings", []):
             where = f" `{f['path']}:{f.get('line') or ''}`" if f.get("path") else ""
-            parts.append(f"- [{f['severity']}]{where} {f['message']}")
+            grounded = "" if f.get("grounded", True) else " (not grounded in the diff)"
+            parts.append(f"- [{f.get('severity', 'medium')}] {f.get('rule', '')}{where} "
+                         f"{f['message']}{grounded}")
         parts.append("")
     return "\n".join(parts)
 

@@ -8,16 +8,18 @@ return it. They never touch git, files or the ledger themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ._prompts import render
 
 if TYPE_CHECKING:
-    from ..runtime.models import Gateway
+    from ..runtime.models import Gateway, Reply
 
-__all__ = ["AgentTask", "FileEdit", "Review", "ReviewFinding", "Strict"]
+__all__ = ["AgentTask", "Review", "ReviewFinding", "ReviewTask", "Strict", "TextTask",
+           "review_schema"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -30,13 +32,8 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class FileEdit(Strict):
-    path: str = Field(..., min_length=1, max_length=200,
-                      description="Repository-relative POSIX path, e.g. src/pkg/mod.py")
-    content: str = Field(..., max_length=16000, description="The complete new file content.")
-
-
 class ReviewFinding(Strict):
+    rule: str = Field("other", max_length=40)
     severity: Severity = "medium"
     path: str | None = Field(None, max_length=200)
     line: int | None = None
@@ -44,10 +41,29 @@ class ReviewFinding(Strict):
 
 
 class Review(Strict):
-    # Tight bounds: six of these run per round, and on the embedded model every token costs.
+    # Tight bounds: up to six of these run per round, and on the embedded model every token
+    # costs. A block counts only with a finding grounded in the diff (graphs/review.py).
     verdict: Literal["approve", "block"]
-    summary: str = Field(..., max_length=500)
-    findings: list[ReviewFinding] = Field(default_factory=list, max_length=5)
+    summary: str = Field(..., max_length=300)
+    findings: list[ReviewFinding] = Field(default_factory=list, max_length=3)
+
+
+@cache
+def review_schema(role: str, rules: tuple[str, ...]) -> type[Review]:
+    """The review schema of one role: a finding's `rule` is one of the role's checklist items,
+    and it must cite a path and a line (grounding is then checked by code against the diff)."""
+    finding = create_model(
+        f"{role.title()}Finding", __base__=Strict,
+        rule=(Literal[rules], ...),  # type: ignore[valid-type]
+        severity=(Severity, "medium"),
+        path=(str, Field(..., max_length=200, description="a file in the diff")),
+        line=(int, Field(..., description="a line number in that file's new version")),
+        message=(str, Field(..., max_length=200)))
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{role.title()}Review", __base__=Review,
+        verdict=(Literal["approve", "block"], ...),
+        summary=(str, Field(..., max_length=200)),
+        findings=(list[finding], Field(default_factory=list, max_length=3)))  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -58,11 +74,48 @@ class AgentTask(Generic[T]):
     task: str
     output: type[T]
 
-    def run(self, gateway: Gateway, *, gate: str, **context: Any) -> T:
+    def run(self, gateway: Gateway, *, gate: str, max_tokens: int | None = None,
+            **context: Any) -> T:
         from ..runtime.models import PromptInfo
 
         prompt, messages = render(self.role, self.task, **context)
         reply = gateway.complete(self.role, messages, schema=self.output, task=self.task,
-                                 gate=gate, prompt=PromptInfo(id=prompt.id, version=prompt.version))
+                                 gate=gate, prompt=PromptInfo(id=prompt.id, version=prompt.version),
+                                 max_tokens=max_tokens)
         assert reply.parsed is not None  # the gateway raises rather than return unparsed
         return reply.parsed  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReviewTask:
+    """A G5 review: the role's checklist is the schema's rule enum."""
+
+    role: str
+    rules: tuple[str, ...]
+
+    @property
+    def task(self) -> str:
+        return "review"
+
+    def run(self, gateway: Gateway, *, gate: str, **context: Any) -> Review:
+        schema = review_schema(self.role, self.rules)
+        return AgentTask(role=self.role, task="review", output=schema).run(
+            gateway, gate=gate, max_tokens=400, checklist=", ".join(self.rules), **context)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TextTask:
+    """A task whose output is plain text parsed by code (the Implementer's code blocks):
+    code escaped inside JSON is worse code (DESIGN §5)."""
+
+    role: str
+    task: str
+
+    def run(self, gateway: Gateway, *, gate: str, temperature: float | None = None,
+            max_tokens: int | None = None, **context: Any) -> Reply:
+        from ..runtime.models import PromptInfo
+
+        prompt, messages = render(self.role, self.task, **context)
+        return gateway.complete(self.role, messages, task=self.task, gate=gate,
+                                prompt=PromptInfo(id=prompt.id, version=prompt.version),
+                                temperature=temperature, max_tokens=max_tokens)

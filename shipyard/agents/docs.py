@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import AgentTask, Review, Strict
+from .base import AgentTask, ReviewTask, Strict
 
 
 class ReleaseNotes(Strict):
     title: str = Field(..., max_length=120)
-    summary: str = Field(..., max_length=800)
-    changes: list[str] = Field(..., min_length=1, max_length=8)
-    upgrade_notes: str = Field("", max_length=400)
+    summary: str = Field(..., max_length=300)
+    changes: list[str] = Field(..., min_length=1, max_length=4)
+    upgrade_notes: str = Field("", max_length=200)
 
 
-REVIEW = AgentTask(role="docs", task="review", output=Review)
+REVIEW = ReviewTask(role="docs", rules=(
+    "missing-docstring",
+    "stale-docs",
+    "undocumented-api",
+))
 RELEASE_NOTES = AgentTask(role="docs", task="release_notes", output=ReleaseNotes)

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import AgentTask, Review, Strict
+from .base import AgentTask, ReviewTask, Strict
 
 
 class CostForecast(Strict):
-    runtime_cost_impact: str = Field(..., max_length=400,
+    runtime_cost_impact: str = Field(..., max_length=200,
                                      description="Effect of the change on run-time cost.")
-    notes: str = Field("", max_length=600)
+    notes: str = Field("", max_length=200)
 
 
 FORECAST = AgentTask(role="finops", task="forecast", output=CostForecast)
-REVIEW = AgentTask(role="finops", task="review", output=Review)
+REVIEW = ReviewTask(role="finops", rules=(
+    "paid-service",
+    "model-calls",
+    "unbounded-compute",
+    "polling",
+))

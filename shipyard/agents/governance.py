@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .base import AgentTask, Review, Strict
+from .base import AgentTask, ReviewTask, Strict
 
 
 class AIScope(Strict):
@@ -14,8 +14,14 @@ class AIScope(Strict):
     personal_data: bool = False
     dpia_required: bool = False
     eu_ai_act_risk: Literal["none", "minimal", "limited", "high"] = "none"
-    notes: str = Field("", max_length=800)
+    notes: str = Field("", max_length=300)
 
 
 SCOPE = AgentTask(role="governance", task="scope", output=AIScope)
-REVIEW = AgentTask(role="governance", task="review", output=Review)
+REVIEW = ReviewTask(role="governance", rules=(
+    "personal-data",
+    "data-scope",
+    "ai-usage",
+    "prompt-injection",
+    "transparency",
+))

@@ -12,54 +12,54 @@ Level = Literal["low", "medium", "high"]
 
 
 class Risk(Strict):
-    risk: str = Field(..., max_length=300)
+    risk: str = Field(..., max_length=200)
     likelihood: Level = "medium"
     impact: Level = "medium"
-    mitigation: str = Field("", max_length=300)
+    mitigation: str = Field("", max_length=200)
 
 
 class DataItem(Strict):
     data: str = Field(..., max_length=200)
     classification: Literal["public", "internal", "confidential", "personal"] = "internal"
-    flow: str = Field("", max_length=300, description="Where it comes from and goes to.")
+    flow: str = Field("", max_length=200, description="Where it comes from and goes to.")
 
 
 class OnePager(Strict):
     title: str = Field(..., min_length=3, max_length=100)
-    problem: str = Field(..., max_length=1000)
-    users: str = Field("", max_length=400)
-    acceptance_criteria: list[str] = Field(..., min_length=1, max_length=8)
-    risks: list[Risk] = Field(default_factory=list, max_length=6)
-    data_map: list[DataItem] = Field(default_factory=list, max_length=6)
-    out_of_scope: list[str] = Field(default_factory=list, max_length=5)
+    problem: str = Field(..., max_length=400)
+    users: str = Field("", max_length=200)
+    acceptance_criteria: list[str] = Field(..., min_length=1, max_length=5)
+    risks: list[Risk] = Field(default_factory=list, max_length=3)
+    data_map: list[DataItem] = Field(default_factory=list, max_length=3)
+    out_of_scope: list[str] = Field(default_factory=list, max_length=3)
 
 
 class NFR(Strict):
     category: Literal["reliability", "performance", "security", "privacy", "scalability",
                       "cost", "accessibility", "maintainability"]
-    requirement: str = Field(..., max_length=300)
+    requirement: str = Field(..., max_length=200)
 
 
 class RFC(Strict):
     title: str = Field(..., min_length=3, max_length=100)
-    context: str = Field(..., max_length=1200)
-    decision: str = Field(..., max_length=1200)
+    context: str = Field(..., max_length=400)
+    decision: str = Field(..., max_length=400)
     files: list[str] = Field(default_factory=list, max_length=10,
                              description="Repository-relative files to create or change.")
-    nfrs: list[NFR] = Field(default_factory=list, max_length=8)
-    alternatives: list[str] = Field(default_factory=list, max_length=4)
-    consequences: str = Field("", max_length=800)
+    nfrs: list[NFR] = Field(default_factory=list, max_length=3)
+    alternatives: list[str] = Field(default_factory=list, max_length=2)
+    consequences: str = Field("", max_length=300)
 
 
 class DeliveryTask(Strict):
-    title: str = Field(..., max_length=200)
+    title: str = Field(..., max_length=120)
     files: list[str] = Field(default_factory=list, max_length=6)
 
 
 class DeliveryPlan(Strict):
-    tasks: list[DeliveryTask] = Field(..., min_length=1, max_length=8)
-    rollout: str = Field("", max_length=400)
-    rollback: str = Field("", max_length=400)
+    tasks: list[DeliveryTask] = Field(..., min_length=1, max_length=4)
+    rollout: str = Field("", max_length=200)
+    rollback: str = Field("", max_length=200)
 
 
 ONEPAGER = AgentTask(role="planner", task="onepager", output=OnePager)

@@ -6,20 +6,28 @@ from typing import Literal
 
 from pydantic import Field
 
-from .base import AgentTask, Review, Strict
+from .base import AgentTask, ReviewTask, Strict
 
 
 class Threat(Strict):
     stride: Literal["spoofing", "tampering", "repudiation", "information_disclosure",
                     "denial_of_service", "elevation_of_privilege"]
-    threat: str = Field(..., max_length=300)
-    mitigation: str = Field(..., max_length=300)
+    threat: str = Field(..., max_length=200)
+    mitigation: str = Field(..., max_length=200)
 
 
 class ThreatModel(Strict):
-    threats: list[Threat] = Field(default_factory=list, max_length=8)
+    threats: list[Threat] = Field(default_factory=list, max_length=4)
     overall_risk: Literal["low", "medium", "high"] = "low"
 
 
 THREATS = AgentTask(role="security", task="threats", output=ThreatModel)
-REVIEW = AgentTask(role="security", task="review", output=Review)
+REVIEW = ReviewTask(role="security", rules=(
+    "injection",
+    "secret",
+    "deserialization",
+    "path-traversal",
+    "auth-crypto",
+    "prompt-injection",
+    "tool-finding",
+))

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from .base import AgentTask, Review
+from .base import ReviewTask
 
-REVIEW = AgentTask(role="sre", task="review", output=Review)
+REVIEW = ReviewTask(role="sre", rules=(
+    "error-handling",
+    "timeout",
+    "resource-leak",
+    "unbounded",
+    "logging",
+    "tool-finding",
+))

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
-from .base import AgentTask, FileEdit, Review, Strict
+from .base import AgentTask, ReviewTask, Strict
 
 
 class TestCase(Strict):
     __test__ = False  # not a pytest class
-    name: str = Field(..., max_length=120)
-    kind: Literal["unit", "integration", "contract", "e2e", "performance"] = "unit"
-    criterion: str = Field(..., max_length=300, description="The acceptance criterion it proves.")
+    call: str = Field(..., max_length=200,
+                      description="A Python call of the function under test, e.g. f(1, 2).")
+    expected: str = Field(..., max_length=200,
+                          description="The exact return value as a Python literal, e.g. 3.")
+    criterion: str = Field("", max_length=150, description="The acceptance criterion it proves.")
 
 
 class TestPlan(Strict):
     __test__ = False
-    strategy: str = Field(..., max_length=800)
-    cases: list[TestCase] = Field(..., min_length=1, max_length=10)
-    test_files: list[FileEdit] = Field(default_factory=list, max_length=3,
-                                       description="Acceptance tests, written before the code.")
+    strategy: str = Field(..., max_length=300)
+    cases: list[TestCase] = Field(..., min_length=1, max_length=6)
 
 
 PLAN = AgentTask(role="test", task="plan", output=TestPlan)
-REVIEW = AgentTask(role="test", task="review", output=Review)
+REVIEW = ReviewTask(role="test", rules=(
+    "failing-test",
+    "missing-test",
+    "weak-assertion",
+    "deleted-test",
+    "edge-case",
+    "tool-finding",
+))

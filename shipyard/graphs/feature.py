@@ -2,8 +2,8 @@
 
     G0 plan ─ G0 gate ─ G1 plan ─ G1 gate ─ G2 guardrails ─ G2 gate ─ G3 tests ─ G4 plan
       ─ G5 implement ─ G5 checks ─(Send ×6)─ review ─ G5 decide ─┬─ G6 harden ─ G6 gate ─ G7 launch ─ G8
-                 ^                                               │
-                 └──────────── block, rounds left ───────────────┘
+            ^    (inner loop)  └─── not green ──────────────────→│
+            └──────────────── block, rounds left ────────────────┘
 
 `build_feature_graph(env)` returns the uncompiled builder; the caller compiles
 it with the checkpointer it chose (SQLite here, PostgreSQL on a server).
@@ -49,6 +49,11 @@ def _fan_out_reviews(s: FeatureState) -> list[Send]:
     return [Send("review", {**s, "review_role": role}) for role in REVIEWERS]
 
 
+def _after_implement(s: FeatureState) -> str:
+    """Only a green candidate is checked and reviewed; otherwise straight to the decision."""
+    return "g5_checks" if (s.get("inner") or {}).get("green", True) else "g5_decide"
+
+
 def _after_decide(s: FeatureState) -> str:
     return {"pass": "g6_harden", "block": "g5_implement"}.get(s.get("g5_verdict", ""), "g8_learn")
 
@@ -83,7 +88,7 @@ def build_feature_graph(env: RunEnv) -> StateGraph:
                             ["g3_tests", "g2_guardrails", "g8_learn"])
     g.add_edge("g3_tests", "g4_plan")
     g.add_conditional_edges("g4_plan", _unless_failed("g5_implement"), ["g5_implement", "g8_learn"])
-    g.add_edge("g5_implement", "g5_checks")
+    g.add_conditional_edges("g5_implement", _after_implement, ["g5_checks", "g5_decide"])
     g.add_conditional_edges("g5_checks", _fan_out_reviews, ["review"])
     g.add_edge("review", "g5_decide")
     g.add_conditional_edges("g5_decide", _after_decide, ["g6_harden", "g5_implement", "g8_learn"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,20 +24,18 @@ from ..agents import (
     docs,
     finops,
     governance,
-    implementer,
     planner,
     security,
-    test_engineer,
 )
 from ..agents import artifacts as md
 from ..errors import RunError
 from .env import RunEnv
+from .review import block_reasons
 from .state import FeatureState
 
 __all__ = ["DIFF_LIMIT", "Nodes"]
 
-DIFF_LIMIT = 24_000        # characters of diff shown to a reviewer
-FILES_LIMIT = 24_000       # characters of source shown to the implementer
+DIFF_LIMIT = 12_000        # characters of diff shown to a reviewer (8k-token local model)
 _REVISE_TARGET = {"G0": "onepager", "G1": "rfc", "G2": "guardrails", "G6": "implement"}
 
 
@@ -200,21 +197,26 @@ class Nodes:
 
     # -- G3 ---------------------------------------------------------------------------------
     def g3_tests(self, s: FeatureState) -> dict[str, Any]:
+        """Acceptance cases first: examples from the request and docstrings (by code) and the
+        Test Engineer's proposed cases, as one pytest file committed before any code."""
+        from .build import acceptance, relevant_files, test_file
+
         ws = self.env.workspace(s)
-        step = "g3-tests"
-        plan = (self.recorded_output(s, "test", "plan")
-                if ws.git.find_step_commit(s["base_sha"], step) else None)
-        if plan is None:
-            gw = self.env.gateway(s["run_id"])
-            plan = test_engineer.PLAN.run(gw, gate="G3", **self.context(s, "tests")).model_dump(
-                mode="json")
-        result = ws.apply([(f["path"], _unfenced(f["content"])) for f in plan.get("test_files", [])])
-        refusals = self._log_refusals(s, "G3", result.refused)
+        acc = acceptance(self, s, relevant_files(self, s))
+        refusals: list[str] = []
+        if acc["cases"]:
+            result = ws.apply([(acc["path"], test_file(ws.path, s, acc))])
+            refusals = self._log_refusals(s, "G3", result.refused)
+        self.env.ledger.event(s["run_id"], "acceptance_cases", gate="G3", path=acc["path"],
+                              cases=acc["cases"], imports=acc["imports"])
+        self.env.say(f"G3: {len(acc['cases'])} acceptance case(s) "
+                     f"({sum(c['source'] != 'proposed' for c in acc['cases'])} from examples)")
         arts = self.artifact(s, "G3", "test-plan", f"{self.docs_dir(s)}/test-plan.md",
-                             md.test_plan_md(s["run_id"], plan))
-        head = ws.commit_step(step, f"test: acceptance tests and plan for {s['onepager']['title']}")
-        return {"test_plan": plan, "head": head, "gate": "G3", "artifacts": arts,
-                "refusals": refusals}
+                             md.test_plan_md(s["run_id"], acc["plan"], acc["cases"]))
+        head = ws.commit_step("g3-tests",
+                              f"test: acceptance tests and plan for {s['onepager']['title']}")
+        return {"test_plan": acc["plan"], "acceptance": acc, "head": head, "gate": "G3",
+                "artifacts": arts, "refusals": refusals}
 
     def _log_refusals(self, s: FeatureState, gate: str, refused: tuple) -> list[str]:
         out = []
@@ -256,74 +258,81 @@ class Nodes:
 
     # -- G5 ---------------------------------------------------------------------------------
     def g5_implement(self, s: FeatureState) -> dict[str, Any]:
+        """The inner loop (graphs/build.py): attempts run against the acceptance cases; only
+        a green candidate is committed and goes on to the checks and reviews."""
+        from .build import implement, relevant_files, test_file
+
         ws = self.env.workspace(s)
         rnd = s.get("fix_round", 0)
         revisions = len((s.get("revisions") or {}).get("implement", []))
         step = f"g5-implement-r{rnd}-v{revisions}"
-        change = (self.recorded_output(s, "implementer", "implement")
-                  if ws.git.find_step_commit(s["base_sha"], step) else None)
-        if change is None:
-            ctx = self.context(s, "implement", file_contents=self._relevant_files(s),
-                               findings=s.get("findings", []), round=rnd)
-            change = implementer.IMPLEMENT.run(self.env.gateway(s["run_id"]), gate="G5",
-                                               **ctx).model_dump(mode="json")
-        result = ws.apply([(f["path"], _unfenced(f["content"])) for f in change["files"]],
-                          change.get("delete", []))
+        if (done := ws.git.find_step_commit(s["base_sha"], step)) is not None:
+            return {"head": done, "gate": "G5", "inner": {"green": True, "reasons": []}}
+        acc = s.get("acceptance") or {"path": "", "imports": {}, "cases": [], "disputed": []}
+        cand, reasons, acc = implement(self, s, relevant_files(self, s), acc)
+        if cand is None:
+            self.env.say(f"G5: round {rnd}: no candidate passed the acceptance cases")
+            return {"gate": "G5", "acceptance": acc,
+                    "inner": {"green": False, "reasons": reasons[:8]}}
+        files = list(cand.files.items())
+        if acc["disputed"]:  # shipyard, not the model, rewrites its own test file
+            files.append((acc["path"], test_file(ws.path, s, acc)))
+        result = ws.apply(files)
         refusals = self._log_refusals(s, "G5", result.refused)
-        head = ws.commit_step(step, f"feat: {change['summary'][:72]}",
-                              trailers={"Shipyard-Round": str(rnd)})
+        title = (s.get("onepager") or {}).get("title", "change")
+        head = ws.commit_step(step, f"feat: {title[:72]}", trailers={"Shipyard-Round": str(rnd)})
         diff = ws.git.diff(s["base_sha"], head)
         self.env.ledger.event(s["run_id"], "diff", gate="G5", round=rnd, head=head,
-                              files=list(result.written), deleted=list(result.deleted), diff=diff)
+                              files=list(result.written), deleted=[], diff=diff)
         self.env.say(f"G5: round {rnd} committed {head[:10]} "
                      f"({len(result.written)} file(s) written, {len(refusals)} refused)")
-        return {"head": head, "gate": "G5", "refusals": refusals}
-
-    def _relevant_files(self, s: FeatureState) -> dict[str, str]:
-        ws = self.env.workspace(s)
-        planned = list((s.get("rfc") or {}).get("files", []))
-        for t in (s.get("delivery") or {}).get("tasks", []):
-            planned += t.get("files", [])
-        tracked = [f for f in ws.git.tracked_files("HEAD")
-                   if f.endswith((".py", ".toml", ".md")) and not f.startswith("docs/")]
-        ordered = list(dict.fromkeys([*planned, *[f for f in tracked if f.endswith(".py")],
-                                      *tracked]))
-        out, used = {}, 0
-        for rel in ordered:
-            try:
-                path = ws.resolve_inside(rel)
-            except ValueError:
-                continue
-            if not path.is_file():
-                continue
-            text = path.read_text(encoding="utf-8", errors="replace")[:8000]
-            if used + len(text) > FILES_LIMIT:
-                break
-            out[rel], used = text, used + len(text)
-        return out
+        return {"head": head, "gate": "G5", "refusals": refusals, "acceptance": acc,
+                "inner": {"green": True, "reasons": []}}
 
     def g5_checks(self, s: FeatureState) -> dict[str, Any]:
-        # The six reviewers read the same diff and file list: compute them once, here.
+        # The reviewers read the same diff: compute it once, here, without shipyard's own
+        # planning documents (they are not the change, and every token costs).
         git = self.env.workspace(s).git
-        diff = git.diff(s["base_sha"], s["head"])
+        diff = git.run("diff", "--no-color", "--no-ext-diff", s["base_sha"], s["head"], "--",
+                       ".", ":(exclude)docs/shipyard", check=False)
         if len(diff) > DIFF_LIMIT:
             diff = diff[:DIFF_LIMIT] + f"\n... [diff truncated: {len(diff)} characters in all]"
         return {"checks": self.run_checks(s, "G5"), "review_diff": diff,
                 "review_files": git.tracked_files("HEAD")}
 
     def review(self, s: dict[str, Any]) -> dict[str, Any]:
+        from .review import applicability, ground_review, parse_diff
+
         role = s["review_role"]
+        diff = parse_diff(s["review_diff"])
+        stamp = {"round": s.get("fix_round", 0), "head": s["head"]}
+        why_not = applicability(role, diff, scoped=self.env.settings.gates.scoped_reviews)
+        if why_not:
+            self.env.ledger.event(s["run_id"], "review_not_applicable", gate="G5", role=role,
+                                  reason=why_not, decided_by="code")
+            self.env.say(f"G5: {role} review → not applicable ({why_not})")
+            return {"reviews": {role: {"verdict": "not_applicable", "summary": why_not,
+                                       "findings": [], **stamp}}}
         ctx = self.context(s, "review", files=s["review_files"], diff=s["review_diff"],  # type: ignore[arg-type]
                            checks=_checks_summary(s.get("checks", [])))
-        task = REVIEWERS[role]
-        review = task.run(self.env.gateway(s["run_id"]), gate="G5", **ctx).model_dump(mode="json")
-        self.env.say(f"G5: {role} review → {review['verdict']}")
-        return {"reviews": {role: {**review, "round": s.get("fix_round", 0), "head": s["head"]}}}
+        raw = REVIEWERS[role].run(self.env.gateway(s["run_id"]), gate="G5", **ctx)
+        review = ground_review(raw.model_dump(mode="json"), diff, s.get("checks", []))
+        if review["note"]:
+            self.env.ledger.event(s["run_id"], "review_block_ungrounded", gate="G5", role=role,
+                                  findings=review["findings"], summary=review["summary"])
+        self.env.say(f"G5: {role} review → {review['verdict']}"
+                     + (" (ungrounded block kept as a note)" if review["note"] else ""))
+        return {"reviews": {role: {**review, **stamp}}}
 
     def g5_decide(self, s: FeatureState) -> dict[str, Any]:
         rnd = s.get("fix_round", 0)
         reviews = {r: v for r, v in (s.get("reviews") or {}).items() if v.get("head") == s["head"]}
-        reasons = _block_reasons(s.get("checks", []), reviews, s.get("refusals", []))
+        inner = s.get("inner") or {"green": True, "reasons": []}
+        if inner["green"]:
+            reasons = block_reasons(s.get("checks", []), reviews, s.get("refusals", []))
+        else:  # no candidate passed the acceptance cases: nothing was reviewed
+            reasons = [f"acceptance: {r}" for r in inner["reasons"]] or [
+                "acceptance: no candidate passed the acceptance cases"]
         self.env.ledger.event(s["run_id"], "g5_decision", gate="G5", round=rnd,
                               verdict="pass" if not reasons else "block", reasons=reasons)
         arts = self.artifact(s, "G5", "review-reports", f"{self.docs_dir(s)}/reviews.md",
@@ -362,7 +371,8 @@ class Nodes:
         if notes is None:
             diff = ws.git.diff(s["base_sha"], ws.head())[:DIFF_LIMIT]
             notes = docs.RELEASE_NOTES.run(self.env.gateway(s["run_id"]), gate="G7",
-                                           **self.context(s, "release", diff=diff)
+                                           **self.context(s, "release", diff=diff,
+                                           checks=_checks_summary(s.get("final_checks", [])))
                                            ).model_dump(mode="json")
         if not ws.git.find_step_commit(s["base_sha"], step):
             arts |= self.artifact(s, "G7", "release-notes", f"{self.docs_dir(s)}/release-notes.md",
@@ -503,15 +513,6 @@ class Nodes:
                               budget_usd=self.env.settings.budget.usd)
 
 
-_FENCED = re.compile(r"\A\s*```[\w+-]*[ \t]*\n(?P<body>.*?)\n?```\s*\Z", re.DOTALL)
-
-
-def _unfenced(content: str) -> str:
-    """Small models wrap a whole file in a Markdown code fence; the fence is not the file."""
-    m = _FENCED.match(content)
-    return m.group("body") + "\n" if m else content
-
-
 def _checks_summary(checks: list[dict[str, Any]]) -> str:
     if not checks:
         return "(no tool checks ran)"
@@ -522,26 +523,6 @@ def _checks_summary(checks: list[dict[str, Any]]) -> str:
             where = f"{f['path']}:{f['line']} " if f.get("path") else ""
             lines.append(f"    - [{f['severity']}] {where}{f['rule']}: {f['message'][:200]}")
     return "\n".join(lines)
-
-
-def _block_reasons(checks: list[dict[str, Any]], reviews: dict[str, dict[str, Any]],
-                   refusals: list[str]) -> list[str]:
-    """Why G5 blocks. Tool evidence first: an LLM approval never overrides a failing check."""
-    reasons = []
-    for c in checks:
-        if c["blocking"] and c["status"] in ("fail", "error"):
-            detail = "; ".join(f"{f.get('path') or ''}:{f.get('line') or ''} {f['message'][:160]}"
-                               for f in c.get("findings", [])[:3])
-            reasons.append(f"check {c['name']} {c['status']}: {detail or c.get('summary', '')}")
-    reasons += [f"security: {r}" for r in refusals]
-    for role in ("security", "test"):  # dual review: both must approve
-        if role not in reviews:
-            reasons.append(f"{role} review missing (dual review requires it)")
-    for role, r in sorted(reviews.items()):
-        if r["verdict"] != "approve":
-            found = "; ".join(f["message"] for f in r.get("findings", [])[:3]) or r["summary"]
-            reasons.append(f"{role} review blocks: {found[:300]}")
-    return reasons
 
 
 def _numbered_adr(tree: Path, s: FeatureState) -> tuple[str, str]:

@@ -48,11 +48,13 @@ class FeatureState(TypedDict, total=False):
     forecast: dict[str, Any]
     guardrails: list[dict[str, Any]]
     test_plan: dict[str, Any]
+    acceptance: dict[str, Any]  # {path, imports, cases[{call, expected, source}], disputed}
     delivery: dict[str, Any]
     adr_path: str
     # build loop
     head: str
     fix_round: int
+    inner: dict[str, Any]       # the G5 inner loop's outcome: {green, reasons}
     findings: list[str]
     refusals: list[str]
     checks: list[dict[str, Any]]

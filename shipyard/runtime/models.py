@@ -46,6 +46,7 @@ __all__ = [
     "RawReply",
     "Reply",
     "TransientModelError",
+    "clean_text",
     "extract_json",
     "resolve_backend",
 ]
@@ -95,6 +96,12 @@ class Reply:
     latency_s: float
     attempts: int
     ledger_ids: tuple[str, ...] = ()
+    finish_reason: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """The output hit the token limit: a failed generation, never something to use."""
+        return self.finish_reason == "length"
 
 
 class TransientModelError(ModelError):
@@ -156,8 +163,46 @@ def _validation_summary(exc: ValidationError) -> str:
 
 
 def _schema_instruction(schema: dict[str, Any]) -> str:
-    return ("Reply with one JSON object only, no prose and no code fences. It must validate "
-            "against this JSON Schema:\n" + json.dumps(schema, separators=(",", ":")))
+    # A sketch, not the whole JSON Schema: it costs a fifth of the tokens, small models read
+    # it better, and the schema itself is enforced (grammar or json_schema) and validated.
+    return ("Reply with one JSON object only, no prose and no code fences, shaped like:\n"
+            + _sketch(schema, schema))
+
+
+def _sketch(node: dict[str, Any], root: dict[str, Any]) -> str:
+    if "$ref" in node:
+        node = root.get("$defs", {}).get(node["$ref"].rsplit("/", 1)[-1], {})
+    if "anyOf" in node:
+        return " | ".join(_sketch(n, root) for n in node["anyOf"] if n.get("type") != "null")
+    if "enum" in node or "const" in node:
+        return "|".join(json.dumps(v) for v in node.get("enum", [node.get("const")]))
+    kind = node.get("type")
+    if kind == "object":
+        fields = ", ".join(f'"{k}": {_sketch(v, root)}'
+                           for k, v in node.get("properties", {}).items())
+        return "{" + fields + "}"
+    if kind == "array":
+        most = f" (at most {node['maxItems']})" if "maxItems" in node else ""
+        return f"[{_sketch(node.get('items', {}), root)}, ...]{most}"
+    if kind == "string":
+        return f"string≤{node['maxLength']}" if "maxLength" in node else "string"
+    return str(kind or "value")
+
+
+# Scripts a request in a Latin-script language never needs; a 0.5B model's stray CJK token
+# or a UTF-8 sequence cut in half (U+FFFD) is noise, not content.
+_FOREIGN = re.compile("[\u0400-\u04ff\u0590-\u05ff\u0600-\u06ff\u0e00-\u0e7f"
+                      "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
+
+
+def clean_text(content: str, messages: Sequence[Message] = ()) -> str:
+    """Valid text in the language of the request: drops replacement characters always, and
+    characters of scripts the prompt does not use at all (a Chinese token in an English
+    review)."""
+    content = content.replace("\ufffd", "")
+    if any(_FOREIGN.search(m.get("content", "")) for m in messages):
+        return content
+    return _FOREIGN.sub("", content)
 
 
 # -- the gateway -----------------------------------------------------------------------------
@@ -191,7 +236,11 @@ class Gateway:
         gate: str | None = None,
         prompt: PromptInfo | None = None,
         tools: list[dict[str, Any]] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
     ) -> Reply:
+        """`temperature` / `max_tokens` override the configured ones for this call (sampling
+        candidates, short verdicts); both are recorded with the call."""
         from .redact import redact
 
         backend = self.backend_for(agent)
@@ -201,8 +250,9 @@ class Gateway:
         json_schema = _json_schema(schema) if schema else None
         if json_schema is not None:
             msgs = _with_schema_instruction(msgs, json_schema)
+        limits = {"temperature": temperature, "max_tokens": max_tokens}
         first = self._call_with_retries(backend, agent, task, gate, prompt, msgs, json_schema,
-                                        schema, tools)
+                                        schema, tools, limits=limits)
         if schema is None:
             return first
         if first.parsed is not None:
@@ -215,7 +265,8 @@ class Gateway:
                 ". Reply again with only the corrected JSON object.")},
         ]
         second = self._call_with_retries(backend, agent, task, gate, prompt, repair,
-                                         json_schema, schema, tools, attempt_offset=first.attempts)
+                                         json_schema, schema, tools, limits=limits,
+                                         attempt_offset=first.attempts)
         if second.parsed is None:
             raise ModelOutputInvalid(
                 f"{agent} ({backend.model}) returned output that does not match "
@@ -242,6 +293,7 @@ class Gateway:
                            prompt: PromptInfo | None, msgs: list[Message],
                            json_schema: dict[str, Any] | None, schema: type[BaseModel] | None,
                            tools: list[dict[str, Any]] | None,
+                           limits: dict[str, Any] | None = None,
                            attempt_offset: int = 0) -> Reply:
         from tenacity import (
             Retrying,
@@ -265,7 +317,8 @@ class Gateway:
                 with attempt:
                     attempts += 1
                     reply = self._attempt(backend, agent, task, gate, prompt, msgs, json_schema,
-                                          schema, tools, attempt_offset + attempts, ids)
+                                          schema, tools, attempt_offset + attempts, ids,
+                                          limits or {})
         except TransientModelError as exc:
             raise ModelError(
                 f"{agent}: {backend.provider} model {backend.model} kept failing after "
@@ -276,7 +329,8 @@ class Gateway:
     def _attempt(self, backend: Backend, agent: str, task: str, gate: str | None,
                  prompt: PromptInfo | None, msgs: list[Message],
                  json_schema: dict[str, Any] | None, schema: type[BaseModel] | None,
-                 tools: list[dict[str, Any]] | None, attempt: int, ids: list[str]) -> Reply:
+                 tools: list[dict[str, Any]] | None, attempt: int, ids: list[str],
+                 limits: dict[str, Any]) -> Reply:
         from .pricing import cost_usd
         from .telemetry import current_trace_id, llm_span
 
@@ -285,7 +339,9 @@ class Gateway:
                                        where="agent = ? AND task = ?", params=[agent, task])
         req = ModelRequest(messages=msgs, schema=json_schema,
                            schema_name=schema.__name__ if schema else None,
-                           temperature=self.models.temperature, max_tokens=self.models.max_tokens,
+                           temperature=_pick(limits.get("temperature"), self.models.temperature),
+                           max_tokens=min(_pick(limits.get("max_tokens"), self.models.max_tokens),
+                                          self.models.max_tokens),
                            timeout_s=self.models.timeout_s, agent=agent, task=task,
                            call_index=call_index, tools=tools)
         params = {"model": backend.model, "temperature": req.temperature,
@@ -319,9 +375,13 @@ class Gateway:
                         finish_reasons=[raw.finish_reason] if raw.finish_reason else None,
                         cost_usd=cost)
         parsed, error = None, None
-        if schema is not None:
+        content = clean_text(raw.content, msgs)
+        if schema is not None and raw.finish_reason == "length":
+            error = (f"invalid output: the reply hit the {req.max_tokens}-token limit and was "
+                     f"cut off; reply shorter")
+        elif schema is not None:
             try:
-                parsed = parse_reply(schema, raw.content)
+                parsed = parse_reply(schema, content)
             except ValidationError as exc:
                 error = "invalid output: " + _validation_summary(exc)
         written = self.ledger.append(
@@ -330,9 +390,14 @@ class Gateway:
             input_tokens=raw.input_tokens, output_tokens=raw.output_tokens, cost_usd=cost,
             latency_s=latency, error=error, trace_id=current_trace_id())
         ids.append(written["id"])
-        return Reply(content=raw.content, parsed=parsed, input_tokens=raw.input_tokens,
+        return Reply(content=content, parsed=parsed, input_tokens=raw.input_tokens,
                      output_tokens=raw.output_tokens, cost_usd=cost, model=raw.model or backend.model,
-                     latency_s=latency, attempts=1, ledger_ids=(written["id"],))
+                     latency_s=latency, attempts=1, ledger_ids=(written["id"],),
+                     finish_reason=raw.finish_reason)
+
+
+def _pick(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def _reply_fields(r: Reply) -> dict[str, Any]:
@@ -345,11 +410,13 @@ def _last_error(ledger: Ledger, reply: Reply) -> str:
 
 
 def _with_schema_instruction(msgs: list[Message], schema: dict[str, Any]) -> list[Message]:
+    """The output format goes last, after the shared material: what differs between
+    agents must come after what they share, or no prefix is reused."""
     instruction = _schema_instruction(schema)
-    if msgs and msgs[0]["role"] == "system":
-        return [{"role": "system", "content": msgs[0]["content"] + "\n\n" + instruction},
-                *msgs[1:]]
-    return [{"role": "system", "content": instruction}, *msgs]
+    if msgs and msgs[-1]["role"] == "user":
+        return [*msgs[:-1], {"role": "user", "content": msgs[-1]["content"] + "\n\n"
+                             + instruction}]
+    return [*msgs, {"role": "user", "content": instruction}]
 
 
 # -- backend resolution ----------------------------------------------------------------------

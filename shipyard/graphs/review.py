@@ -1,0 +1,139 @@
+"""G5 reviews: who reviews (decided by code), and which findings count (grounded ones).
+
+- **Scope by code, not by a model.** Security and Test always review. SRE,
+  Governance and FinOps review only a diff their concern touches (I/O and
+  concurrency; AI or personal data; paid services and model calls) — the
+  blueprint's scope notes. Otherwise the review is recorded as not applicable,
+  with the reason, and no model is called.
+- **Grounded findings.** A finding counts when it cites a file of the diff, a
+  line inside one of its hunks (new side) and a rule of the role's checklist;
+  `tool-finding` must also match a finding of a failing check. A block with no
+  grounded finding is kept as a note for the human, not a block.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DiffMap", "applicability", "block_reasons", "ground_review", "parse_diff"]
+
+ALWAYS = ("security", "test")
+_SLACK = 2  # lines around a hunk a finding may cite (models count lines loosely)
+
+_AI = r"\b(openai|anthropic|litellm|langchain|transformers|torch|tensorflow|sklearn|llama_cpp|" \
+      r"ollama|cohere|mistralai|vertexai|genai)\b"
+_PAID = r"\b(boto3|botocore|google\.cloud|azure|stripe|twilio|sendgrid|requests|httpx|aiohttp|" \
+        r"urllib\.request|urlopen)\b"
+_PERSONAL = r"\b(e-?mail|phone|address|birth|dob|ssn|social.security|passport|gender|" \
+            r"ethnicity|salary|credit.?card|iban|ip_?address|geo|latitude|longitude|health|" \
+            r"password|national.id)\b"
+_OPS = r"\b(subprocess|socket|threading|multiprocessing|asyncio|requests|httpx|urllib|" \
+       r"aiohttp|open\(|logging|time\.sleep|while True|retry|os\.environ|signal|sqlite3|" \
+       r"shutil|tempfile)\b"
+_OPS_FILES = re.compile(r"(^|/)(Dockerfile|docker-compose[^/]*|[^/]+\.(ya?ml|toml|cfg|ini|conf))$")
+
+_SCOPE: dict[str, tuple[str, str]] = {
+    "finops": (_PAID + "|" + _AI,
+               "the diff adds no model, cloud or paid-service calls"),
+    "governance": (_AI + "|" + _PERSONAL,
+                   "the diff adds no AI usage and touches no personal data"),
+    "sre": (_OPS, "the diff adds no I/O, networking, concurrency, logging or configuration"),
+}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DiffMap:
+    """New-side line ranges of each file's hunks, and the added lines' text."""
+
+    hunks: dict[str, list[tuple[int, int]]]
+    added: str
+
+    def contains(self, path: str | None, line: int | None) -> bool:
+        if not path or line is None:
+            return False
+        path = _norm(path)
+        return any(start - _SLACK <= line <= end + _SLACK
+                   for start, end in self.hunks.get(path, []))
+
+
+def parse_diff(diff: str) -> DiffMap:
+    hunks: dict[str, list[tuple[int, int]]] = {}
+    added: list[str] = []
+    current: str | None = None
+    for line in diff.splitlines():
+        if line.startswith("+++ "):
+            target = line[4:].strip()
+            current = None if target == "/dev/null" else _norm(target.removeprefix("b/"))
+        elif line.startswith("@@") and current is not None:
+            m = re.search(r"\+(\d+)(?:,(\d+))?", line)
+            if m:
+                start, count = int(m.group(1)), int(m.group(2) or "1")
+                hunks.setdefault(current, []).append((start, start + max(count, 1) - 1))
+        elif line.startswith("+") and not line.startswith("+++"):
+            added.append(line[1:])
+    return DiffMap(hunks=hunks, added="\n".join(added))
+
+
+def _norm(path: str) -> str:
+    path = path.strip().strip('"')
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
+def applicability(role: str, diff: DiffMap, *, scoped: bool = True) -> str | None:
+    """None when `role` must review this diff; otherwise why it is not applicable."""
+    if not scoped or role in ALWAYS or role not in _SCOPE:
+        return None
+    pattern, reason = _SCOPE[role]
+    if re.search(pattern, diff.added, re.IGNORECASE):
+        return None
+    if role == "sre" and any(_OPS_FILES.search(p) for p in diff.hunks):
+        return None
+    return reason
+
+
+def ground_review(review: dict[str, Any], diff: DiffMap,
+                  checks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The review with each finding marked grounded or not, and the verdict that counts."""
+    failing = {(_norm(f.get("path") or ""))
+               for c in checks if c.get("status") in ("fail", "error")
+               for f in c.get("findings", [])}
+    findings = []
+    for f in review.get("findings", []):
+        ok = diff.contains(f.get("path"), f.get("line"))
+        if ok and f.get("rule") == "tool-finding":
+            ok = _norm(f.get("path") or "") in failing
+        findings.append({**f, "grounded": ok})
+    grounded = [f for f in findings if f["grounded"]]
+    verdict = review["verdict"]
+    if verdict == "block" and not grounded:
+        verdict = "approve"  # an ungrounded block is a note for the human, not a block
+        note = "block not counted: no finding cites a rule, a file and a line of the diff"
+    else:
+        note = ""
+    return {**review, "findings": findings, "model_verdict": review["verdict"],
+            "verdict": verdict, "note": note}
+
+
+def block_reasons(checks: list[dict[str, Any]], reviews: dict[str, dict[str, Any]],
+                  refusals: list[str]) -> list[str]:
+    """Why G5 blocks. Tool evidence first: an LLM approval never overrides a failing check."""
+    reasons = []
+    for c in checks:
+        if c["blocking"] and c["status"] in ("fail", "error"):
+            detail = "; ".join(f"{f.get('path') or ''}:{f.get('line') or ''} {f['message'][:160]}"
+                               for f in c.get("findings", [])[:3])
+            reasons.append(f"check {c['name']} {c['status']}: {detail or c.get('summary', '')}")
+    reasons += [f"security: {r}" for r in refusals]
+    for role in ALWAYS:  # dual review: both must approve
+        if role not in reviews:
+            reasons.append(f"{role} review missing (dual review requires it)")
+    for role, r in sorted(reviews.items()):
+        if r["verdict"] == "block":
+            found = "; ".join(f"{f.get('path')}:{f.get('line')} [{f.get('rule')}] {f['message']}"
+                              for f in r.get("findings", []) if f.get("grounded"))
+            reasons.append(f"{role} review blocks: {(found or r['summary'])[:300]}")
+    return reasons
