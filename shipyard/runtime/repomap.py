@@ -167,11 +167,12 @@ def render_map(maps: Sequence[ModuleMap], budget_chars: int) -> str:
 
 
 # -- retrieval -----------------------------------------------------------------------------
-_STOP = frozenset("""a an and are as at be by can for from has have if in into is it its of on or
+_STOP_WORDS = """a an and are as at be by can for from has have if in into is it its of on or
 should so that the their then there these this to was we when which will with without would
 add adds allow allows make makes use uses new support supports need needs want please also able
 def self cls return import none true false not class pass else elif try except raise str int
-bool dict list""".split())
+bool dict list"""
+_STOP = frozenset(_STOP_WORDS.split())
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
