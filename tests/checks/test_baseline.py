@@ -103,3 +103,16 @@ def test_a_missing_tool_is_named_with_the_package_that_provides_it(repo, monkeyp
     result = repo.check("sbom").checks[0]
     assert result.status == "error"
     assert "pip install cyclonedx-bom" in result.findings[0].message
+
+
+def test_lint_never_fixes_the_users_files_even_when_ruff_config_says_fix(repo):
+    # Found on pallets/flask, whose pyproject sets `[tool.ruff] fix = true`: the lint check
+    # rewrote the user's working copy and then reported the fixed file as clean.
+    repo.write("pyproject.toml", (repo.path / "pyproject.toml").read_text()
+               + "\n[tool.ruff]\nfix = true\n")
+    repo.base = repo.commit("ruff fix = true")
+    repo.write("fixme.py", "import os\n\n\ndef f():\n    return 1\n").commit()
+    before = (repo.path / "fixme.py").read_bytes()
+    result = repo.check("lint").checks[0]
+    assert (repo.path / "fixme.py").read_bytes() == before
+    assert result.status == "fail" and result.findings[0].rule == "ruff.F401"
