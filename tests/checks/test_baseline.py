@@ -116,3 +116,17 @@ def test_lint_never_fixes_the_users_files_even_when_ruff_config_says_fix(repo):
     result = repo.check("lint").checks[0]
     assert (repo.path / "fixme.py").read_bytes() == before
     assert result.status == "fail" and result.findings[0].rule == "ruff.F401"
+
+
+def test_a_tool_reporting_a_neighbouring_line_still_matches_but_one_more_is_new():
+    # bandit reported flask's old `eval` one line off on the head: same finding, other text.
+    base_lines, head_lines = {10: "eval(x)"}, {11: "with open(p) as f:", 30: "eval(y)"}
+    base = CheckResult(name="sast", status="fail", findings=(_f("bandit.B307", 10),))
+    drifted = CheckResult(name="sast", status="fail", findings=(_f("bandit.B307", 11),))
+    out = compare(drifted, base, lambda p, n: head_lines.get(n, ""),
+                  lambda p, n: base_lines.get(n, ""))
+    assert out.status == "pass" and not out.findings[0].new
+    two = CheckResult(name="sast", status="fail", findings=(_f("bandit.B307", 11),
+                                                            _f("bandit.B307", 30)))
+    out = compare(two, base, lambda p, n: head_lines.get(n, ""), lambda p, n: base_lines.get(n, ""))
+    assert out.status == "fail" and [f.new for f in out.findings] == [False, True]

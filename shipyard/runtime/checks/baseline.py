@@ -6,7 +6,11 @@ is matched with the base's by a fingerprint that survives line shifts: the
 rule, the path, the finding's line text with whitespace collapsed, and its
 message with digits masked. A head finding whose fingerprint the base already
 has (as many times) is marked `new=False`: reported as context, never
-blocking. The check fails only on new findings that count toward its verdict.
+blocking. Tools do not always report the same line for the same code (bandit
+moved an `eval` finding one line up on flask's cli.py), so findings left over
+are then matched on rule + path + message alone, again counted: the change
+must add one more of the same finding to a file for it to be new. The check
+fails only on new findings that count toward its verdict.
 
 Checks that are relative to the base by construction are not run twice:
 secrets (added lines only), sbom (the base..head SBOM diff) and tests
@@ -18,15 +22,14 @@ from __future__ import annotations
 import re
 import shutil
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from ..proc import run as run_proc
 from .base import CheckContext, CheckResult, Finding
 
-__all__ = ["BASELINED", "BaseTree", "compare", "fingerprint", "judge_against_base"]
+__all__ = ["BASELINED", "BaseTree", "compare", "fingerprint", "judge_against_base", "old_findings"]
 
 # The built-in checks whose findings are compared with the base's.
 BASELINED: set[str] = {"lint", "sast", "hygiene", "deps", "licenses"}
@@ -89,15 +92,29 @@ def _fingerprints(findings: Iterable[Finding], read: LineReader) -> list[str]:
     return [fingerprint(f, read(f.path, f.line) if f.path and f.line else "") for f in findings]
 
 
+def old_findings(head: Sequence[Finding], base: Sequence[Finding], read_head: LineReader,
+                 read_base: LineReader) -> list[bool]:
+    """Which head findings the base already had, each base finding matching at most one:
+    by fingerprint first, then the rest by rule + path + message alone."""
+    used, old = [False] * len(base), [False] * len(head)
+    passes = ((_fingerprints(head, read_head), _fingerprints(base, read_base)),
+              ([fingerprint(f, "") for f in head], [fingerprint(f, "") for f in base]))
+    for head_keys, base_keys in passes:
+        pool: dict[str, list[int]] = {}
+        for i, key in enumerate(base_keys):
+            if not used[i]:
+                pool.setdefault(key, []).append(i)
+        for j, key in enumerate(head_keys):
+            if not old[j] and pool.get(key):
+                used[pool[key].pop(0)] = old[j] = True
+    return old
+
+
 def compare(head: CheckResult, base: CheckResult, read_head: LineReader,
             read_base: LineReader) -> CheckResult:
     """`head` with the findings the base already had marked old, and its verdict re-judged."""
-    known = Counter(_fingerprints(base.findings, read_base))
-    marked = []
-    for f, fp in zip(head.findings, _fingerprints(head.findings, read_head), strict=True):
-        old = known[fp] > 0
-        known[fp] -= old
-        marked.append(replace(f, new=not old))
+    old = old_findings(head.findings, base.findings, read_head, read_base)
+    marked = [replace(f, new=not o) for f, o in zip(head.findings, old, strict=True)]
     old_count = sum(not f.new for f in marked)
     if head.status != "fail" or old_count == 0:
         return replace(head, findings=tuple(marked))
