@@ -119,7 +119,7 @@ def test_lint_never_fixes_the_users_files_even_when_ruff_config_says_fix(repo):
 
 
 def test_a_tool_reporting_a_neighbouring_line_still_matches_but_one_more_is_new():
-    # bandit reported flask's old `eval` one line off on the head: same finding, other text.
+    # The tool's line disagrees with the committed text: same finding, other line text.
     base_lines, head_lines = {10: "eval(x)"}, {11: "with open(p) as f:", 30: "eval(y)"}
     base = CheckResult(name="sast", status="fail", findings=(_f("bandit.B307", 10),))
     drifted = CheckResult(name="sast", status="fail", findings=(_f("bandit.B307", 11),))

@@ -6,11 +6,12 @@ is matched with the base's by a fingerprint that survives line shifts: the
 rule, the path, the finding's line text with whitespace collapsed, and its
 message with digits masked. A head finding whose fingerprint the base already
 has (as many times) is marked `new=False`: reported as context, never
-blocking. Tools do not always report the same line for the same code (bandit
-moved an `eval` finding one line up on flask's cli.py), so findings left over
-are then matched on rule + path + message alone, again counted: the change
-must add one more of the same finding to a file for it to be new. The check
-fails only on new findings that count toward its verdict.
+blocking. A tool's line can disagree with the committed text (a working copy
+that differs from the head commit, a multi-line statement reported at another
+of its lines), so findings left over are then matched on rule + path + message
+alone, again counted: the change must add one more of the same finding to a
+file for it to be new. The check fails only on new findings that count toward
+its verdict.
 
 Checks that are relative to the base by construction are not run twice:
 secrets (added lines only), sbom (the base..head SBOM diff) and tests
