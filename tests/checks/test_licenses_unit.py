@@ -184,3 +184,11 @@ def test_an_exception_while_judging_one_package_is_a_finding_naming_it(repo, fak
     assert f.path == "requirements.txt" and f.line == 2
     block = repo.check("licenses", policy=CheckPolicy(unknown_license="block")).checks[0]
     assert block.status == "fail" and block.findings[0].rule == "licenses.unreadable"
+
+
+def test_real_metadata_that_crashed_license_expression_is_identified():
+    # License fields of packages in shipyard's own environment on which
+    # license-expression raised AttributeError (sqlite-vec, distro, sqlite-fts4).
+    assert spdx_expression({"License": "MIT License, Apache License, Version 2.0"})[0] \
+        == "MIT OR Apache-2.0"
+    assert spdx_expression({"License": "Apache License, Version 2.0"})[0] == "Apache-2.0"

@@ -221,7 +221,7 @@ def _parse(expr: str) -> object:
 
 # The metadata fields that can name a license, most authoritative first (pip-licenses' names).
 _FIELDS = ("License-Expression", "License-Metadata", "License-Classifier", "License")
-_ALTERNATIVES = re.compile(r"\s*(?:;|/|\bor\b|,)\s*", re.IGNORECASE)
+_ALTERNATIVES = re.compile(r"\s*(?:;|/|\bor\b)\s*", re.IGNORECASE)
 
 
 def spdx_expression(info: dict) -> tuple[str | None, str]:
@@ -241,11 +241,31 @@ def spdx_expression(info: dict) -> tuple[str | None, str]:
 def _from_field(raw: str) -> str | None:
     if looks_like_text(raw):
         return _validated(identify_text(raw))
-    if (expr := _validated(_ALIASES.get(raw.strip().lower(), raw.strip()))) is not None:
+    if (expr := _name(raw)) is not None:
         return expr
-    parts = [p for p in _ALTERNATIVES.split(raw) if p and p.strip()]
-    names = [_ALIASES.get(p.strip().lower(), p.strip()) for p in parts]
+    names = _names(raw)
     return _validated(" OR ".join(f"({n})" if " " in n else n for n in names))
+
+
+def _name(text: str) -> str | None:
+    """One license name or expression as SPDX: an alias, else the text if it validates."""
+    return _validated(_ALIASES.get(text.strip().lower(), text.strip()))
+
+
+def _names(raw: str) -> list[str]:
+    """The licenses a free-text field offers: split on `;`, `/`, `or`, and on commas where
+    the pieces are names ("MIT License, Apache License, Version 2.0" is two, not three)."""
+    names: list[str] = []
+    for part in filter(str.strip, _ALTERNATIVES.split(raw)):
+        pending = ""
+        for piece in part.split(","):
+            pending = f"{pending}, {piece.strip()}" if pending else piece.strip()
+            if (name := _name(pending)) is not None:
+                names.append(name)
+                pending = ""
+        if pending:
+            names.append(pending)  # unresolved: the whole candidate will not validate
+    return names
 
 
 def _validated(candidate: str | None) -> str | None:
