@@ -17,6 +17,7 @@ a file too big for what is left is given as its outline instead.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import re
 from collections import Counter
@@ -45,6 +46,7 @@ TEXT_SUFFIXES = (".py", ".pyi", ".toml", ".md", ".rst", ".txt", ".cfg", ".ini", 
 _MAX_FILE_BYTES = 400_000  # bigger files are data, not code to read
 _PATH_WEIGHT, _SYMBOL_WEIGHT = 3, 2
 _K1, _B = 1.5, 0.75
+_TEST_WEIGHT = 0.8  # a test of the code matters, the code itself more
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -174,18 +176,30 @@ def self cls return import none true false not class pass else elif try except r
 bool dict list"""
 _STOP = frozenset(_STOP_WORDS.split())
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+_DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTILINE)
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 
 def tokenize(text: str) -> list[str]:
     """Identifier-aware terms: `SecureCookieSession` -> securecookiesession, secure, cookie,
     session; `send_file` -> send_file, send, file; lower-cased, light plural stemming."""
-    out: list[str] = []
-    for ident in _IDENT.findall(text):
-        parts = [p for chunk in ident.split("_") for p in _CAMEL.findall(chunk)]
-        words = [ident.lower()] + ([p.lower() for p in parts] if len(parts) > 1 else [])
-        out += [_stem(w) for w in words if len(w) > 1 and w not in _STOP]
+    return [t for ident in _IDENT.findall(text) for t in _terms(ident)]
+
+
+def _counted_terms(text: str) -> Counter[str]:
+    """`Counter(tokenize(text))`, expanding each distinct identifier once."""
+    out: Counter[str] = Counter()
+    for ident, n in Counter(_IDENT.findall(text)).items():
+        for t in _terms(ident):
+            out[t] += n
     return out
+
+
+@functools.lru_cache(maxsize=65_536)
+def _terms(ident: str) -> tuple[str, ...]:
+    parts = [p for chunk in ident.split("_") for p in _CAMEL.findall(chunk)]
+    words = [ident.lower()] + ([p.lower() for p in parts] if len(parts) > 1 else [])
+    return tuple(_stem(w) for w in words if len(w) > 1 and w not in _STOP)
 
 
 def _stem(word: str) -> str:
@@ -197,16 +211,20 @@ def _stem(word: str) -> str:
 
 
 def _document(path: str, text: str) -> Counter[str]:
-    """A file's terms: its path and symbols count more than its body."""
-    terms = Counter(tokenize(text))
+    """A file's terms: its path and the names it defines count more than its body.
+    (Names come from a regex, not the AST: parsing every file would triple the cost.)"""
+    terms = _counted_terms(text)
     for t in tokenize(path.replace("/", " ")):
         terms[t] += _PATH_WEIGHT
-    if path.endswith((".py", ".pyi")):
-        m = map_module(path, text)
-        for s in m.symbols:
-            for t in tokenize(f"{s.name} {s.doc}"):
-                terms[t] += _SYMBOL_WEIGHT
+    for name in _DEFINES.findall(text):
+        for t in _terms(name):
+            terms[t] += _SYMBOL_WEIGHT
     return terms
+
+
+def _is_test(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.startswith("test_") or name.endswith("_test.py") or "tests/" in f"/{path}"
 
 
 def rank_files(docs: Mapping[str, str], query: str,
@@ -225,7 +243,7 @@ def rank_files(docs: Mapping[str, str], query: str,
             idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
             tf = bag[t]
             s += idf * tf * (_K1 + 1) / (tf + _K1 * (1 - _B + _B * length / avg))
-        scores[path] = s
+        scores[path] = s * (_TEST_WEIGHT if _is_test(path) else 1.0)
     first = [p for p in dict.fromkeys(planned) if p in scores]
     rest = sorted((p for p in scores if p not in first), key=lambda p: (-scores[p], p))
     top = max(scores.values(), default=0.0) + 1.0
