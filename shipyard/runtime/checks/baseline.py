@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -127,7 +128,15 @@ def compare(head: CheckResult, base: CheckResult, read_head: LineReader,
 
 def judge_against_base(name: str, ctx: CheckContext, head: CheckResult, tree: BaseTree,
                        run_one: RunFn) -> CheckResult:
-    """Run check `name` on the base tree and `compare`; the head result alone if that fails."""
+    """Run check `name` on the base tree and `compare`; the head result alone if that fails.
+    The time spent on the base is added to the result's duration."""
+    started = time.perf_counter()
+    result = _against_base(name, ctx, head, tree, run_one)
+    return replace(result, duration_s=head.duration_s + time.perf_counter() - started)
+
+
+def _against_base(name: str, ctx: CheckContext, head: CheckResult, tree: BaseTree,
+                  run_one: RunFn) -> CheckResult:
     try:
         root = tree.path()
     except RuntimeError as exc:
