@@ -134,6 +134,8 @@ def test_multi_license_strings_and_classifier_lists_mean_a_choice():
     assert spdx_expression({"License-Classifier": "MIT License; BSD License"})[0] \
         == "MIT OR BSD-3-Clause"
     assert spdx_expression({"License-Metadata": "Dual License"})[0] is None
+    assert spdx_expression({"License-Metadata": "GPL-2.0-or-later; MIT"})[0] \
+        == "GPL-2.0-or-later OR MIT"
 
 
 def test_inputs_that_crash_license_expression_are_unknown_not_a_crash():

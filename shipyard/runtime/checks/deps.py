@@ -44,11 +44,12 @@ def run(ctx: CheckContext) -> CheckResult:
             sev = adv.severity or "high"  # unrated advisories are not waved through
             fix = f"; fixed in {', '.join(adv.fixed)}" if adv.fixed else "; no fixed version"
             alias = f" ({', '.join(adv.aliases[:2])})" if adv.aliases else ""
+            fails = _RANK[sev] >= threshold
             findings.append(Finding(rule=f"deps.{adv.id}", severity=sev, path=dep.path,
-                                    line=dep.line, fails=_RANK[sev] >= threshold, message=f"{dep.name}=={dep.pinned}: {adv.id}"
-                                    f"{alias} {adv.summary[:200]}{fix}"))
+                                    line=dep.line, fails=fails, message=f"{dep.name}=={dep.pinned}: "
+                                    f"{adv.id}{alias} {adv.summary[:200]}{fix}"))
             matched.append({"package": dep.name, "version": dep.pinned, "advisory": adv.id})
-            failing += _RANK[sev] >= threshold
+            failing += fails
     report = ctx.scratch / "deps.json"
     report.write_text(json.dumps({"database": str(db.path), "meta": db.meta(),
                                   "checked": [d.spec for d in pinned], "matches": matched},

@@ -190,7 +190,8 @@ def _judge(ctx: CheckContext, name: str, root: DeclaredDep, installed: dict,
         return Finding(rule="licenses.unknown", severity=unknown_sev, path=root.path,
                        line=root.line, message=f"{name} {info.get('Version')}{via}: license "
                        f"{_short(raw)!r} is not an SPDX expression nor a license text we "
-                       f"recognise"), pol.unknown_license == "block"
+                       f"recognise; read it, then allow its SPDX id in [policy] license_allow"), \
+        pol.unknown_license == "block"
     verdict = _allowed(_parse(expr), set(pol.license_allow),
                        set(pol.license_deny))
     if verdict is True:
@@ -221,7 +222,7 @@ def _parse(expr: str) -> object:
 
 # The metadata fields that can name a license, most authoritative first (pip-licenses' names).
 _FIELDS = ("License-Expression", "License-Metadata", "License-Classifier", "License")
-_ALTERNATIVES = re.compile(r"\s*(?:;|/|\bor\b)\s*", re.IGNORECASE)
+_ALTERNATIVES = re.compile(r"\s*[;/]\s*|\s+or\s+", re.IGNORECASE)  # not the -or- of -or-later
 
 
 def spdx_expression(info: dict) -> tuple[str | None, str]:
