@@ -201,5 +201,6 @@ unknown_license = "warn"       # block | warn
 # license_allow = ["MIT", "BSD-3-Clause", "Apache-2.0", ...]   # SPDX ids; "A OR B" passes if
 # license_deny = ["GPL-3.0-only", "AGPL-3.0-only", ...]        # either side is allowed
 # advisories_db = "~/.cache/shipyard/advisories.db"            # or SHIPYARD_ADVISORIES_DB
+advisories_missing = "ask"     # ask (G2 asks once, deps skipped) | block (deps errors) without one
 """
 

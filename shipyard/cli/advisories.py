@@ -42,17 +42,23 @@ def import_(path: Annotated[Path, typer.Argument(help="A folder or zip of OSV YA
     print(f"imported {n} PyPI advisories into {target.path} ({target.count()} in all)")
 
 
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Where to download the OSV zip from "
+                                           "(default: $SHIPYARD_ADVISORIES_URL, else OSV's "
+                                           "PyPI export).")]
+
+
 @app.command("update")
-def update(db: DbOpt = None, repo: RepoOpt = Path(".")) -> None:
+def update(db: DbOpt = None, repo: RepoOpt = Path("."), url: UrlOpt = None) -> None:
     """Download OSV's PyPI export (network) and load it."""
     from ..errors import ShipyardError
-    from ..runtime.advisories import OSV_PYPI_URL
+    from ..runtime.advisories import default_url
     from ..runtime.advisories import update as do_update
 
     try:
         target = _db(db, repo)
-        print(f"downloading {OSV_PYPI_URL} …", file=sys.stderr)
-        n = do_update(target)
+        source = url or default_url()
+        print(f"downloading {source} …", file=sys.stderr)
+        n = do_update(target, source)
     except ShipyardError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(exc.exit_code) from None

@@ -34,6 +34,8 @@ __all__ = [
     "NoAdvisoryDatabase",
     "cvss3_base_score",
     "default_db_path",
+    "default_url",
+    "first_run_hint",
     "import_path",
     "update",
 ]
@@ -44,6 +46,18 @@ _Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
 class NoAdvisoryDatabase(UserError):
     """There is no advisory database (or it is empty) where the policy says."""
+
+
+def first_run_hint(path: Path) -> str:
+    """The one message that tells a fresh install how to get an advisory database."""
+    return (f"no advisory database at {path} yet: run `shipyard advisories update` to download "
+            f"OSV's PyPI export (online), or `shipyard advisories import FILE` with an OSV zip or "
+            f"folder (offline); SHIPYARD_ADVISORIES_DB or policy.advisories_db point elsewhere")
+
+
+def default_url() -> str:
+    """$SHIPYARD_ADVISORIES_URL (a mirror, or a local server in tests), else OSV's PyPI export."""
+    return os.environ.get("SHIPYARD_ADVISORIES_URL") or OSV_PYPI_URL
 
 
 def default_db_path(policy: object | None = None) -> Path:
@@ -94,10 +108,7 @@ class AdvisoryDB:
     def require(self) -> None:
         """Raise the error that names the fix when there is nothing to match against."""
         if self.count() == 0:
-            raise NoAdvisoryDatabase(
-                f"no advisory database at {self.path}: run `shipyard advisories update` (online) "
-                f"or `shipyard advisories import DIR|ZIP` with OSV records, or set "
-                f"policy.advisories_db / SHIPYARD_ADVISORIES_DB to an existing database")
+            raise NoAdvisoryDatabase(first_run_hint(self.path))
 
     def add(self, records: Iterable[dict], source: str) -> int:
         db = self._db()
@@ -181,8 +192,10 @@ def import_path(db: AdvisoryDB, path: Path) -> int:
     raise UserError(f"{path} is neither a directory nor a zip of OSV records")
 
 
-def update(db: AdvisoryDB, url: str = OSV_PYPI_URL, timeout: float = 300) -> int:
-    """Download OSV's PyPI export and import it. The one network call in the checks."""
+def update(db: AdvisoryDB, url: str | None = None, timeout: float = 300) -> int:
+    """Download OSV's PyPI export (or `url`, default `default_url()`) and import it.
+    The one network call in the checks."""
+    url = url or default_url()
     with tempfile.TemporaryDirectory(prefix="shipyard-osv-") as tmp:
         dest = Path(tmp) / "all.zip"
         try:
@@ -191,7 +204,10 @@ def update(db: AdvisoryDB, url: str = OSV_PYPI_URL, timeout: float = 300) -> int
                     f.write(chunk)
         except OSError as exc:
             raise RunError(f"could not download {url}: {exc}; when offline, use "
-                           f"`shipyard advisories import DIR|ZIP` with a local copy") from exc
+                           f"`shipyard advisories import FILE` with a local copy") from exc
+        if not zipfile.is_zipfile(dest):
+            raise RunError(f"{url} did not return a zip of OSV records; point "
+                           f"SHIPYARD_ADVISORIES_URL (or --url) at OSV's PyPI all.zip or a mirror")
         return import_path(db, dest)
 
 

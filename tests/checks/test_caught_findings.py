@@ -180,6 +180,7 @@ def test_new_component_is_a_finding_for_review_in_the_sbom_diff(repo):
     repo.write("requirements.txt", "packaging==24.0\n").commit()
     report = repo.check("sbom")
     f = finding(report, "sbom", "sbom.added")
+    assert not f.fails  # review, not block: listed, but it does not fail the check
     assert (f.path, f.line) == ("requirements.txt", 1) and "packaging" in f.message
     assert report.checks[0].status == "pass"  # review, not block, by default
     assert len(report.checks[0].evidence) == 2

@@ -40,10 +40,11 @@ def test_hanging_test_suite_is_error_and_killed_at_the_timeout(repo):
 
 def test_missing_advisory_database_is_error_naming_the_fix(repo, tmp_path):
     repo.write("requirements.txt", "jinja2==2.10\n").commit()
-    report = repo.check("deps", policy=CheckPolicy(advisories_db=str(tmp_path / "none.db")))
+    report = repo.check("deps", policy=CheckPolicy(advisories_db=str(tmp_path / "none.db"),
+                                                   advisories_missing="block"))
     result = report.checks[0]
     assert result.status == "error" and result.blocks
-    assert "shipyard advisories import" in result.summary
+    assert "shipyard advisories import" in result.findings[0].message
 
 
 def test_tooling_status_reports_a_missing_advisory_database(tmp_path):

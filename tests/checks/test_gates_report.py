@@ -66,7 +66,8 @@ def test_json_output_has_exactly_the_documented_shape(repo):
     for c in doc["checks"]:
         assert set(c) == {"name", "status", "blocking", "findings", "evidence", "duration_s"}
         for f in c["findings"]:
-            assert set(f) == {"rule", "severity", "path", "line", "message"}
+            assert set(f) == {"rule", "severity", "path", "line", "message", "fails",
+                              "new"}
         for e in c["evidence"]:
             assert set(e) == {"path", "sha256"}
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ...errors import RepoError, UserError
 from .base import CheckContext, CheckResult, Evidence, Finding, ProgressFn
+from .baseline import BASELINED, BaseTree, judge_against_base
 from .policy import ALL_CHECKS, CheckPolicy
 
 __all__ = [
@@ -56,9 +57,15 @@ _BUILTINS = (*ALL_CHECKS, "tooling")
 _loaded = False
 
 
-def register_check(name: str, fn: CheckFn) -> None:
-    """Add (or replace) the check `name`; `fn(ctx) -> CheckResult`."""
+def register_check(name: str, fn: CheckFn, *, compare_with_base: bool = False) -> None:
+    """Add (or replace) the check `name`; `fn(ctx) -> CheckResult`.
+
+    With `compare_with_base`, a failing result is re-judged against the same check on the
+    base: findings already there are context and do not block (see `baseline`).
+    """
     REGISTRY[name] = fn
+    if compare_with_base:
+        BASELINED.add(name)
 
 
 def registered_checks() -> dict[str, CheckFn]:
@@ -145,6 +152,7 @@ def run_checks(
     names = _select(only, policy)
     files = changed_files(repo, base_sha, head_sha)
     scratch_root = Path(tempfile.mkdtemp(prefix="shipyard-checks-"))
+    base_tree = BaseTree(repo, base_sha, scratch_root / "base-tree")
     try:
         def one(name: str) -> CheckResult:
             if on_progress:
@@ -153,7 +161,10 @@ def run_checks(
             scratch.mkdir()
             ctx = CheckContext(repo=repo, base=base_sha, head=head_sha, policy=policy,
                                scratch=scratch, changed_files=files, parallel=parallel)
-            result = _apply_policy(_run_one(name, ctx), policy)
+            result = _run_one(name, ctx)
+            if name in BASELINED and base_sha != head_sha and result.status == "fail":
+                result = judge_against_base(name, ctx, result, base_tree, _run_one)
+            result = _apply_policy(_explained(result), policy)
             result = _keep_evidence(result, scratch_root, evidence_dir)
             if on_progress:
                 on_progress(name, result)
@@ -199,6 +210,17 @@ def _run_one(name: str, ctx: CheckContext) -> CheckResult:
     if result.duration_s == 0.0:
         result = replace(result, duration_s=time.perf_counter() - started)
     return replace(result, name=name, duration_s=round(result.duration_s, 3))
+
+
+def _explained(result: CheckResult) -> CheckResult:
+    """DESIGN invariant 7: a `fail` or `error` always says why. A check that returned none
+    has a bug; its summary becomes the finding so the user still sees the reason."""
+    if result.status not in ("fail", "error") or result.findings:
+        return result
+    why = result.summary or f"{result.name} reported {result.status} without a reason (a bug)"
+    return replace(result, findings=(Finding(rule=f"{result.name}.{result.status}",
+                                             severity="high", path=None, line=None,
+                                             message=why),))
 
 
 def _apply_policy(result: CheckResult, policy: CheckPolicy) -> CheckResult:

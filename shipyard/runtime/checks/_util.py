@@ -22,6 +22,7 @@ from ..proc import ProcResult, run
 from .base import CheckContext, CheckResult, Evidence, Finding, sha256_file
 
 __all__ = [
+    "TOOL_PACKAGES",
     "DeclaredDep",
     "Reader",
     "concurrently",
@@ -84,10 +85,19 @@ def target_python(repo: Path) -> str:
     return sys.executable
 
 
+# executable -> the pip package that provides it, for messages that name the fix
+TOOL_PACKAGES = {"ruff": "ruff", "bandit": "bandit", "detect-secrets": "detect-secrets",
+                 "cyclonedx-py": "cyclonedx-bom", "pip-licenses": "pip-licenses"}
+
+
 def tool_error(name: str, res: ProcResult) -> CheckResult | None:
     """An `error` result when the tool is missing, hung or crashed; None when it ran."""
     if res.missing:
-        why = f"{res.args[0]} is not installed; pip install the tool that provides it"
+        exe = Path(str(res.args[0])).name
+        package = TOOL_PACKAGES.get(exe)
+        fix = (f"pip install {package} into the environment shipyard runs in" if package
+               else f"install {exe} and put it on PATH")
+        why = f"{exe} is not installed ({res.args[0]} not found); {fix}"
     elif res.timed_out:
         why = f"{Path(res.args[0]).name} timed out after {res.duration_s:.0f}s; raise policy.timeout_s"
     else:

@@ -23,6 +23,8 @@ class Finding:
     path: str | None
     line: int | None
     message: str
+    fails: bool = True  # counts toward the check's verdict (False: below the policy's threshold)
+    new: bool = True    # introduced by the change (False: already on the base; context only)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -64,6 +66,12 @@ class CheckContext:
     scratch: Path       # a private temporary directory for reports, coverage files, SBOMs
     changed_files: tuple[str, ...] = ()  # repo-relative paths changed base..head (existing at head)
     parallel: bool = True  # a check may run its own tools concurrently (False: one at a time)
+    origin: Path | None = None  # the user's checkout when `repo` is a copy (its .venv lives there)
+
+    @property
+    def env_root(self) -> Path:
+        """Where the target's own environment (`.venv`) is looked for."""
+        return self.origin or self.repo
 
 
 class Check(Protocol):

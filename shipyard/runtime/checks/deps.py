@@ -35,10 +35,7 @@ def run(ctx: CheckContext) -> CheckResult:
     try:
         db.require()
     except NoAdvisoryDatabase as exc:
-        return CheckResult(name=NAME, status="error", summary=str(exc),
-                           duration_s=time.perf_counter() - started,
-                           findings=(Finding(rule="deps.no-database", severity="high", path=None,
-                                             line=None, message=str(exc)),))
+        return _no_database(ctx, str(exc), time.perf_counter() - started)
     findings, matched = [], []
     threshold = _RANK[ctx.policy.deps_severity]
     failing = 0
@@ -47,11 +44,12 @@ def run(ctx: CheckContext) -> CheckResult:
             sev = adv.severity or "high"  # unrated advisories are not waved through
             fix = f"; fixed in {', '.join(adv.fixed)}" if adv.fixed else "; no fixed version"
             alias = f" ({', '.join(adv.aliases[:2])})" if adv.aliases else ""
+            fails = _RANK[sev] >= threshold
             findings.append(Finding(rule=f"deps.{adv.id}", severity=sev, path=dep.path,
-                                    line=dep.line, message=f"{dep.name}=={dep.pinned}: {adv.id}"
-                                    f"{alias} {adv.summary[:200]}{fix}"))
+                                    line=dep.line, fails=fails, message=f"{dep.name}=={dep.pinned}: "
+                                    f"{adv.id}{alias} {adv.summary[:200]}{fix}"))
             matched.append({"package": dep.name, "version": dep.pinned, "advisory": adv.id})
-            failing += _RANK[sev] >= threshold
+            failing += fails
     report = ctx.scratch / "deps.json"
     report.write_text(json.dumps({"database": str(db.path), "meta": db.meta(),
                                   "checked": [d.spec for d in pinned], "matches": matched},
@@ -60,3 +58,15 @@ def run(ctx: CheckContext) -> CheckResult:
                   summary=f"{len(findings)} advisory match(es) in {len(pinned)} pinned of "
                           f"{len(deps)} declared dependencies",
                   evidence=(evidence(report),))
+
+
+def _no_database(ctx: CheckContext, why: str, duration_s: float) -> CheckResult:
+    """First run: no database yet. `advisories_missing = "block"` makes that an error that
+    blocks; the default ("ask") skips the check, since G2 already asked the human about it."""
+    blocks = ctx.policy.advisories_missing == "block"
+    return CheckResult(name=NAME, status="error" if blocks else "skipped",
+                       summary="no advisory database yet (first run)",
+                       duration_s=duration_s,
+                       findings=(Finding(rule="deps.no-database", path=None, line=None,
+                                         severity="high" if blocks else "info", fails=blocks,
+                                         message=why),))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ._util import declared_dependencies, finish, read_head, tracked_files
@@ -32,13 +33,14 @@ _PR_REF = re.compile(r"github\.(event\.pull_request\.head\.(sha|ref)|head_ref|"
 def run(ctx: CheckContext) -> CheckResult:
     started = time.perf_counter()
     tracked = _tracked(ctx)
-    findings = _binaries(ctx, list(ctx.changed_files) if ctx.base != ctx.head else tracked)
+    findings = _binaries(ctx, list(ctx.changed_files) if ctx.base != ctx.head or ctx.changed_files else tracked)
     findings += _unpinned(ctx, tracked)
     for wf in sorted(p for p in tracked if re.match(r"^\.github/workflows/[^/]+\.ya?ml$", p)):
         findings += _workflow(wf, (ctx.repo / wf).read_text(encoding="utf-8", errors="replace"))
     findings += _missing_files(tracked)
     threshold = _RANK[ctx.policy.hygiene_severity]
-    failing = [f for f in findings if _RANK[f.severity] >= threshold]
+    findings = [replace(f, fails=_RANK[f.severity] >= threshold) for f in findings]
+    failing = [f for f in findings if f.fails]
     return finish(NAME, started, findings, failed=bool(failing),
                   summary=f"{len(failing)} finding(s) at or above {ctx.policy.hygiene_severity}, "
                           f"{len(findings)} in all")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from collections import deque
+from dataclasses import replace
 
 from license_expression import (
     AND,
     OR,
-    ExpressionError,
     LicenseSymbol,
     Licensing,
     get_spdx_licensing,
@@ -26,6 +27,7 @@ from packaging.utils import canonicalize_name
 
 from ..proc import ProcResult
 from ..proc import run as run_proc
+from ._license_text import identify_text, looks_like_text
 from ._util import (
     DeclaredDep,
     declared_dependencies,
@@ -108,7 +110,7 @@ def run(ctx: CheckContext) -> CheckResult:
     deps = declared_dependencies(read_head(ctx), tracked_files(ctx.repo, ctx.head))
     if not deps:
         return finish(NAME, started, [], failed=False, summary="no declared dependencies")
-    py = target_python(ctx.repo)
+    py = target_python(ctx.env_root)
     env_res = run_proc([py, "-c", _CLOSURE], cwd=ctx.scratch, timeout=120)
     if (err := _failed(env_res)) is not None:
         return err
@@ -126,9 +128,9 @@ def run(ctx: CheckContext) -> CheckResult:
     licenses = {canonicalize_name(p["Name"]): p for p in json.loads(report.read_text())}
     findings, failed = [], False
     for name, root in closure.items():
-        f, blocks = _judge(ctx, name, root, installed, licenses.get(name))
+        f, blocks = _judge_safely(ctx, name, root, installed, licenses.get(name))
         if f:
-            findings.append(f)
+            findings.append(replace(f, fails=blocks))
             failed |= blocks
     return finish(NAME, started, findings, failed=failed,
                   summary=f"{len(findings)} finding(s) over the dependencies of {len(deps)} "
@@ -157,6 +159,22 @@ def _closure(deps: list[DeclaredDep], installed: dict) -> dict[str, DeclaredDep]
     return seen
 
 
+def _judge_safely(ctx: CheckContext, name: str, root: DeclaredDep, installed: dict,
+                  info: dict | None) -> tuple[Finding | None, bool]:
+    """`_judge`, with any exception turned into a finding naming the package and its fields:
+    one odd package must not crash the check for all the others; policy decides."""
+    try:
+        return _judge(ctx, name, root, installed, info)
+    except Exception as exc:  # noqa: BLE001 — odd metadata is a finding, never a crash
+        fields = ", ".join(k for k in _FIELDS if (info or {}).get(k)) or "no license field"
+        blocks = ctx.policy.unknown_license == "block"
+        return Finding(rule="licenses.unreadable", severity="medium" if blocks else "low",
+                       path=root.path, line=root.line,
+                       message=f"{name}: its license metadata ({fields}) could not be judged "
+                               f"({type(exc).__name__}: {exc}); read the package's license and "
+                               f"add its SPDX id to policy.license_allow if acceptable"), blocks
+
+
 def _judge(ctx: CheckContext, name: str, root: DeclaredDep, installed: dict,
            info: dict | None) -> tuple[Finding | None, bool]:
     pol = ctx.policy
@@ -171,7 +189,9 @@ def _judge(ctx: CheckContext, name: str, root: DeclaredDep, installed: dict,
     if expr is None:
         return Finding(rule="licenses.unknown", severity=unknown_sev, path=root.path,
                        line=root.line, message=f"{name} {info.get('Version')}{via}: license "
-                       f"{raw!r} is not an SPDX expression"), pol.unknown_license == "block"
+                       f"{_short(raw)!r} is not an SPDX expression nor a license text we "
+                       f"recognise; read it, then allow its SPDX id in [policy] license_allow"), \
+        pol.unknown_license == "block"
     verdict = _allowed(_parse(expr), set(pol.license_allow),
                        set(pol.license_deny))
     if verdict is True:
@@ -181,6 +201,12 @@ def _judge(ctx: CheckContext, name: str, root: DeclaredDep, installed: dict,
                    message=f"{name} {info.get('Version')}{via} is licensed {expr}, "
                            f"{'denied' if verdict == 'denied' else 'not on the allow list'} "
                            f"by policy"), True
+
+
+def _short(raw: str) -> str:
+    """The first line of a license field, at most 80 characters (fields can be whole files)."""
+    first = raw.strip().splitlines()[0] if raw.strip() else raw
+    return first if len(first) <= 80 and first == raw.strip() else first[:77] + "..."
 
 
 @functools.cache
@@ -194,23 +220,70 @@ def _parse(expr: str) -> object:
     return _licensing().parse(expr)
 
 
+# The metadata fields that can name a license, most authoritative first (pip-licenses' names).
+_FIELDS = ("License-Expression", "License-Metadata", "License-Classifier", "License")
+_ALTERNATIVES = re.compile(r"\s*[;/]\s*|\s+or\s+", re.IGNORECASE)  # not the -or- of -or-later
+
+
 def spdx_expression(info: dict) -> tuple[str | None, str]:
-    """The package's license as a normalized SPDX expression, or None and the raw text."""
-    licensing = _licensing()
-    raws = [info.get(k, "UNKNOWN") for k in ("License-Expression", "License-Metadata",
-                                              "License-Classifier", "License")]
-    raws = [r for r in raws if r and r != "UNKNOWN"]
+    """The package's license as a normalized SPDX expression, or None and the raw text.
+
+    Tries each field in turn: an SPDX expression as written (PEP 639), then names and
+    classifiers mapped through the aliases (`A; B`, `A or B`, `A/B` mean the user may pick),
+    then a full license text matched by content. Nothing here raises on odd input.
+    """
+    raws = [str(r) for r in (info.get(k) for k in _FIELDS) if r and str(r).strip() != "UNKNOWN"]
     for raw in raws:
-        # pip-licenses joins several classifiers with "; " — the user may pick any of them.
-        parts = [_ALIASES.get(p.strip().lower(), p.strip()) for p in raw.split(";") if p.strip()]
-        candidate = " OR ".join(f"({p})" if " " in p else p for p in parts)
-        try:
-            info_ = licensing.validate(candidate)
-        except ExpressionError:
-            continue
-        if not info_.errors and info_.normalized_expression:
-            return info_.normalized_expression, raw
+        if (expr := _from_field(raw)) is not None:
+            return expr, raw
     return None, raws[0] if raws else "UNKNOWN"
+
+
+def _from_field(raw: str) -> str | None:
+    if looks_like_text(raw):
+        return _validated(identify_text(raw))
+    if (expr := _name(raw)) is not None:
+        return expr
+    names = _names(raw)
+    return _validated(" OR ".join(f"({n})" if " " in n else n for n in names))
+
+
+def _name(text: str) -> str | None:
+    """One license name or expression as SPDX: an alias, else the text if it validates."""
+    return _validated(_ALIASES.get(text.strip().lower(), text.strip()))
+
+
+def _names(raw: str) -> list[str]:
+    """The licenses a free-text field offers: split on `;`, `/`, `or`, and on commas where
+    the pieces are names ("MIT License, Apache License, Version 2.0" is two, not three)."""
+    names: list[str] = []
+    for part in filter(str.strip, _ALTERNATIVES.split(raw)):
+        pending = ""
+        for piece in part.split(","):
+            pending = f"{pending}, {piece.strip()}" if pending else piece.strip()
+            if (name := _name(pending)) is not None:
+                names.append(name)
+                pending = ""
+        if pending:
+            names.append(pending)  # unresolved: the whole candidate will not validate
+    return names
+
+
+def _validated(candidate: str | None) -> str | None:
+    """The normalized expression, or None when it is no valid SPDX expression.
+
+    license-expression raises AttributeError from inside its own ExpressionError path on
+    some inputs (DESIGN §5), so every exception means "not an expression" here.
+    """
+    if not candidate:
+        return None
+    try:
+        info = _licensing().validate(candidate)
+    except Exception:  # noqa: BLE001 — see the docstring: the parser's own error path crashes
+        return None
+    if info.errors or not info.normalized_expression:
+        return None
+    return info.normalized_expression
 
 
 def _allowed(node, allow: set[str], deny: set[str]) -> bool | str:

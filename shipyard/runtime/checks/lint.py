@@ -21,8 +21,9 @@ def run(ctx: CheckContext) -> CheckResult:
     files = python_files(ctx)
     if not files:
         return finish(NAME, started, [], failed=False, summary="no Python files changed")
-    # --no-cache: ruff would otherwise write .ruff_cache into the target repo.
-    res = run_proc([tool("ruff"), "check", "--no-cache", "--output-format", "json",
+    # --no-cache, --no-fix: ruff would otherwise write .ruff_cache into the target repo, and
+    # apply fixes to its files when its config says `fix = true`.
+    res = run_proc([tool("ruff"), "check", "--no-cache", "--no-fix", "--output-format", "json",
                     "--force-exclude", "--", *files],
                    cwd=ctx.repo, timeout=ctx.policy.timeout_s)
     if (err := tool_error(NAME, res)) is not None:

@@ -54,6 +54,9 @@ class CheckPolicy(BaseModel):
                            "(advisories without a severity count as high).")
     sbom_new_components: Literal["block", "review"] = Field(
         "review", description="New SBOM components: findings for review, or a failure.")
+    advisories_missing: Literal["ask", "block"] = Field(
+        "ask", description="No advisory database yet: ask the human at G2 and skip deps "
+                           "(ask), or make deps an error that blocks every change (block).")
     advisories_db: str | None = Field(
         None, description="Path of the OSV advisory database; default ~/.cache/shipyard/advisories.db")
 

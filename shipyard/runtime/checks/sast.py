@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import replace
 
 from ..proc import run as run_proc
 from ._util import concurrently, evidence, finish, rel, tool, tool_error
@@ -57,7 +58,8 @@ def run(ctx: CheckContext) -> CheckResult:
         findings.append(Finding(rule=f"ruff.{code}", severity=_RUFF_SEVERITY.get(code, "low"),
                                 path=path, line=line, message=d["message"]))
     threshold = _RANK[ctx.policy.sast_severity]
-    blocking = [f for f in findings if _RANK[f.severity] >= threshold]
+    findings = [replace(f, fails=_RANK[f.severity] >= threshold) for f in findings]
+    blocking = [f for f in findings if f.fails]
     return finish(NAME, started, findings, failed=bool(blocking),
                   summary=f"{len(blocking)} finding(s) at or above {ctx.policy.sast_severity}, "
                           f"{len(findings)} in all",

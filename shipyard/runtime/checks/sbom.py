@@ -13,6 +13,7 @@ import functools
 import json
 import time
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,10 @@ def run(ctx: CheckContext) -> CheckResult:
     if "base" in built:
         base_path, _ = built["base"]  # type: ignore[misc]
         findings = diff(_components(base_path), _components(head_path), head_deps)
+    block_new = ctx.policy.sbom_new_components == "block"
+    findings = [replace(f, fails=block_new and f.rule == "sbom.added") for f in findings]
     added = sum(f.rule == "sbom.added" for f in findings)
-    failed = added > 0 and ctx.policy.sbom_new_components == "block"
+    failed = added > 0 and block_new
     ev = tuple(evidence(p) for p in (head_path, built.get("base", (None,))[0]) if p)
     return finish(NAME, started, findings, failed=failed,
                   summary=f"{len(_components(head_path))} component(s); {added} added, "

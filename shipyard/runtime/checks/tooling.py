@@ -10,15 +10,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ..proc import run as run_proc
-from ._util import tool
+from ._util import TOOL_PACKAGES, tool
 from .base import CheckContext, CheckResult, Finding
 from .policy import CheckPolicy
 
 NAME = "tooling"
 # tool -> (the check that needs it, the pip package that provides it)
-TOOLS = {"ruff": ("lint, sast", "ruff"), "bandit": ("sast", "bandit"),
-         "detect-secrets": ("secrets", "detect-secrets"), "cyclonedx-py": ("sbom", "cyclonedx-bom"),
-         "pip-licenses": ("licenses", "pip-licenses"), "git": ("all", "git (system package)")}
+_NEEDED_BY = {"ruff": "lint, sast", "bandit": "sast", "detect-secrets": "secrets",
+              "cyclonedx-py": "sbom", "pip-licenses": "licenses", "git": "all"}
+TOOLS = {t: (needed_by, TOOL_PACKAGES.get(t, f"{t} (system package)"))
+         for t, needed_by in _NEEDED_BY.items()}
 
 
 def _needed(policy: CheckPolicy) -> list[str]:
@@ -50,15 +51,16 @@ def status(policy: CheckPolicy) -> CheckResult:
                                 message="bubblewrap (bwrap) is not installed: model-written tests "
                                         "would run without a sandbox; apt-get install bubblewrap "
                                         "(or set [policy] sandbox = \"off\" to accept the risk)"))
-    from ..advisories import AdvisoryDB, default_db_path
+    from ..advisories import AdvisoryDB, default_db_path, first_run_hint
 
     db = default_db_path(policy)
     wants_db = "deps" in policy.checks
     if wants_db and (not db.is_file() or AdvisoryDB(db).count() == 0):
+        then = ("deps blocks every change until then" if policy.advisories_missing == "block"
+                else "until then deps is skipped")
         findings.append(Finding(rule="tooling.advisories", severity="high", path=None, line=None,
-                                message=f"no advisory database at {db} (needed by deps); run "
-                                        f"`shipyard advisories update` or `shipyard advisories "
-                                        f"import DIR`"))
+                                message=f"{first_run_hint(db)} ({then}; "
+                                        f"[policy] advisories_missing)"))
     return CheckResult(name=NAME, status="fail" if findings else "pass", findings=tuple(findings),
                        duration_s=time.perf_counter() - started,
                        summary=f"{len(needed) + wants_db - len(findings)}/"
