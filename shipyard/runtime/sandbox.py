@@ -23,10 +23,13 @@ import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["SECRET_DIRS", "bwrap_path", "wrap"]
+__all__ = ["SECRET_DIRS", "SECRET_FILES", "bwrap_path", "wrap"]
 
 SECRET_DIRS = (".ssh", ".aws", ".gnupg", ".config", ".docker", ".kube", ".azure", ".cache",
                ".local/state/shipyard")
+# Credential *files* in HOME: each is covered by an empty read-only /dev/null.
+SECRET_FILES = (".netrc", ".git-credentials", ".pypirc", ".npmrc", ".pgpass", ".gitconfig",
+                ".boto", ".s3cfg", ".yarnrc", ".condarc")
 
 
 def bwrap_path() -> str | None:
@@ -49,6 +52,9 @@ def wrap(argv: Sequence[str], *, workdir: Path, writable: Iterable[Path],
     hidden = [home / d for d in SECRET_DIRS] + [Path(p) for p in hide]
     for path in _existing_dirs(hidden):
         args += ["--tmpfs", str(path)]
+    for path in (home / f for f in SECRET_FILES):
+        if path.is_file():
+            args += ["--ro-bind", "/dev/null", str(path)]
     for path in _existing_dirs(readable):
         args += ["--ro-bind", str(path), str(path)]
     for path in writable:  # after the tmpfs mounts, so a writable dir under /tmp stays visible
