@@ -330,16 +330,21 @@ class RunWorkspace:
         return self.head()
 
     def merge_into(self, base_branch: str, message: str,
-                   finalize: Callable[[Path], None] | None = None) -> str:
+                   finalize: Callable[[Path], None] | None = None, *,
+                   expected_head: str | None = None) -> str:
         """Merge the run branch into `base_branch` with a merge commit; returns its sha.
 
         The merge commit is made in the worktree (detached), then the base branch is
         moved to it: fast-forward in the user's checkout when that branch is checked out
-        and clean, otherwise by compare-and-swap `update-ref`.
+        and clean, otherwise by compare-and-swap `update-ref`. With `expected_head`, a
+        run branch at any other commit is refused before anything is merged.
         """
         tip = self.repo.sha(f"refs/heads/{base_branch}")
         g = self.git
         branch_head = self.head()
+        if expected_head is not None and branch_head != expected_head:
+            raise RunError(f"{self.branch} is at {branch_head[:12]}, not the {expected_head[:12]} "
+                           f"G7 checked against the G6 approval; nothing was merged.")
         g.run("checkout", "-q", "--detach", tip)
         try:
             g.run("merge", "--no-ff", "--no-edit", "-q", "-m", message, branch_head)
