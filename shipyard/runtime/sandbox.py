@@ -18,8 +18,10 @@ error instead.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -27,7 +29,7 @@ __all__ = ["SECRET_DIRS", "SECRET_FILES", "bwrap_path", "wrap"]
 
 SECRET_DIRS = (".ssh", ".aws", ".gnupg", ".config", ".docker", ".kube", ".azure", ".cache",
                ".local/state/shipyard")
-# Credential *files* in HOME: each is covered by an empty read-only /dev/null.
+# Credential *files* in HOME: each is covered by an empty read-only file.
 SECRET_FILES = (".netrc", ".git-credentials", ".pypirc", ".npmrc", ".pgpass", ".gitconfig",
                 ".boto", ".s3cfg", ".yarnrc", ".condarc")
 
@@ -52,14 +54,24 @@ def wrap(argv: Sequence[str], *, workdir: Path, writable: Iterable[Path],
     hidden = [home / d for d in SECRET_DIRS] + [Path(p) for p in hide]
     for path in _existing_dirs(hidden):
         args += ["--tmpfs", str(path)]
-    for path in (home / f for f in SECRET_FILES):
-        if path.is_file():
-            args += ["--ro-bind", "/dev/null", str(path)]
     for path in _existing_dirs(readable):
         args += ["--ro-bind", str(path), str(path)]
     for path in writable:  # after the tmpfs mounts, so a writable dir under /tmp stays visible
         args += ["--bind", str(path), str(path)]
+    for path in (home / f for f in SECRET_FILES):  # last: no mount above may re-expose them
+        if path.is_file():
+            args += ["--ro-bind", str(_empty_file()), str(path)]
     return [*args, "--chdir", str(workdir), "--", *argv]
+
+
+@functools.cache
+def _empty_file() -> Path:
+    """An empty read-only file to mount over credential files (a bound /dev/null is
+    unreadable inside the sandbox's nodev mounts)."""
+    fd, name = tempfile.mkstemp(prefix="shipyard-empty-")
+    os.close(fd)
+    os.chmod(name, 0o444)
+    return Path(name)
 
 
 def _existing_dirs(paths: Iterable[Path]) -> list[Path]:

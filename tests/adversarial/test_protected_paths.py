@@ -1,0 +1,29 @@
+"""Item 5: policy files are protected whatever spelling of their path the model uses."""
+
+from __future__ import annotations
+
+import pytest
+
+from shipyard.runtime.workspace import Git, RunWorkspace
+
+
+@pytest.fixture
+def workspace(repo, tmp_path):
+    ws = RunWorkspace(repo=Git.open_repo(repo.path), run_id="r1", base_sha=repo.base,
+                      root=tmp_path / "wt")
+    ws.ensure()
+    return ws
+
+
+@pytest.mark.parametrize("path", [
+    "./shipyard.toml", "shipyard.toml/", "pkg/../shipyard.toml", "Shipyard.TOML",
+    ".github//workflows/x.yml", "./.github/./workflows/x.yml", ".GitHub/Workflows/x.yml",
+    ".shipyard//ledger.db", ".Git/config",
+])
+def test_a_respelled_protected_path_is_refused_with_the_reason(workspace, path):
+    result = workspace.apply([(path, '[policy]\ntest_command = "true"\n')])
+    assert result.written == ()
+    (refused, why), = result.refused
+    assert refused == path
+    assert any(w in why for w in ("policy", "CI workflows", "shipyard's own state", ".git",
+                                  "'..'"))

