@@ -21,13 +21,16 @@ def test_export_ignore_cannot_leave_a_file_out_of_the_tree_the_tests_run_on(repo
     assert (tree / "tests" / "test_evil.py").is_file()
 
 
-def test_export_ignored_files_are_part_of_the_attested_source_digest(repo):
+def test_the_attested_digest_names_the_whole_source_export_ignored_files_included(repo):
     repo.write(".gitattributes", "secret_payload.py export-ignore\n")
     repo.write("secret_payload.py", "X = 1\n")
-    one = source_digest(repo.path, repo.commit("one"))
+    one = repo.commit("one")
+    same_tree = repo.git("commit-tree", f"{one}^{{tree}}", "-p", one, "-m", "same source")
     repo.write("secret_payload.py", "X = 2\n")
-    two = source_digest(repo.path, repo.commit("two"))
-    assert one != two, "a change to an export-ignored file must change the attested digest"
+    two = repo.commit("two")
+    assert source_digest(repo.path, one) == source_digest(repo.path, same_tree)
+    assert source_digest(repo.path, one) != source_digest(repo.path, two), \
+        "a change to an export-ignored file must change the attested digest"
 
 
 def test_minus_diff_attribute_cannot_blank_the_reviewers_diff(repo):
