@@ -346,22 +346,22 @@ class Nodes:
         head = ws.commit_step(f"g6-docs-r{s.get('fix_round', 0)}-v{revisions}",
                               "docs: shipyard review reports and plans")
         final = self.run_checks(s, "G6")
-        final += self.record_checks(s, "G6", [self._acceptance(s, head)])
+        final += self.record_checks(s, "G6", [self._acceptance(s, head, final)])
         update: dict[str, Any] = {"head": head, "final_checks": final, "gate": "G6"}
         blocking = [c["name"] for c in final if c["blocking"] and c["status"] in ("fail", "error")]
         if blocking:
             update |= {"status": "failed", "reason": "G6 final checks block: " + ", ".join(blocking)}
         return update
 
-    def _acceptance(self, s: FeatureState, head: str) -> dict[str, Any]:
-        """The G3 acceptance tests still exist unchanged and passed in G6's tests check."""
+    def _acceptance(self, s: FeatureState, head: str, final: list[dict]) -> dict[str, Any]:
+        """The G3 acceptance tests still exist unchanged and passed in this G6 tests check."""
         from ..runtime.acceptance import check_acceptance
 
-        ran = "tests" in self.env.settings.policy.checks
-        junit = next(iter(sorted((self.evidence_dir(s, "G6") / "tests").rglob("junit.xml"))), None) \
-            if ran else None
+        tests = next((c for c in final if c["name"] == "tests"), None)
+        junit = next((Path(e["path"]) for e in (tests or {}).get("evidence", [])
+                      if e["path"].endswith("junit.xml")), None)
         return check_acceptance(self.env.workspace(s).git, s["base_sha"], head, junit,
-                                tests_ran=ran).to_dict()
+                                tests_ran=tests is not None).to_dict()
 
     # -- G7 ---------------------------------------------------------------------------------
     def g7_launch(self, s: FeatureState) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import hashlib
 import os
 import posixpath
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,17 +58,34 @@ def entries(repo: Path, sha: str) -> list[Entry]:
 
 
 def blobs(repo: Path, items: list[Entry]) -> Iterator[tuple[Entry, bytes]]:
-    """The raw content of each (non-submodule) entry, through one `cat-file --batch`."""
+    """The raw content of each (non-submodule) entry, streamed from one `cat-file --batch`."""
     wanted = [e for e in items if e.mode != "160000"]
     if not wanted:
         return
-    data = _git(repo, "cat-file", "--batch", input="".join(f"{e.oid}\n" for e in wanted).encode())
-    pos = 0
-    for e in wanted:
-        nl = data.index(b"\n", pos)
-        size = int(data[pos:nl].split()[2])
-        yield e, data[nl + 1:nl + 1 + size]
-        pos = nl + 1 + size + 1
+    proc = subprocess.Popen(["git", *PLAIN_GIT, "cat-file", "--batch"], cwd=repo,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin, stdout = proc.stdin, proc.stdout
+
+    def feed() -> None:  # a thread: git's output must be read while the requests go in
+        with stdin:
+            stdin.write("".join(f"{e.oid}\n" for e in wanted).encode())
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        for e in wanted:
+            header = stdout.readline().split()
+            if len(header) != 3:
+                raise RuntimeError(f"git cat-file cannot read {e.path} ({e.oid})")
+            data = stdout.read(int(header[2]))
+            stdout.read(1)  # the newline after each object
+            yield e, data
+    finally:
+        proc.kill()
+        proc.wait()
+        feeder.join(timeout=5)
 
 
 def read_blob(repo: Path, sha: str, path: str) -> bytes | None:

@@ -51,7 +51,7 @@ def wrap(argv: Sequence[str], *, workdir: Path, writable: Iterable[Path],
             "--tmpfs", "/tmp", "--unshare-all", "--die-with-parent", "--new-session",
             "--dir", "/tmp/home", "--setenv", "HOME", "/tmp/home"]
     home = Path(os.path.expanduser("~"))
-    hidden = [home / d for d in SECRET_DIRS] + [Path(p) for p in hide]
+    hidden = [home / d for d in SECRET_DIRS] + [Path(p) for p in hide] + [_key_dir()]
     for path in _existing_dirs(hidden):
         args += ["--tmpfs", str(path)]
     for path in _existing_dirs(readable):
@@ -62,6 +62,13 @@ def wrap(argv: Sequence[str], *, workdir: Path, writable: Iterable[Path],
         if path.is_file():
             args += ["--ro-bind", str(_empty_file()), str(path)]
     return [*args, "--chdir", str(workdir), "--", *argv]
+
+
+def _key_dir() -> Path:
+    """The signing key's folder, wherever SHIPYARD_KEYS_DIR put it."""
+    from .keys import key_dir
+
+    return key_dir()
 
 
 @functools.cache

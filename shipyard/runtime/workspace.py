@@ -254,6 +254,8 @@ class RunWorkspace:
         target = Path(os.path.realpath(root / rel))  # follows symlinks, also in parents
         if target != root and root not in target.parents:
             raise ValueError(f"resolves outside the worktree (to {target})")
+        if target != root and (why := _protected(str(target.relative_to(root)))):
+            raise ValueError(f"{why} (reached through a symlink)")
         return root / rel
 
     def apply(self, files: Iterable[tuple[str, str]], delete: Iterable[str] = ()) -> WriteResult:

@@ -27,3 +27,14 @@ def test_a_respelled_protected_path_is_refused_with_the_reason(workspace, path):
     assert refused == path
     assert any(w in why for w in ("policy", "CI workflows", "shipyard's own state", ".git",
                                   "'..'"))
+
+
+def test_a_protected_file_reached_through_a_committed_symlink_is_refused(repo, tmp_path):
+    (repo.path / "conf").symlink_to(".")
+    repo.base = repo.commit("a symlink to the root")
+    ws = RunWorkspace(repo=Git.open_repo(repo.path), run_id="r2", base_sha=repo.base,
+                      root=tmp_path / "wt2")
+    ws.ensure()
+    result = ws.apply([("conf/shipyard.toml", '[policy]\nsandbox = "off"\n')])
+    assert result.written == () and "policy" in result.refused[0][1]
+    assert not (tmp_path / "wt2" / "shipyard.toml").exists()

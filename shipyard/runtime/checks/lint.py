@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from ..proc import run as run_proc
-from ._suppress import added_suppressions, loosened_config, with_base_config
+from ._suppress import RUFF_CONFIGS, added_suppressions, loosened_config, with_base_config
 from ._util import evidence, extract_tree, finish, rel, tool, tool_error, tracked_files
 from .base import CheckContext, CheckResult, Finding
 
@@ -27,11 +28,15 @@ def python_files(ctx: CheckContext) -> list[str]:
 def run(ctx: CheckContext) -> CheckResult:
     started = time.perf_counter()
     files = python_files(ctx)
-    config = loosened_config(ctx, tracked_files(ctx.repo, ctx.head))
+    tracked = tracked_files(ctx.repo, ctx.head)
+    config = loosened_config(ctx, tracked)
     if not files:
         return finish(NAME, started, config, failed=bool(config),
                       summary="no Python files changed")
-    tree = extract_tree(ctx.repo, ctx.head, ctx.scratch / "head")
+    # Python files and configs only: ruff needs the package layout, not the repo's assets.
+    wanted = {p for p in tracked
+              if p.endswith((".py", ".pyi")) or Path(p).name in RUFF_CONFIGS}
+    tree = extract_tree(ctx.repo, ctx.head, ctx.scratch / "head", paths=wanted)
     with_base_config(ctx, tree)
     # --no-cache: ruff would otherwise write .ruff_cache; --ignore-noqa: a noqa hides nothing.
     res = run_proc([tool("ruff"), "check", "--no-cache", "--ignore-noqa", "--output-format",
