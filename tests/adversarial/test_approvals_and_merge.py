@@ -38,6 +38,12 @@ def _merged(cli, repo):
     return run_id
 
 
+def _verify_fails_with(cli, repo, problem: str) -> None:
+    code, report, _ = _run(cli, "verify", "--repo", repo)
+    assert code == 1
+    assert any(problem in p for p in report["problems"]), report["problems"]
+
+
 def test_the_signing_key_is_not_kept_next_to_the_ledger(make_repo, cli):
     repo = make_repo(human=["G6"])
     _merged(cli, repo)
@@ -58,15 +64,12 @@ def test_an_approval_signed_with_a_key_planted_in_the_repo_fails_verify(make_rep
     Ledger(repo / ".shipyard" / "ledger.db").append(
         "approvals", run_id=run_id, gate="G6", decision="approve", who="mallory", comment="",
         head="0" * 40, signature=base64.b64encode(planted.sign(payload)).decode())
-    code, report, _ = _run(cli, "verify", "--repo", repo)
-    assert code == 1
-    assert any("signature does not match" in p for p in report["problems"])
+    _verify_fails_with(cli, repo, "signature does not match")
 
 
 def test_the_g6_approval_signs_the_head_it_approved(make_repo, cli):
     repo = make_repo(human=["G6"])
-    run_id = _to_g6(cli, repo)
-    _run(cli, "approve", run_id, "--repo", repo)
+    run_id = _merged(cli, repo)
     db = Ledger(repo / ".shipyard" / "ledger.db")
     row = next(r for r in db.rows("approvals", run_id=run_id) if r["gate"] == "G6")
     assert row["head"]
@@ -95,9 +98,7 @@ def test_a_deleted_attestation_fails_verify_for_a_merged_run(make_repo, cli):
     run_id = _merged(cli, repo)
     assert _run(cli, "verify", "--repo", repo)[0] == 0
     (repo / ".shipyard" / "attestations" / f"{run_id}.intoto.jsonl").unlink()
-    code, report, _ = _run(cli, "verify", "--repo", repo)
-    assert code == 1
-    assert any("merged but its attestation" in p for p in report["problems"])
+    _verify_fails_with(cli, repo, "merged but its attestation")
 
 
 def test_verify_of_a_run_waiting_at_a_gate_is_not_a_tamper_alarm(make_repo, cli):

@@ -35,18 +35,14 @@ def run(ctx: CheckContext) -> CheckResult:
     deps = declared_dependencies(read_head(ctx), tracked)
     pinned = [d for d in deps if d.pinned]
     added = new_dependency_findings(ctx, deps, tracked)
-    if added:
-        return finish(NAME, started, added,
-                      failed=any(_RANK[f.severity] >= _RANK[ctx.policy.deps_severity]
-                                 for f in added),
-                      summary=f"{len(added)} new unpinned or URL dependency(ies): no advisory "
-                              f"database can vouch for them")
+    threshold = _RANK[ctx.policy.deps_severity]
+    added_fail = any(_RANK[f.severity] >= threshold for f in added)
     if not pinned:
-        # Nothing a database could match (unpinned requirements are hygiene's job), so a
-        # missing database is no reason to block an offline run.
-        return CheckResult(name=NAME, status="pass", duration_s=time.perf_counter() - started,
-                           summary=f"no pinned dependencies to match ({len(deps)} declared, "
-                                   f"all unpinned: see hygiene)")
+        # Nothing a database could match, so a missing database is no reason to block an
+        # offline run; dependencies the change adds unpinned are findings all the same.
+        return finish(NAME, started, added, failed=added_fail,
+                      summary=f"no pinned dependencies to match ({len(deps)} declared, "
+                              f"all unpinned); {len(added)} new unpinned or URL dependency(ies)")
     db = AdvisoryDB(default_db_path(ctx.policy))
     try:
         db.require()
@@ -54,9 +50,8 @@ def run(ctx: CheckContext) -> CheckResult:
         return CheckResult(name=NAME, status="error", summary=str(exc),
                            duration_s=time.perf_counter() - started,
                            findings=(Finding(rule="deps.no-database", severity="high", path=None,
-                                             line=None, message=str(exc)),))
-    findings, matched = [], []
-    threshold = _RANK[ctx.policy.deps_severity]
+                                             line=None, message=str(exc)), *added))
+    findings, matched = list(added), []
     failing = 0
     for dep in pinned:
         for adv in db.lookup(dep.name, dep.pinned or ""):
@@ -72,9 +67,10 @@ def run(ctx: CheckContext) -> CheckResult:
     report.write_text(json.dumps({"database": str(db.path), "meta": db.meta(),
                                   "checked": [d.spec for d in pinned], "matches": matched},
                                  indent=1))
-    return finish(NAME, started, findings, failed=failing > 0,
-                  summary=f"{len(findings)} advisory match(es) in {len(pinned)} pinned of "
-                          f"{len(deps)} declared dependencies",
+    return finish(NAME, started, findings, failed=failing > 0 or added_fail,
+                  summary=f"{len(matched)} advisory match(es) in {len(pinned)} pinned of "
+                          f"{len(deps)} declared dependencies; {len(added)} new unpinned or "
+                          f"URL dependency(ies)",
                   evidence=(evidence(report),))
 
 
