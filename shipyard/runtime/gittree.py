@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PLAIN_DIFF", "PLAIN_GIT", "Entry", "added_lines", "blobs", "entries", "read_blob",
-           "tree_digest", "write_tree"]
+__all__ = ["PLAIN_DIFF", "PLAIN_GIT", "Entry", "added_lines", "blobs", "entries", "fold_binary",
+           "read_blob", "tree_digest", "write_tree"]
 
 # Config and flags that keep attributes, external drivers and path quoting out of git's output.
 PLAIN_GIT = ("-c", "core.attributesFile=/dev/null", "-c", "core.quotePath=false",
@@ -144,3 +144,18 @@ def added_lines(repo: Path, base: str, head: str, path: str) -> set[int]:
             start, _, count = plus[1:].partition(",")
             lines.update(range(int(start), int(start) + int(count or 1)))
     return lines
+
+
+def fold_binary(diff: str) -> str:
+    """`diff --text` output with each section that holds NUL bytes folded to one line.
+
+    `--text` shows files a `-diff` attribute would hide; truly binary content (which the
+    hygiene and secrets checks judge) is named instead of pasted into prompts and rows."""
+    sections = diff.split("\ndiff --git ")
+    out = []
+    for i, sec in enumerate(sections):
+        if "\0" in sec:
+            header = sec.split("\n", 1)[0]
+            sec = f"{header}\n[binary content not shown: NUL bytes; the hygiene and secrets checks judge it]"
+        out.append(sec if i == 0 else "diff --git " + sec)
+    return "\n".join(out)

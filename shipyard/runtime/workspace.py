@@ -134,9 +134,9 @@ class Git:
 
     def diff(self, base: str, head: str = "HEAD") -> str:
         """The real diff: no attribute of the head (`-diff`, textconv) can hide a file."""
-        from .gittree import PLAIN_DIFF, PLAIN_GIT
+        from .gittree import PLAIN_DIFF, PLAIN_GIT, fold_binary
 
-        return self.run(*PLAIN_GIT, "diff", *PLAIN_DIFF, f"{base}..{head}")
+        return fold_binary(self.run(*PLAIN_GIT, "diff", *PLAIN_DIFF, f"{base}..{head}"))
 
     def changed_files(self, base: str, head: str = "HEAD") -> list[str]:
         return self.run("diff", "--name-only", "--no-renames", f"{base}..{head}").splitlines()

