@@ -346,22 +346,11 @@ class Nodes:
         head = ws.commit_step(f"g6-docs-r{s.get('fix_round', 0)}-v{revisions}",
                               "docs: shipyard review reports and plans")
         final = self.run_checks(s, "G6")
-        final += self.record_checks(s, "G6", [self._acceptance(s, head, final)])
         update: dict[str, Any] = {"head": head, "final_checks": final, "gate": "G6"}
         blocking = [c["name"] for c in final if c["blocking"] and c["status"] in ("fail", "error")]
         if blocking:
             update |= {"status": "failed", "reason": "G6 final checks block: " + ", ".join(blocking)}
         return update
-
-    def _acceptance(self, s: FeatureState, head: str, final: list[dict]) -> dict[str, Any]:
-        """The G3 acceptance tests still exist unchanged and passed in this G6 tests check."""
-        from ..runtime.acceptance import check_acceptance
-
-        tests = next((c for c in final if c["name"] == "tests"), None)
-        junit = next((Path(e["path"]) for e in (tests or {}).get("evidence", [])
-                      if e["path"].endswith("junit.xml")), None)
-        return check_acceptance(self.env.workspace(s).git, s["base_sha"], head, junit,
-                                tests_ran=tests is not None).to_dict()
 
     # -- G7 ---------------------------------------------------------------------------------
     def g7_launch(self, s: FeatureState) -> dict[str, Any]:
@@ -412,7 +401,7 @@ class Nodes:
                    # anchors the audit trail in git history: `shipyard verify` fails if the
                    # ledger is later rewritten, even with every hash recomputed
                    f"Shipyard-Ledger: {seq}:{chain_hash}\n"
-                   f"Shipyard-Approved-Head: {head}\n"
+                   f"Shipyard-Head: {head}\n"
                    f"Shipyard-Key: {public_key_id(self.env.root)}\n")
         written: dict[str, str] = {}
 

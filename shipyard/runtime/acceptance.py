@@ -16,7 +16,7 @@ from .checks.base import CheckResult, Finding
 from .gittree import entries
 from .workspace import Git
 
-__all__ = ["G3_STEP", "acceptance_tests", "check_acceptance"]
+__all__ = ["G3_STEP", "acceptance_result", "acceptance_tests", "check_acceptance"]
 
 G3_STEP = "g3-tests"
 
@@ -59,6 +59,20 @@ def check_acceptance(git: Git, base: str, head: str, junit: Path | None, *,
                        findings=tuple(findings), blocking=True,
                        summary=f"{len(expected)} G3 acceptance test file(s), "
                                f"{len(findings)} problem(s)")
+
+
+def acceptance_result(repo: Path, base: str, head: str, results: tuple[CheckResult, ...],
+                      scratch_root: Path) -> CheckResult | None:
+    """The acceptance verdict for a full check run over a shipyard branch (None elsewhere),
+    judged against the JUnit report of the tests check in `results`."""
+    git = Git(repo)
+    if not acceptance_tests(git, base, head):
+        return None
+    tests = next((r for r in results if r.name == "tests"), None)
+    junit = next((Path(e.path) if Path(e.path).is_absolute() else scratch_root / e.path
+                  for e in (tests.evidence if tests else ()) if e.path.endswith("junit.xml")),
+                 None)
+    return check_acceptance(git, base, head, junit, tests_ran=tests is not None)
 
 
 def _outcomes(paths: set[str], junit: Path | None) -> list[Finding]:
