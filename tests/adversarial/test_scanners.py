@@ -46,6 +46,14 @@ def test_inline_suppressions_do_not_hide_shell_true_from_sast(repo, suppression)
     assert finding(report, "sast", "suppression-added").line == 5
 
 
+def test_a_coverage_pragma_added_by_the_change_is_a_lint_finding(repo):
+    repo.write("app.py", repo.path.joinpath("app.py").read_text()
+               + "\n\ndef untested():  # pragma: no cover\n    return 1\n")
+    repo.commit("hide untested code from coverage")
+    f = finding(repo.check("lint"), "lint", "suppression-added")
+    assert f.path == "app.py" and "no cover" in f.message
+
+
 def test_a_ruff_exclude_added_by_the_change_hides_nothing_from_lint(repo):
     repo.write("pyproject.toml", repo.path.joinpath("pyproject.toml").read_text()
                + '\n[tool.ruff]\nextend-exclude = ["sloppy.py"]\n')

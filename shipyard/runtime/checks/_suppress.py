@@ -1,4 +1,4 @@
-"""Suppressions the change adds: `# nosec`, `# noqa`, and loosened ruff/bandit config.
+"""Suppressions the change adds: `# nosec`, `# noqa`, `# pragma: no cover`, loosened config.
 
 lint and sast run with our flags and the base's config, so a suppression the
 change adds no longer hides anything from them; it is still reported, because
@@ -22,6 +22,7 @@ RUFF_CONFIGS = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 _NOSEC = re.compile(r"#\s*nosec\b", re.IGNORECASE)
 _NOQA = re.compile(r"#\s*(?:(?:ruff|flake8)\s*:\s*)?noqa\b(?:\s*:\s*(?P<codes>[A-Z0-9, ]+))?",
                    re.IGNORECASE)
+_NOCOVER = re.compile(r"#\s*pragma:\s*no\s*(?:cover|branch)\b", re.IGNORECASE)
 _LOOSENING = ("exclude", "extend-exclude", "ignore", "extend-ignore", "per-file-ignores",
               "extend-per-file-ignores", "unfixable", "skips", "exclude_dirs")
 
@@ -49,6 +50,10 @@ def _finding(path: str, n: int, line: str) -> Finding | None:
         return Finding(rule="sast.suppression-added", severity="medium", path=path, line=n,
                        message="`# nosec` added: it would hide this line from bandit; remove it "
                                "and fix the finding (a human may accept it in review)")
+    if _NOCOVER.search(line):
+        return Finding(rule="lint.suppression-added", severity="low", path=path, line=n,
+                       message="`# pragma: no cover` added: it hides code from the coverage "
+                               "rule; test the code instead")
     m = _NOQA.search(line)
     if m is None:
         return None
