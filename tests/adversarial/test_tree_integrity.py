@@ -13,12 +13,14 @@ from shipyard.runtime.workspace import Git
 from .conftest import AWS, finding
 
 
-def test_export_ignore_cannot_leave_a_file_out_of_the_tree_the_tests_run_on(repo, tmp_path):
+def test_export_ignore_cannot_leave_a_failing_test_out_of_the_tests_check(repo, tmp_path):
     repo.write(".gitattributes", "tests/test_evil.py export-ignore\n")
     repo.write("tests/test_evil.py", "def test_fails():\n    assert False\n")
     head = repo.commit("hide a failing test from git archive")
-    tree = extract_tree(repo.path, head, tmp_path / "export")
-    assert (tree / "tests" / "test_evil.py").is_file()
+    assert (extract_tree(repo.path, head, tmp_path / "export") / "tests" / "test_evil.py").is_file()
+    report = repo.check("tests", policy=CheckPolicy(coverage_max_drop=100))
+    assert report.checks[0].status == "fail"
+    assert finding(report, "tests", "tests.").path == "tests/test_evil.py"
 
 
 def test_the_attested_digest_names_the_whole_source_export_ignored_files_included(repo):
