@@ -5,7 +5,8 @@ What the sandbox guarantees, when `bwrap` is installed:
 - the root filesystem is read-only; only the exported copy of the tree under test
   and a scratch directory are writable;
 - the user's repository, shipyard's state (worktrees, keys, ledger) and common
-  credential folders (~/.ssh, ~/.aws, ...) are hidden behind empty tmpfs mounts;
+  credential folders (~/.ssh, ~/.aws, ...) are hidden behind empty tmpfs mounts,
+  credential files (~/.netrc, ~/.git-credentials, ...) behind an empty file;
 - no network, and its own PID namespace: when the command ends, every process it
   started ends too — nothing lingers to act later (e.g. to approve a gate);
 - a throwaway HOME.
@@ -18,7 +19,6 @@ error instead.
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import tempfile
@@ -51,14 +51,17 @@ def wrap(argv: Sequence[str], *, workdir: Path, writable: Iterable[Path],
             "--tmpfs", "/tmp", "--unshare-all", "--die-with-parent", "--new-session",
             "--dir", "/tmp/home", "--setenv", "HOME", "/tmp/home"]
     home = Path(os.path.expanduser("~"))
-    hidden = [home / d for d in SECRET_DIRS] + [Path(p) for p in hide] + [_key_dir()]
+    hidden = [home / d for d in SECRET_DIRS] + [Path(p) for p in hide]
     for path in _existing_dirs(hidden):
         args += ["--tmpfs", str(path)]
     for path in _existing_dirs(readable):
         args += ["--ro-bind", str(path), str(path)]
     for path in writable:  # after the tmpfs mounts, so a writable dir under /tmp stays visible
         args += ["--bind", str(path), str(path)]
-    for path in (home / f for f in SECRET_FILES):  # last: no mount above may re-expose them
+    # Last, so that no mount above can re-expose them: the signing key and credential files.
+    for path in _existing_dirs([_key_dir()]):
+        args += ["--tmpfs", str(path)]
+    for path in (home / f for f in SECRET_FILES):
         if path.is_file():
             args += ["--ro-bind", str(_empty_file()), str(path)]
     return [*args, "--chdir", str(workdir), "--", *argv]
@@ -71,14 +74,18 @@ def _key_dir() -> Path:
     return key_dir()
 
 
-@functools.cache
+_EMPTY: list[Path] = []
+
+
 def _empty_file() -> Path:
     """An empty read-only file to mount over credential files (a bound /dev/null is
-    unreadable inside the sandbox's nodev mounts)."""
-    fd, name = tempfile.mkstemp(prefix="shipyard-empty-")
-    os.close(fd)
-    os.chmod(name, 0o444)
-    return Path(name)
+    unreadable inside the sandbox's nodev mounts); made again if /tmp was cleaned."""
+    if not _EMPTY or not _EMPTY[0].is_file() or _EMPTY[0].stat().st_size:
+        fd, name = tempfile.mkstemp(prefix="shipyard-empty-")
+        os.close(fd)
+        os.chmod(name, 0o444)
+        _EMPTY[:] = [Path(name)]
+    return _EMPTY[0]
 
 
 def _existing_dirs(paths: Iterable[Path]) -> list[Path]:

@@ -69,3 +69,17 @@ def test_a_redacted_secret_never_reaches_the_ledger(tmp_path: Path):
     stored = repr(ledger.rows("events"))
     assert "hunter2" not in stored and "sk_live_z9" not in stored
     assert "[REDACTED:url-password]" in stored
+
+
+@pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed")
+def test_sandboxed_code_cannot_see_the_signing_key_wherever_it_lives(tmp_path, monkeypatch):
+    keydir = tmp_path / "my-keys"
+    keydir.mkdir()
+    (keydir / "signing.ed25519.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    monkeypatch.setenv("SHIPYARD_KEYS_DIR", str(keydir))
+    work = tmp_path / "work"
+    work.mkdir()
+    # even when a folder above it is mounted back in
+    argv = wrap(["ls", "-A", str(keydir)], workdir=work, writable=[work], readable=[tmp_path])
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert out.stdout.strip() == "", "the signing key is visible to model-written code"
