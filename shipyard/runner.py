@@ -186,7 +186,8 @@ class Runner:
                             "stage owner's next prompt.")
         gate = pending.value.get("gate")
         who = who or self.env.repo.user_email() or os.environ.get("USER") or "unknown"
-        row = self._record_approval(run_id, gate, decision, who, comment)
+        row = self._record_approval(run_id, gate, decision, who, comment,
+                                    head=snap.values.get("head"))
         self.env.say(f"{gate}: {decision} by {who}")
         return self._drive(run_id, Command(resume={"approval_id": row["id"]}))
 
@@ -266,16 +267,18 @@ class Runner:
                             ledger=self.ledger)
 
     def _record_approval(self, run_id: str, gate: str, decision: str, who: str,
-                         comment: str) -> dict[str, Any]:
+                         comment: str, *, head: str | None) -> dict[str, Any]:
         from .runtime import keys
         from .runtime.ledger import approval_payload
 
         payload = approval_payload(run_id=run_id, gate=gate, decision=decision, who=who,
-                                   comment=comment)
-        # Signed with the repository's key: `shipyard verify` finds an edited approval.
+                                   comment=comment, head=head)
+        # Signed with the user's key (kept outside the repo): `shipyard verify` finds an edited
+        # approval, and the head it names is the only commit G7 will merge.
         signature, key_id = keys.sign(self.env.root, payload), keys.public_key_id(self.env.root)
         return self.ledger.append("approvals", run_id=run_id, gate=gate, decision=decision,
-                                  who=who, comment=comment, signature=signature, key_id=key_id)
+                                  who=who, comment=comment, head=head, signature=signature,
+                                  key_id=key_id)
 
     def _config(self, run_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": run_id}, "recursion_limit": 200}

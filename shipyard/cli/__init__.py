@@ -250,6 +250,8 @@ def verify(run_id: Annotated[str | None, typer.Argument(help="Also check this ru
     else:
         for line in report["problems"]:
             _err(f"✘ {line}")
+        for rid, status in report["not_merged"].items():
+            _err(f"· run {rid} has not merged ({status}): no attestation to check")
         if report["ok"]:
             _err(f"✔ ledger verified: {report['rows']} rows, chain intact; "
                  f"{report['approvals']} approval signature(s), "

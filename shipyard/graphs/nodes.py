@@ -363,8 +363,14 @@ class Nodes:
 
     # -- G7 ---------------------------------------------------------------------------------
     def g7_launch(self, s: FeatureState) -> dict[str, Any]:
+        from ..runtime.pinning import approved_head, check_pinned
+
         ws = self.env.workspace(s)
         step = "g7-release"
+        # The head the G6 approval signed (older approvals name none: the head G6 showed).
+        approved = approved_head(self.env.ledger, s.get("decisions", [])) or s["head"]
+        notes_path = f"{self.docs_dir(s)}/release-notes.md"
+        check_pinned(ws.git, approved, ws.head(), allowed={notes_path}, run_id=s["run_id"])
         notes = (self.recorded_output(s, "docs", "release_notes")
                  if ws.git.find_step_commit(s["base_sha"], step) else None)
         arts: dict[str, str] = {}
@@ -375,9 +381,10 @@ class Nodes:
                                            checks=_checks_summary(s.get("final_checks", [])))
                                            ).model_dump(mode="json")
         if not ws.git.find_step_commit(s["base_sha"], step):
-            arts |= self.artifact(s, "G7", "release-notes", f"{self.docs_dir(s)}/release-notes.md",
+            arts |= self.artifact(s, "G7", "release-notes", notes_path,
                                   md.release_notes_md(s["run_id"], notes))
         head = ws.commit_step(step, f"docs: release notes for {notes['title'][:60]}")
+        check_pinned(ws.git, approved, head, allowed={notes_path}, run_id=s["run_id"])
         approver = next((d["who"] for d in reversed(s.get("decisions", []))
                          if d["gate"] == "G6" and d["decision"] == "approve"), "unknown")
         merge_sha, final = self._merge(s, head, approver, notes)
@@ -389,6 +396,8 @@ class Nodes:
 
     def _merge(self, s: FeatureState, head: str, approver: str,
                notes: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        from ..runtime.keys import public_key_id
+
         repo = self.env.repo
         existing = repo.run("log", "--merges", "--format=%H", "-1", "--grep",
                             f"Shipyard-Run: {s['run_id']}", f"refs/heads/{s['base_branch']}",
@@ -401,7 +410,9 @@ class Nodes:
                    f"Approved-by: {approver}\n"
                    # anchors the audit trail in git history: `shipyard verify` fails if the
                    # ledger is later rewritten, even with every hash recomputed
-                   f"Shipyard-Ledger: {seq}:{chain_hash}\n")
+                   f"Shipyard-Ledger: {seq}:{chain_hash}\n"
+                   f"Shipyard-Head: {head}\n"
+                   f"Shipyard-Key: {public_key_id(self.env.root)}\n")
         written: dict[str, str] = {}
 
         def finalize(tree: Path) -> None:
@@ -415,7 +426,8 @@ class Nodes:
                 (tree / adr).write_text(text, encoding="utf-8")
                 written[adr] = text
 
-        merge_sha = self.env.workspace(s).merge_into(s["base_branch"], message, finalize)
+        merge_sha = self.env.workspace(s).merge_into(s["base_branch"], message, finalize,
+                                                     expected_head=head)
         arts: dict[str, str] = {}
         for rel, text in written.items():
             kind = "changelog" if rel == "CHANGELOG.md" else "adr"

@@ -1,9 +1,9 @@
 """G7 provenance: an in-toto Statement with an SLSA v1 predicate, in a signed DSSE envelope.
 
-The subject is the merge commit's source archive (`git archive --format=tar`,
-sha256); the resolved dependencies ("materials") are the base commit, the SBOM
-and the check results, by digest. The envelope is signed with the repo's
-Ed25519 key (keys.py) and written to `.shipyard/attestations/<run_id>.intoto.jsonl`
+The subject is the merge commit's source tree (every file, read from git's
+objects whatever the tree's attributes say: `source_digest`); the resolved
+dependencies ("materials") are the base commit, the SBOM and the check
+results, by digest. The envelope is signed with the user's Ed25519 key (keys.py) and written to `.shipyard/attestations/<run_id>.intoto.jsonl`
 with the SBOM and check results next to it, so `verify_attestations` can
 re-derive every digest and catch any edit.
 """
@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import keys
+from .gittree import tree_digest
 
 __all__ = [
     "BUILD_TYPE",
@@ -41,7 +42,18 @@ def attestation_dir(repo: Path) -> Path:
 
 
 def source_digest(repo: Path, sha: str) -> str:
-    """sha256 of `git archive --format=tar <sha>`: the source the merge commit ships."""
+    """sha256 of commit `sha`'s whole tree, read from git's objects (gittree.tree_digest).
+
+    Not `git archive`: the tree's own `.gitattributes` (export-ignore) could leave
+    files out of the digest — the source attested would not be the source merged."""
+    try:
+        return tree_digest(repo, sha)
+    except RuntimeError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _legacy_archive_digest(repo: Path, sha: str) -> str:
+    """The `git archive` digest subjects named `….tar` carry (attestations before trees)."""
     h = hashlib.sha256()
     with subprocess.Popen(["git", "archive", "--format=tar", sha], cwd=repo,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
@@ -82,7 +94,7 @@ def attest_merge(repo: Path, merge_sha: str, base_sha: str, *, sbom: Path | None
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     statement = {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": f"{repo.resolve().name}@{merge_sha}.tar",
+        "subject": [{"name": f"{repo.resolve().name}@{merge_sha}.tree",
                      "digest": {"sha256": source_digest(repo, merge_sha), "gitCommit": merge_sha}}],
         "predicateType": PREDICATE_TYPE,
         "predicate": {
@@ -146,7 +158,9 @@ def _verify_envelope(repo: Path, d: Path, line: str) -> list[str]:
     if st.get("_type") != STATEMENT_TYPE or st.get("predicateType") != PREDICATE_TYPE:
         problems.append("not an in-toto v1 statement with an SLSA v1 provenance predicate")
     try:
-        if source_digest(repo, subject["gitCommit"]) != subject["sha256"]:
+        legacy = str(st["subject"][0].get("name", "")).endswith(".tar")
+        digest = (_legacy_archive_digest if legacy else source_digest)(repo, subject["gitCommit"])
+        if digest != subject["sha256"]:
             problems.append(f"source archive of {subject['gitCommit']} no longer matches the "
                             f"attested digest")
     except ValueError as exc:

@@ -1,8 +1,14 @@
-"""The repository's Ed25519 signing key: `<repo>/.shipyard/keys/`, created on first use.
+"""The user's Ed25519 signing key, kept *outside* the repository it vouches for.
 
 It signs the provenance of every merge (DSSE envelopes, see attest.py) and the
-approval rows of the ledger. The private key is written with mode 0600 and
-never leaves the machine; the public key sits next to it for verifiers.
+approval rows of the ledger. The key lives in `$SHIPYARD_KEYS_DIR`, else
+`$SHIPYARD_HOME/keys`, else `~/.config/shipyard/keys` — never next to the
+ledger and checkpoints in `<repo>/.shipyard/`, where anything that can write
+those could also re-sign them — and the sandbox hides it from model-written
+code. The private key is created with mode 0600; verifiers read the public
+key from the same folder, and `shipyard verify` also checks it against the key
+id each merge commit records (`Shipyard-Key:`). A key an older shipyard left in
+`<repo>/.shipyard/keys/` is moved out on first use.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from ..errors import UserError
 __all__ = [
     "KeyError_",
     "key_dir",
+    "key_id",
+    "legacy_key_dir",
     "load_or_create_key",
     "load_public_key",
     "public_key_id",
@@ -37,14 +45,27 @@ class KeyError_(UserError):
     """The signing key is unreadable or has unsafe permissions."""
 
 
-def key_dir(repo: Path) -> Path:
+def key_dir(repo: Path | None = None) -> Path:
+    """Where the signing key lives: outside every repository (see the module docstring)."""
+    if explicit := os.environ.get("SHIPYARD_KEYS_DIR"):
+        return Path(explicit).expanduser()
+    if home := os.environ.get("SHIPYARD_HOME"):
+        return Path(home).expanduser() / "keys"
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    return Path(config) / "shipyard" / "keys"
+
+
+def legacy_key_dir(repo: Path) -> Path:
+    """Where shipyard kept the key before it moved out of the repository."""
     return Path(repo) / ".shipyard" / "keys"
 
 
 def load_or_create_key(repo: Path) -> tuple[Ed25519PrivateKey, Ed25519PublicKey]:
-    """The repo's keypair, generated on first use (private key file mode 0600)."""
+    """The user's keypair, generated on first use (private key file mode 0600)."""
     d = key_dir(repo)
     priv_path = d / PRIVATE
+    if not priv_path.exists():
+        _adopt_legacy(repo, d)
     if not priv_path.exists():
         _create(d)
     mode = priv_path.stat().st_mode & 0o777
@@ -78,14 +99,31 @@ def _create(d: Path) -> None:
     pub = key.public_key().public_bytes(serialization.Encoding.PEM,
                                         serialization.PublicFormat.SubjectPublicKeyInfo)
     (d / PUBLIC).write_bytes(pub)
-    (d / ".gitignore").write_text(f"{PRIVATE}\n")
+
+
+def _adopt_legacy(repo: Path, d: Path) -> None:
+    """Move a key an older shipyard kept inside the repository out of it (once)."""
+    old = legacy_key_dir(repo)
+    if not (old / PRIVATE).is_file():
+        return
+    d.mkdir(parents=True, exist_ok=True)
+    os.chmod(d, 0o700)
+    fd = os.open(d / PRIVATE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write((old / PRIVATE).read_bytes())
+    if (old / PUBLIC).is_file():
+        (d / PUBLIC).write_bytes((old / PUBLIC).read_bytes())
+    (old / PRIVATE).unlink()
 
 
 def load_public_key(repo: Path) -> Ed25519PublicKey:
     """The public key, without creating anything (for verifiers)."""
     path = key_dir(repo) / PUBLIC
+    if not path.is_file() and (legacy_key_dir(repo) / PRIVATE).is_file():
+        load_or_create_key(repo)  # a legacy key still inside the repo: move it out first
     if not path.is_file():
-        raise KeyError_(f"no public key at {path}; nothing has been signed in this repository yet")
+        raise KeyError_(f"no public key at {path}; nothing has been signed with this user's key "
+                        f"yet, or the key lives elsewhere: set SHIPYARD_KEYS_DIR to its folder")
     key = serialization.load_pem_public_key(path.read_bytes())
     if not isinstance(key, Ed25519PublicKey):
         raise KeyError_(f"{path} is not an Ed25519 public key")
@@ -95,10 +133,10 @@ def load_public_key(repo: Path) -> Ed25519PublicKey:
 def public_key_id(repo: Path) -> str:
     """sha256 of the raw public key, hex: names the key in signatures and envelopes."""
     _, pub = load_or_create_key(repo)
-    return _key_id(pub)
+    return key_id(pub)
 
 
-def _key_id(pub: Ed25519PublicKey) -> str:
+def key_id(pub: Ed25519PublicKey) -> str:
     raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()
 

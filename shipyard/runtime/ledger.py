@@ -77,10 +77,23 @@ def canonical_json(value: Any) -> str:
                       default=str)
 
 
-def approval_payload(*, run_id: str, gate: str, decision: str, who: str, comment: str) -> bytes:
-    """What an approval's signature covers; signing and `verify` must agree byte for byte."""
-    return canonical_json({"run_id": run_id, "gate": gate, "decision": decision, "who": who,
-                           "comment": comment or ""}).encode()
+@migration
+def m002_approval_head(db: Any) -> None:
+    """Approvals name (and sign) the commit the human saw: G7 merges exactly that one."""
+    db["approvals"].add_column("head", str)
+
+
+def approval_payload(*, run_id: str, gate: str, decision: str, who: str, comment: str,
+                     head: str | None = None) -> bytes:
+    """What an approval's signature covers; signing and `verify` must agree byte for byte.
+
+    `head` is the commit under review when the decision was taken (left out when there
+    was none yet, and in approvals signed before heads were)."""
+    body = {"run_id": run_id, "gate": gate, "decision": decision, "who": who,
+            "comment": comment or ""}
+    if head:
+        body["head"] = head
+    return canonical_json(body).encode()
 
 
 def row_hash(table: str, row: dict[str, Any], prev_hash: str) -> str:

@@ -5,7 +5,8 @@ What the sandbox guarantees, when `bwrap` is installed:
 - the root filesystem is read-only; only the exported copy of the tree under test
   and a scratch directory are writable;
 - the user's repository, shipyard's state (worktrees, keys, ledger) and common
-  credential folders (~/.ssh, ~/.aws, ...) are hidden behind empty tmpfs mounts;
+  credential folders (~/.ssh, ~/.aws, ...) are hidden behind empty tmpfs mounts,
+  credential files (~/.netrc, ~/.git-credentials, ...) behind an empty file;
 - no network, and its own PID namespace: when the command ends, every process it
   started ends too — nothing lingers to act later (e.g. to approve a gate);
 - a throwaway HOME.
@@ -20,13 +21,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["SECRET_DIRS", "bwrap_path", "wrap"]
+__all__ = ["SECRET_DIRS", "SECRET_FILES", "bwrap_path", "wrap"]
 
 SECRET_DIRS = (".ssh", ".aws", ".gnupg", ".config", ".docker", ".kube", ".azure", ".cache",
                ".local/state/shipyard")
+# Credential *files* in HOME: each is covered by an empty read-only file.
+SECRET_FILES = (".netrc", ".git-credentials", ".pypirc", ".npmrc", ".pgpass", ".gitconfig",
+                ".boto", ".s3cfg", ".yarnrc", ".condarc")
 
 
 def bwrap_path() -> str | None:
@@ -53,7 +58,34 @@ def wrap(argv: Sequence[str], *, workdir: Path, writable: Iterable[Path],
         args += ["--ro-bind", str(path), str(path)]
     for path in writable:  # after the tmpfs mounts, so a writable dir under /tmp stays visible
         args += ["--bind", str(path), str(path)]
+    # Last, so that no mount above can re-expose them: the signing key and credential files.
+    for path in _existing_dirs([_key_dir()]):
+        args += ["--tmpfs", str(path)]
+    for path in (home / f for f in SECRET_FILES):
+        if path.is_file():
+            args += ["--ro-bind", str(_empty_file()), str(path)]
     return [*args, "--chdir", str(workdir), "--", *argv]
+
+
+def _key_dir() -> Path:
+    """The signing key's folder, wherever SHIPYARD_KEYS_DIR put it."""
+    from .keys import key_dir
+
+    return key_dir()
+
+
+_EMPTY: list[Path] = []
+
+
+def _empty_file() -> Path:
+    """An empty read-only file to mount over credential files (a bound /dev/null is
+    unreadable inside the sandbox's nodev mounts); made again if /tmp was cleaned."""
+    if not _EMPTY or not _EMPTY[0].is_file() or _EMPTY[0].stat().st_size:
+        fd, name = tempfile.mkstemp(prefix="shipyard-empty-")
+        os.close(fd)
+        os.chmod(name, 0o444)
+        _EMPTY[:] = [Path(name)]
+    return _EMPTY[0]
 
 
 def _existing_dirs(paths: Iterable[Path]) -> list[Path]:

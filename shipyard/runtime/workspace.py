@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from ..errors import RepoError, RunError
 
-__all__ = ["BOT_EMAIL", "BOT_NAME", "Git", "RunWorkspace", "WriteResult", "state_dir"]
+__all__ = ["BOT_EMAIL", "BOT_NAME", "Git", "RunWorkspace", "WriteResult", "normalize_path",
+           "state_dir"]
 
 BOT_NAME = "shipyard[bot]"
 BOT_EMAIL = "shipyard@localhost"
@@ -131,7 +133,10 @@ class Git:
         return self.run("ls-tree", "-r", "--name-only", ref).splitlines()
 
     def diff(self, base: str, head: str = "HEAD") -> str:
-        return self.run("diff", "--no-color", "--no-ext-diff", f"{base}..{head}")
+        """The real diff: no attribute of the head (`-diff`, textconv) can hide a file."""
+        from .gittree import PLAIN_DIFF, PLAIN_GIT, fold_binary
+
+        return fold_binary(self.run(*PLAIN_GIT, "diff", *PLAIN_DIFF, f"{base}..{head}"))
 
     def changed_files(self, base: str, head: str = "HEAD") -> list[str]:
         return self.run("diff", "--name-only", "--no-renames", f"{base}..{head}").splitlines()
@@ -158,8 +163,16 @@ _PROTECTED = {"shipyard.toml": "shipyard.toml is policy; only a human changes it
               ".github/workflows": "CI workflows are not changed by agents"}
 
 
+def normalize_path(rel: str) -> str:
+    """`rel` as git would store it, case-folded: `./a//b/`, `a/./b`, `A\\b` all become `a/b`.
+
+    Case-folded because macOS and Windows filesystems are case-insensitive: there,
+    `Shipyard.TOML` *is* shipyard.toml."""
+    return posixpath.normpath(rel.replace("\\", "/")).strip("/").casefold()
+
+
 def _protected(rel: str) -> str | None:
-    norm = rel.strip("/")
+    norm = normalize_path(rel)
     for prefix, why in _PROTECTED.items():
         if norm == prefix or norm.startswith(prefix + "/"):
             return why
@@ -232,7 +245,7 @@ class RunWorkspace:
         parts = Path(rel).parts
         if ".." in parts:
             raise ValueError("'..' leaves the worktree")
-        if any(p == ".git" or p.startswith(".git/") for p in parts):
+        if any(p.casefold() == ".git" for p in parts):
             raise ValueError("writing into a .git directory or file is not allowed")
         protected = _protected(rel)
         if protected:
@@ -241,6 +254,8 @@ class RunWorkspace:
         target = Path(os.path.realpath(root / rel))  # follows symlinks, also in parents
         if target != root and root not in target.parents:
             raise ValueError(f"resolves outside the worktree (to {target})")
+        if target != root and (why := _protected(str(target.relative_to(root)))):
+            raise ValueError(f"{why} (reached through a symlink)")
         return root / rel
 
     def apply(self, files: Iterable[tuple[str, str]], delete: Iterable[str] = ()) -> WriteResult:
@@ -275,7 +290,8 @@ class RunWorkspace:
 
     def _writable(self, rel: str, submodules: list[str]) -> Path:
         path = self.resolve_inside(rel)
-        if any(rel == s or rel.startswith(s + "/") for s in submodules):
+        norm = posixpath.normpath(rel)
+        if any(norm == s or norm.startswith(s + "/") for s in submodules):
             raise ValueError("is inside a git submodule; change the submodule's own repository")
         if path.is_symlink():
             raise ValueError("is a symlink; not writing through it")
@@ -316,16 +332,21 @@ class RunWorkspace:
         return self.head()
 
     def merge_into(self, base_branch: str, message: str,
-                   finalize: Callable[[Path], None] | None = None) -> str:
+                   finalize: Callable[[Path], None] | None = None, *,
+                   expected_head: str | None = None) -> str:
         """Merge the run branch into `base_branch` with a merge commit; returns its sha.
 
         The merge commit is made in the worktree (detached), then the base branch is
         moved to it: fast-forward in the user's checkout when that branch is checked out
-        and clean, otherwise by compare-and-swap `update-ref`.
+        and clean, otherwise by compare-and-swap `update-ref`. With `expected_head`, a
+        run branch at any other commit is refused before anything is merged.
         """
         tip = self.repo.sha(f"refs/heads/{base_branch}")
         g = self.git
         branch_head = self.head()
+        if expected_head is not None and branch_head != expected_head:
+            raise RunError(f"{self.branch} is at {branch_head[:12]}, not the {expected_head[:12]} "
+                           f"G7 checked against the G6 approval; nothing was merged.")
         g.run("checkout", "-q", "--detach", tip)
         try:
             g.run("merge", "--no-ff", "--no-edit", "-q", "-m", message, branch_head)

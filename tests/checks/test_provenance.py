@@ -18,10 +18,12 @@ def _attest(repo, tmp_path):
                         run_id="r1")
 
 
-def test_key_is_created_on_first_use_with_private_mode_0600(repo):
+def test_key_is_created_on_first_use_outside_the_repo_with_private_mode_0600(repo):
     keys.load_or_create_key(repo.path)
-    priv = repo.path / ".shipyard" / "keys" / keys.PRIVATE
+    priv = keys.key_dir() / keys.PRIVATE
     assert stat.S_IMODE(priv.stat().st_mode) == 0o600
+    assert not priv.is_relative_to(repo.path)
+    assert not (repo.path / ".shipyard" / "keys").exists()
     sig = keys.sign(repo.path, b"approve G6")
     assert keys.verify(repo.path, b"approve G6", sig)
     assert not keys.verify(repo.path, b"approve G7", sig)

@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import sys
-import tarfile
 import time
 import tomllib
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import TypeVar
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from ..gittree import read_blob, write_tree
 from ..proc import ProcResult, run
 from .base import CheckContext, CheckResult, Evidence, Finding, sha256_file
 
@@ -31,6 +31,7 @@ __all__ = [
     "extract_tree",
     "finish",
     "git",
+    "read_at",
     "read_base",
     "read_head",
     "rel",
@@ -118,29 +119,29 @@ def rel(repo: Path, path: str) -> str:
     return p.as_posix().removeprefix("./")
 
 
-def read_head(ctx: CheckContext) -> Reader:
+def read_at(repo: Path, sha: str) -> Reader:
+    """Files of commit `sha` as text, read from git's objects (never the working copy)."""
     def _read(path: str) -> str | None:
-        p = ctx.repo / path
-        return p.read_text(encoding="utf-8", errors="replace") if p.is_file() else None
+        data = read_blob(repo, sha, path)
+        return None if data is None else data.decode("utf-8", errors="replace")
     return _read
+
+
+def read_head(ctx: CheckContext) -> Reader:
+    """The head commit's files: `gates check --head REF` judges REF, whatever is checked out."""
+    return read_at(ctx.repo, ctx.head)
 
 
 def read_base(ctx: CheckContext) -> Reader:
-    def _read(path: str) -> str | None:
-        res = run(["git", "show", f"{ctx.base}:{path}"], cwd=ctx.repo, timeout=60)
-        return res.stdout if res.ok else None
-    return _read
+    return read_at(ctx.repo, ctx.base)
 
 
-def extract_tree(repo: Path, sha: str, dest: Path) -> Path:
-    """Export commit `sha` into `dest` with `git archive` — nothing is written into `repo`."""
-    dest.mkdir(parents=True, exist_ok=True)
-    tar = dest.parent / f"{dest.name}.tar"
-    git(repo, "archive", "--format=tar", "-o", str(tar), sha, timeout=300)
-    with tarfile.open(tar) as tf:
-        tf.extractall(dest, filter="data")
-    tar.unlink()
-    return dest
+def extract_tree(repo: Path, sha: str, dest: Path, *, paths: set[str] | None = None) -> Path:
+    """Export commit `sha` into `dest` from git's objects — nothing is written into `repo`.
+
+    Not `git archive`: the tree's own `.gitattributes` (export-ignore, export-subst)
+    would decide which files the checks see."""
+    return write_tree(repo, sha, dest, paths=paths)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

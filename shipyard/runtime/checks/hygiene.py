@@ -15,10 +15,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ._util import declared_dependencies, finish, read_head, tracked_files
+from .. import gittree
+from ._util import declared_dependencies, finish, read_head
 from .base import CheckContext, CheckResult, Finding
 
 NAME = "hygiene"
+_FILE_MODES = ("100644", "100755")
 _RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 _BINARY_EXT = (".exe", ".dll", ".so", ".dylib", ".o", ".a", ".pyc", ".pyo", ".class", ".jar",
                ".war", ".whl", ".egg", ".bin", ".elf")
@@ -32,11 +34,16 @@ _PR_REF = re.compile(r"github\.(event\.pull_request\.head\.(sha|ref)|head_ref|"
 
 def run(ctx: CheckContext) -> CheckResult:
     started = time.perf_counter()
-    tracked = _tracked(ctx)
-    findings = _binaries(ctx, list(ctx.changed_files) if ctx.base != ctx.head or ctx.changed_files else tracked)
+    files = {e.path: e for e in gittree.entries(ctx.repo, ctx.head) if e.mode in _FILE_MODES}
+    tracked = sorted(files)
+    judged = [files[p] for p in (ctx.changed_files if ctx.base != ctx.head or ctx.changed_files else tracked)
+              if p in files]
+    wf_paths = [p for p in tracked if re.match(r"^\.github/workflows/[^/]+\.ya?ml$", p)]
+    content = dict(gittree.blobs(ctx.repo, judged + [files[p] for p in wf_paths]))
+    findings = _binaries([(e.path, content[e]) for e in judged])
     findings += _unpinned(ctx, tracked)
-    for wf in sorted(p for p in tracked if re.match(r"^\.github/workflows/[^/]+\.ya?ml$", p)):
-        findings += _workflow(wf, (ctx.repo / wf).read_text(encoding="utf-8", errors="replace"))
+    for e in (files[p] for p in wf_paths):
+        findings += _workflow(e.path, content[e].decode("utf-8", errors="replace"))
     findings += _missing_files(tracked)
     threshold = _RANK[ctx.policy.hygiene_severity]
     findings = [replace(f, fails=_RANK[f.severity] >= threshold) for f in findings]
@@ -46,31 +53,38 @@ def run(ctx: CheckContext) -> CheckResult:
                           f"{len(findings)} in all")
 
 
-def _tracked(ctx: CheckContext) -> list[str]:
-    return [p for p in tracked_files(ctx.repo, ctx.head) if (ctx.repo / p).is_file()]
-
-
-def _binaries(ctx: CheckContext, files: list[str]) -> list[Finding]:
+def _binaries(files: list[tuple[str, bytes]]) -> list[Finding]:
+    """Executables and binary files the head commit holds (from git's objects, not a checkout)."""
     out = []
-    for p in files:
-        path = ctx.repo / p
-        if not path.is_file() or path.is_symlink():
-            continue
-        with open(path, "rb") as f:
-            head = f.read(8192)
+    for p, data in files:
+        head = data[:8192]
         kind = next((m for m in _MAGIC if head.startswith(m)), None)
-        if kind or p.lower().endswith(_BINARY_EXT) or (b"\0" in head and not _is_media(p)):
+        if kind or p.lower().endswith(_BINARY_EXT) or (b"\0" in head and not _is_media(p, head)):
             what = "executable" if kind else "binary file"
+            if not kind and _media_magic(p) is not None:
+                what = f"binary file named {Path(p).suffix} whose content is not {Path(p).suffix}"
             out.append(Finding(rule="hygiene.binary-artifact", severity="high", path=p, line=None,
                                message=f"{what} committed; build it in CI from source instead "
                                        f"(Scorecard Binary-Artifacts)"))
     return out
 
 
-def _is_media(p: str) -> bool:
-    # Images and fonts are binary but not executable: Scorecard does not count them either.
-    return Path(p).suffix.lower() in (".png", ".jpg", ".jpeg", ".gif", ".ico", ".webp", ".pdf",
-                                      ".woff", ".woff2", ".ttf", ".otf", ".svgz", ".gz", ".zip")
+# Images, fonts and archives are binary but not executable (Scorecard does not count them
+# either) — when their content starts like one: a NUL-laden file merely *named* .png is not.
+_MEDIA = {".png": (b"\x89PNG",), ".jpg": (b"\xff\xd8\xff",), ".jpeg": (b"\xff\xd8\xff",),
+          ".gif": (b"GIF8",), ".ico": (b"\0\0\1\0",), ".webp": (b"RIFF",), ".pdf": (b"%PDF",),
+          ".woff": (b"wOFF",), ".woff2": (b"wOF2",), ".ttf": (b"\0\1\0\0", b"true"),
+          ".otf": (b"OTTO",), ".svgz": (b"\x1f\x8b",), ".gz": (b"\x1f\x8b",),
+          ".zip": (b"PK\x03\x04", b"PK\x05\x06")}
+
+
+def _media_magic(p: str) -> tuple[bytes, ...] | None:
+    return _MEDIA.get(Path(p).suffix.lower())
+
+
+def _is_media(p: str, head: bytes) -> bool:
+    magic = _media_magic(p)
+    return magic is not None and head.startswith(magic)
 
 
 def _unpinned(ctx: CheckContext, tracked: list[str]) -> list[Finding]:

@@ -11,9 +11,11 @@ import json
 import re
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from ..proc import run as run_proc
-from ._util import concurrently, evidence, finish, rel, tool, tool_error
+from ._suppress import added_suppressions
+from ._util import concurrently, evidence, extract_tree, finish, rel, tool, tool_error
 from .base import CheckContext, CheckResult, Finding
 from .lint import python_files
 
@@ -31,13 +33,18 @@ def run(ctx: CheckContext) -> CheckResult:
     if not files:
         return finish(NAME, started, [], failed=False, summary="no Python files changed")
     timeout = ctx.policy.timeout_s
+    # The head's files, from git's objects, in a directory holding no config of the repo's.
+    tree = extract_tree(ctx.repo, ctx.head, ctx.scratch / "head", paths=set(files))
     bres, rres = concurrently(
         ctx,
-        lambda: run_proc([tool("bandit"), "-f", "json", "-q", "--", *files], cwd=ctx.repo,
-                         timeout=timeout),
-        # --isolated: the repo's own ruff config must not be able to switch the S rules off.
-        lambda: run_proc([tool("ruff"), "check", "--isolated", "--no-cache", "--select", "S",
-                          "--output-format", "json", "--", *files], cwd=ctx.repo, timeout=timeout))
+        # --ignore-nosec: a `# nosec` the change adds must not hide the line from bandit.
+        lambda: run_proc([tool("bandit"), "-f", "json", "-q", "--ignore-nosec", "--", *files],
+                         cwd=tree, timeout=timeout),
+        # --isolated: the repo's own ruff config must not be able to switch the S rules off;
+        # --ignore-noqa: nor can an inline `# noqa: S602`.
+        lambda: run_proc([tool("ruff"), "check", "--isolated", "--no-cache", "--ignore-noqa",
+                          "--select", "S", "--output-format", "json", "--", *files], cwd=tree,
+                         timeout=timeout))
     for res in (bres, rres):
         if (err := tool_error(NAME, res)) is not None:
             return err
@@ -49,14 +56,15 @@ def run(ctx: CheckContext) -> CheckResult:
                            summary=f"ruff exited {rres.returncode}: {rres.stderr.strip()[-300:]}")
     (ctx.scratch / "bandit.json").write_text(bres.stdout)
     (ctx.scratch / "ruff-s.json").write_text(rres.stdout)
-    findings = _bandit(ctx, json.loads(bres.stdout))
+    findings = _bandit(tree, json.loads(bres.stdout))
     seen = {(f.path, f.line, f.rule.split(".")[-1][1:]) for f in findings}
     for d in json.loads(rres.stdout or "[]"):
-        path, line, code = rel(ctx.repo, d["filename"]), d["location"]["row"], d["code"]
+        path, line, code = rel(tree, d["filename"]), d["location"]["row"], d["code"]
         if (path, line, code[1:]) in seen:
             continue
         findings.append(Finding(rule=f"ruff.{code}", severity=_RUFF_SEVERITY.get(code, "low"),
                                 path=path, line=line, message=d["message"]))
+    findings += added_suppressions(ctx, files, "sast")
     threshold = _RANK[ctx.policy.sast_severity]
     findings = [replace(f, fails=_RANK[f.severity] >= threshold) for f in findings]
     blocking = [f for f in findings if f.fails]
@@ -67,15 +75,15 @@ def run(ctx: CheckContext) -> CheckResult:
                             evidence(ctx.scratch / "ruff-s.json")))
 
 
-def _bandit(ctx: CheckContext, doc: dict) -> list[Finding]:
+def _bandit(tree: Path, doc: dict) -> list[Finding]:
     out = []
     for err in doc.get("errors", []):
         out.append(Finding(rule="bandit.parse-error", severity="low",
-                           path=rel(ctx.repo, err.get("filename", "")), line=None,
+                           path=rel(tree, err.get("filename", "")), line=None,
                            message=err.get("reason", "bandit could not parse the file")))
     for r in doc.get("results", []):
         out.append(Finding(rule=f"bandit.{r['test_id']}", severity=r["issue_severity"].lower(),
-                           path=rel(ctx.repo, r["filename"]), line=r["line_number"],
+                           path=rel(tree, r["filename"]), line=r["line_number"],
                            message=f"{r['test_name']}: {_mask_literal(r['issue_text'])}"))
     return out
 

@@ -10,48 +10,58 @@ Secrets always block, whatever the policy.
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import time
 
+from .. import gittree
 from ..proc import run as run_proc
-from ._util import evidence, finish, git, read_base, tool, tool_error
+from ._util import evidence, finish, read_base, tool, tool_error
 from .base import CheckContext, CheckResult, Finding
 
 NAME = "secrets"
 BASELINE = ".secrets.baseline"
-_HUNK = re.compile(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", re.MULTILINE)
 
 
 def added_lines(ctx: CheckContext) -> dict[str, set[int]]:
-    """Line numbers (at head) each changed text file gains in base..head."""
-    diff = git(ctx.repo, "-c", "core.quotePath=false", "diff", "--unified=0", "--no-color", "--no-renames", "--no-ext-diff",
-               ctx.base, ctx.head, timeout=120)
-    out: dict[str, set[int]] = {}
-    current: str | None = None
-    for line in diff.splitlines():
-        if line.startswith("+++ "):
-            current = line[6:] if line.startswith("+++ b/") else None
-            if current is not None:
-                out.setdefault(current, set())
-        elif current is not None and (m := _HUNK.match(line)):
-            start, count = int(m[1]), int(m[2] if m[2] is not None else 1)
-            out[current].update(range(start, start + count))
-    return out
+    """Line numbers (at head) each changed file gains in base..head.
+
+    Per file, with `--text --no-textconv`: a `-diff` attribute, a NUL byte or a
+    name git would quote cannot hide a file from the scan."""
+    return {p: gittree.added_lines(ctx.repo, ctx.base, ctx.head, p) for p in ctx.changed_files}
+
+
+# detect-secrets skips files by extension (images, fonts, archives); their content is what
+# counts, so such files are scanned under a name it reads.
+_SKIPPED_EXT = (".png", ".jpg", ".jpeg", ".gif", ".ico", ".webp", ".bmp", ".tif", ".tiff",
+                ".pdf", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".svgz", ".gz", ".zip",
+                ".tar", ".bz2", ".xz", ".7z", ".mp3", ".mp4", ".mov", ".avi", ".wav", ".webm",
+                ".so", ".dll", ".exe", ".bin", ".pyc", ".class", ".jar", ".whl", ".egg")
+
+
+def _scan_name(path: str) -> str:
+    return path + ".scan.txt" if path.lower().endswith(_SKIPPED_EXT) else path
 
 
 def run(ctx: CheckContext) -> CheckResult:
     started = time.perf_counter()
     added = {p: s for p, s in added_lines(ctx).items() if s and p != BASELINE}
-    files = [p for p in added if (ctx.repo / p).is_file()]
-    if not files:
+    if not added:
         return finish(NAME, started, [], failed=False, summary="no lines added")
     tree = ctx.scratch / "tree"
-    for p in files:  # scan a copy: detect-secrets must not see (or touch) the rest of the repo
-        (tree / p).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ctx.repo / p, tree / p)
-    res = run_proc([tool("detect-secrets"), "scan", "--no-verify", "--all-files", "--", *files],
-                   cwd=tree, timeout=ctx.policy.timeout_s)
+    names: dict[str, str] = {}
+    items = [e for e in gittree.entries(ctx.repo, ctx.head) if e.path in added]
+    for entry, data in gittree.blobs(ctx.repo, items):
+        if entry.mode not in ("100644", "100755"):
+            continue
+        # A copy of the head's blob, NUL bytes dropped (they make scanners treat text as
+        # binary); detect-secrets never sees, or touches, the rest of the repository.
+        name = _scan_name(entry.path)
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_bytes(data.replace(b"\0", b""))
+        names[name] = entry.path
+    if not names:
+        return finish(NAME, started, [], failed=False, summary="no files added lines")
+    res = run_proc([tool("detect-secrets"), "scan", "--no-verify", "--all-files", "--",
+                    *sorted(names)], cwd=tree, timeout=ctx.policy.timeout_s)
     if (err := tool_error(NAME, res)) is not None:
         return err
     if res.returncode != 0 or not res.stdout.strip().startswith("{"):
@@ -62,7 +72,8 @@ def run(ctx: CheckContext) -> CheckResult:
     report.write_text(res.stdout)
     known = _baseline(ctx)
     findings = []
-    for path, hits in json.loads(res.stdout).get("results", {}).items():
+    for scanned, hits in json.loads(res.stdout).get("results", {}).items():
+        path = names.get(scanned, scanned)
         for hit in hits:
             line = hit.get("line_number")
             if line not in added.get(path, ()) or (path, hit["hashed_secret"]) in known:
@@ -72,7 +83,7 @@ def run(ctx: CheckContext) -> CheckResult:
                                     message=f"{hit['type']} added; remove it, rotate it, and load "
                                             f"it from the environment or a secret store"))
     return finish(NAME, started, findings, failed=bool(findings),
-                  summary=f"{len(findings)} new secret(s) in {len(files)} file(s)",
+                  summary=f"{len(findings)} new secret(s) in {len(names)} file(s)",
                   evidence=(evidence(report),))
 
 
