@@ -9,7 +9,8 @@
 - **The target itself** is built into a wheel inside the sandbox (its build backend is
   repository code) with no network and no index, its version pretended for
   setuptools-scm/hatch-vcs (the export has no .git), and unpacked into a per-tree
-  `site` directory on PYTHONPATH. The user's `.venv` is never touched.
+  `site` directory, seen after the environment's packages (`layered_venv`). The
+  user's `.venv` is never touched.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "envs_dir",
     "find_uv",
     "install_wheel",
+    "layered_venv",
     "prepare_env",
     "pretend_version_env",
 ]
@@ -156,6 +158,27 @@ def _versions(path: Path) -> dict[str, str]:
         name, _, version = info.name.removesuffix(".dist-info").partition("-")
         out[name.lower().replace("_", "-")] = version
     return out
+
+
+def layered_venv(env: Env, under_test: list[Path], dest: Path) -> Path:
+    """A throwaway venv seeing `env`'s packages first, then the `under_test` paths in order.
+
+    The order matters: the package under test must not shadow the tools (a wheel that
+    ships its own `coverage` package would otherwise run as `python -m coverage`). It is
+    written by hand — pyvenv.cfg, a python symlink and two .pth files — in milliseconds.
+    """
+    base = Path(os.path.realpath(base_python()))
+    version = ".".join(map(str, sys.version_info[:2]))
+    (dest / "bin").mkdir(parents=True, exist_ok=True)
+    pkgs = dest / "lib" / f"python{version}" / "site-packages"
+    pkgs.mkdir(parents=True, exist_ok=True)
+    (dest / "pyvenv.cfg").write_text(f"home = {base.parent}\ninclude-system-site-packages = "
+                                     f"false\nversion = {sys.version.split()[0]}\n")
+    (dest / "bin" / "python").symlink_to(base)
+    env_site = next(env.path.glob("lib/python*/site-packages"))
+    (pkgs / "a_environment.pth").write_text(f"{env_site}\n")
+    (pkgs / "b_under_test.pth").write_text("".join(f"{p}\n" for p in under_test))
+    return dest / "bin" / "python"
 
 
 def pretend_version_env(name: str | None, version: str) -> dict[str, str]:

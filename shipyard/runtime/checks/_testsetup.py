@@ -1,12 +1,14 @@
 """One tree made ready for its tests: built (sandboxed), installed as a wheel, sources hidden.
 
-Import resolution, the choice made here: the wheel is unpacked into `<out>/site` on
-PYTHONPATH, and the package's own sources are deleted from the copy the tests run in
-(at the root for a flat layout, under `src/` for a src layout). A conftest that puts
-the tree on `sys.path`, pytest's rootdir insertion or `python -m`'s cwd (`-P` stops
-that too) can then only find the built package: a file the wheel leaves out fails
-the tests instead of being imported from the tree. Sources that hold the tests
-themselves (`pkg/tests/`) stay, and are then what is measured and imported.
+Import resolution, the choice made here: the wheel is unpacked into `<out>/site` and
+run through a throwaway layered venv that sees the environment's packages first (so
+the package under test cannot shadow pytest or coverage), then the wheel, then the
+tree (what `python -m pytest`'s cwd gave, which `-P` removes). The package's own
+sources are deleted from the copy the tests run in (at the root for a flat layout,
+under `src/` for a src layout), so a conftest that puts the tree on `sys.path` or
+pytest's rootdir insertion can only find the built package: a file the wheel leaves
+out fails the tests instead of being imported from the tree. Sources that hold the
+tests themselves (`pkg/tests/`) stay, and are then what is measured and imported.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from packaging.version import InvalidVersion, Version
 from ..proc import run as run_proc
 from ..proc import scrubbed_env
 from ._declared import Declarations
-from ._testenv import Env, find_uv, install_wheel, pretend_version_env
+from ._testenv import Env, find_uv, install_wheel, layered_venv, pretend_version_env
 from ._util import git
 from .base import CheckContext
 
@@ -41,7 +43,7 @@ class Setup:
     tree: Path                 # the copy the tests run in
     confine: Confine
     flags: tuple[str, ...] = ("-P",)
-    site: Path | None = None   # the installed wheel, on PYTHONPATH
+    site: Path | None = None   # the unpacked wheel
     source: str = "."          # what coverage measures
     layout: dict[str, str] = field(default_factory=dict)  # top-level name -> its path in the repo
     env: dict[str, str] = field(default_factory=dict)
@@ -94,8 +96,8 @@ def setup_tree(ctx: CheckContext, env: Env, decl: Declarations, tree: Path, out:
                "requirements": list(decl.requirements)}
     plain = Setup(python=env.python, tree=tree, confine=confine, env={"PYTHONSAFEPATH": "1"},
                   pytest_args=_pytest_args(ctx, tree), describe=env.describe(), details=details)
-    if not decl.packaged:
-        return plain
+    if not decl.packaged:  # its modules import from the tree, as `python -m pytest` would
+        return replace(plain, python=layered_venv(env, [tree], out / "venv"))
     wheel = _build(ctx, env, decl, tree, out, sha, confine)
     if isinstance(wheel, str):
         return wheel
@@ -104,8 +106,10 @@ def setup_tree(ctx: CheckContext, env: Env, decl: Declarations, tree: Path, out:
     layout = {t: loc for t in tops if (loc := _location(tree, t)) is not None}
     kept = [t for t in layout if not _remove_sources(tree / layout[t])]
     details["wheel"] = wheel.name
-    return replace(plain, env={**plain.env, "PYTHONPATH": str(site)}, site=site,
-                   source=str(tree) if kept else str(site), layout=layout)
+    # the tree after the wheel: helpers outside the package stay importable
+    python = layered_venv(env, [site, tree], out / "venv")
+    return replace(plain, python=python, site=site, layout=layout,
+                   source=str(tree) if kept else str(site))
 
 
 def _build(ctx: CheckContext, env: Env, decl: Declarations, tree: Path, out: Path, sha: str,
