@@ -17,6 +17,7 @@ is imported). `-p no:cacheprovider` keeps caches out of the tree.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 import sys
@@ -30,9 +31,9 @@ from ..proc import scrubbed_env
 from ..sandbox import Limits, bwrap_path, wrap
 from ..workspace import state_dir
 from ._declared import read_declarations
-from ._testenv import EnvError, prepare_env
+from ._testenv import EnvError, envs_dir, prepare_env
 from ._testsetup import Setup, logged, read_tail, setup_tree
-from ._util import concurrently, evidence, extract_tree, finish, target_python, tool_error
+from ._util import concurrently, evidence, extract_tree, finish, git, target_python, tool_error
 from .base import CheckContext, CheckResult, Finding
 
 NAME = "tests"
@@ -65,7 +66,7 @@ def run(ctx: CheckContext) -> CheckResult:
     want_base = pytest and ctx.base != ctx.head and ctx.policy.coverage_max_drop < 100
     calls = [lambda: _measure_tree(ctx, ctx.head, "head", argv)]
     if want_base:
-        calls.append(lambda: _measure_tree(ctx, ctx.base, "base", argv))
+        calls.append(lambda: _measure_base(ctx, argv))
     head, *rest = concurrently(ctx, *calls)
     base = rest[0] if rest else None
     if head.error:
@@ -85,6 +86,23 @@ def run(ctx: CheckContext) -> CheckResult:
     summary = f"exit {head.returncode}, coverage {pct}{base_pct}; {head.env}"
     return finish(NAME, started, findings, failed=bool(findings) or head.returncode != 0,
                   summary=summary, evidence=tuple(evidence(p) for p in head.reports))
+
+
+def _measure_base(ctx: CheckContext, argv: list[str]) -> _Measure:
+    """The base's coverage, cached by its tree id: fix rounds and G6 re-check one base."""
+    tree_id = git(ctx.repo, "rev-parse", f"{ctx.base}^{{tree}}").strip()
+    key = hashlib.sha256(json.dumps([tree_id, argv, _OMIT, sys.version]).encode()).hexdigest()
+    cached = envs_dir().parent / "base-coverage" / f"{key[:32]}.json"
+    if cached.is_file():
+        doc = json.loads(cached.read_text())
+        return _Measure(returncode=0, percent=doc["percent"],
+                        missing={k: set(v) for k, v in doc["missing"].items()})
+    m = _measure_tree(ctx, ctx.base, "base", argv)
+    if m.error is None and m.percent is not None and m.returncode == 0:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps({"percent": m.percent,
+                                      "missing": {k: sorted(v) for k, v in m.missing.items()}}))
+    return m
 
 
 def _sandbox_error(ctx: CheckContext) -> CheckResult | None:
@@ -144,8 +162,6 @@ def _confiner(ctx: CheckContext, *readable: Path):
 
 
 def _user_repo(worktree: Path) -> Path | None:
-    from ._util import git
-
     try:
         common = git(worktree, "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
     except RuntimeError:  # not a worktree of another repository: nothing more to hide
