@@ -50,7 +50,9 @@ REPOS = {
         ("src/humanize/number.py", "return str(value)", "return str(value) + ' '"),
     )),
     "six": Repo("six", "flat setuptools (setup.py, one module)", "benjaminp+six", (
-        ("six.py", "return s.encode(encoding, errors)", "return s"),
+        # (ensure_binary is not a good target: six's EnsureTests class does not match
+        # pytest's default python_classes, so its tests never run)
+        ("six.py", "    def u(s):\n        return s\n", "    def u(s):\n        return s[::-1]\n"),
         ("six.py", 'return s.encode("latin-1")', 'return s.encode("utf-16")'),
     )),
     "crashtest": Repo("crashtest", "poetry (poetry-core), flat package", "sdispater+crashtest", (
@@ -169,15 +171,17 @@ def main() -> None:
 
 def report(rows: list[Row]) -> None:
     print("| repo | shape | merged commits | blocked | planted caught | tests cold s | "
-          "tests warm s (median) | gates check s (median) | bare pytest s | warm/bare |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "tests warm s, base cached | tests warm s (median) | gates check s (median) | "
+          "bare pytest s | warm/bare |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         blocked = len({b.split()[0] for b in r.blocks})
         warm = statistics.median(r.warm) if r.warm else 0.0
         gates = statistics.median(r.gates) if r.gates else 0.0
         ratio = warm / r.bare if r.bare else float("nan")
         print(f"| {r.repo.name} | {r.repo.shape} | {r.commits} | {blocked} | "
-              f"{r.caught}/{r.planted} | {r.cold:.1f} | {warm:.1f} | {gates:.1f} | "
+              f"{r.caught}/{r.planted} | {r.cold:.1f} | {r.warm[0] if r.warm else 0:.1f} | "
+              f"{warm:.1f} | {gates:.1f} | "
               f"{r.bare:.1f} | {ratio:.1f}× |")
     for r in rows:
         for b in r.blocks + r.notes:

@@ -9,8 +9,8 @@
 - **The target itself** is built into a wheel inside the sandbox (its build backend is
   repository code) with no network and no index, its version pretended for
   setuptools-scm/hatch-vcs (the export has no .git), and unpacked into a per-tree
-  `site` directory, seen after the environment's packages (`layered_venv`). The
-  user's `.venv` is never touched.
+  `site` directory, layered with the environment in a throwaway venv (`layered_venv`).
+  The user's `.venv` is never touched.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from ..proc import scrubbed_env
 from ._declared import Declarations
 
 __all__ = [
+    "TOOL_PACKAGES",
     "Env",
     "EnvError",
     "envs_dir",
@@ -44,6 +45,10 @@ _PASS_THROUGH = re.compile(r"^(PIP_|UV_|HTTPS?_PROXY$|NO_PROXY$|ALL_PROXY$|SSL_C
                            re.IGNORECASE)
 _PIP_TO_UV = {"PIP_INDEX_URL": "UV_INDEX_URL", "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
               "PIP_FIND_LINKS": "UV_FIND_LINKS"}
+
+
+# What runs the tests: a target cannot replace these (a committed `coverage/` package).
+TOOL_PACKAGES = frozenset({"coverage", "pytest", "_pytest", "pluggy", "py"})
 
 
 class EnvError(RuntimeError):
@@ -161,11 +166,12 @@ def _versions(path: Path) -> dict[str, str]:
 
 
 def layered_venv(env: Env, under_test: list[Path], dest: Path) -> Path:
-    """A throwaway venv seeing `env`'s packages first, then the `under_test` paths in order.
+    """A throwaway venv seeing `under_test[0]` (the wheel), then `env`, then the rest.
 
-    The order matters: the package under test must not shadow the tools (a wheel that
-    ships its own `coverage` package would otherwise run as `python -m coverage`). It is
-    written by hand — pyvenv.cfg, a python symlink and two .pth files — in milliseconds.
+    The wheel comes first: the package under test must win over a copy of itself that a
+    test tool depends on (pytest needs pygments, for one). It cannot shadow the tools
+    themselves: `install_wheel` leaves out `TOOL_PACKAGES`. Written by hand — pyvenv.cfg,
+    a python symlink and .pth files — in milliseconds.
     """
     base = Path(os.path.realpath(base_python()))
     version = ".".join(map(str, sys.version_info[:2]))
@@ -176,8 +182,8 @@ def layered_venv(env: Env, under_test: list[Path], dest: Path) -> Path:
                                      f"false\nversion = {sys.version.split()[0]}\n")
     (dest / "bin" / "python").symlink_to(base)
     env_site = next(env.path.glob("lib/python*/site-packages"))
-    (pkgs / "a_environment.pth").write_text(f"{env_site}\n")
-    (pkgs / "b_under_test.pth").write_text("".join(f"{p}\n" for p in under_test))
+    paths = [*under_test[:1], env_site, *under_test[1:]]
+    (pkgs / "a_layers.pth").write_text("".join(f"{p}\n" for p in paths))
     return dest / "bin" / "python"
 
 
@@ -189,8 +195,9 @@ def pretend_version_env(name: str | None, version: str) -> dict[str, str]:
     return env
 
 
-def install_wheel(wheel: Path, site: Path) -> list[str]:
-    """Unpack `wheel` into `site` (no code runs); return its top-level import names."""
+def install_wheel(wheel: Path, site: Path) -> tuple[list[str], list[str]]:
+    """Unpack `wheel` into `site` (no code runs): its top-level import names, and those
+    left out because they would shadow the test tools (`TOOL_PACKAGES`)."""
     site.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site)  # zipfile drops absolute paths and `..` components
@@ -200,5 +207,10 @@ def install_wheel(wheel: Path, site: Path) -> list[str]:
                 for item in (data / scheme).iterdir():
                     shutil.move(str(item), site / item.name)
         shutil.rmtree(data)
-    return sorted({p.stem if p.suffix == ".py" else p.name for p in site.iterdir()
+    tops = sorted({p.stem if p.suffix == ".py" else p.name for p in site.iterdir()
                    if not p.name.endswith((".dist-info", ".pth")) and p.name != "__pycache__"})
+    dropped = [t for t in tops if t in TOOL_PACKAGES]
+    for name in dropped:
+        shutil.rmtree(site / name, ignore_errors=True)
+        (site / f"{name}.py").unlink(missing_ok=True)
+    return [t for t in tops if t not in dropped], dropped

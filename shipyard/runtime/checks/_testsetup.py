@@ -1,14 +1,15 @@
 """One tree made ready for its tests: built (sandboxed), installed as a wheel, sources hidden.
 
 Import resolution, the choice made here: the wheel is unpacked into `<out>/site` and
-run through a throwaway layered venv that sees the environment's packages first (so
-the package under test cannot shadow pytest or coverage), then the wheel, then the
-tree (what `python -m pytest`'s cwd gave, which `-P` removes). The package's own
-sources are deleted from the copy the tests run in (at the root for a flat layout,
-under `src/` for a src layout), so a conftest that puts the tree on `sys.path` or
-pytest's rootdir insertion can only find the built package: a file the wheel leaves
-out fails the tests instead of being imported from the tree. Sources that hold the
-tests themselves (`pkg/tests/`) stay, and are then what is measured and imported.
+run through a throwaway layered venv: the wheel first (so the package under test wins
+over a copy a test tool depends on), then the environment, then the tree (what
+`python -m pytest`'s cwd gave, which `-P` removes). Packages named like the test tools
+(coverage, pytest) are not installed from the wheel. The package's own sources are
+deleted from the copy the tests run in (at the root for a flat layout, under `src/`
+for a src layout), so a conftest that puts the tree on `sys.path` or pytest's rootdir
+insertion can only find the built package: a file the wheel leaves out fails the
+tests instead of being imported from the tree. Sources that hold the tests
+themselves (`pkg/tests/`) stay, and are then what is measured and imported.
 """
 
 from __future__ import annotations
@@ -102,10 +103,10 @@ def setup_tree(ctx: CheckContext, env: Env, decl: Declarations, tree: Path, out:
     if isinstance(wheel, str):
         return wheel
     site = out / "site"
-    tops = install_wheel(wheel, site)
+    tops, dropped = install_wheel(wheel, site)
     layout = {t: loc for t in tops if (loc := _location(tree, t)) is not None}
     kept = [t for t in layout if not _remove_sources(tree / layout[t])]
-    details["wheel"] = wheel.name
+    details.update(wheel=wheel.name, not_installed_tool_names=dropped)
     # the tree after the wheel: helpers outside the package stay importable
     python = layered_venv(env, [site, tree], out / "venv")
     return replace(plain, python=python, site=site, layout=layout,

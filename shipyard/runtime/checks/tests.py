@@ -42,6 +42,7 @@ NAME = "tests"
 # (a temp dir) cannot match them.
 _OMIT = "tests/*,test/*,src/*/tests/*,*/test_*.py,*_test.py,*/conftest.py,.venv/*,venv/*"
 _MAX_REPORT = 64 << 20  # a JUnit report larger than this is not parsed
+_BASE_CACHE_VERSION = 2  # bump when what a base measurement means changes
 
 
 @dataclass(kw_only=True)
@@ -91,7 +92,7 @@ def run(ctx: CheckContext) -> CheckResult:
 def _measure_base(ctx: CheckContext, argv: list[str]) -> _Measure:
     """The base's coverage, cached by its tree id: fix rounds and G6 re-check one base."""
     tree_id = git(ctx.repo, "rev-parse", f"{ctx.base}^{{tree}}").strip()
-    key = hashlib.sha256(json.dumps([tree_id, argv, _OMIT, sys.version]).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([_BASE_CACHE_VERSION, tree_id, argv, _OMIT, sys.version]).encode()).hexdigest()
     cached = envs_dir().parent / "base-coverage" / f"{key[:32]}.json"
     if cached.is_file():
         doc = json.loads(cached.read_text())
