@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,40 +86,43 @@ def _files(tree: Path) -> list[str]:
     return top + [f"requirements/{p.name}" for p in tree.glob("requirements/*.txt")]
 
 
+def _expand(table: dict, wanted: tuple[str, ...],
+            refers: Callable[[object], list[str] | None]) -> list[str]:
+    """The requirements of the `wanted` entries of `table`, following references between
+    entries (`refers(item)` names the entries an item points to, None for a requirement)."""
+    out: list[str] = []
+    todo, seen = [w for w in wanted if w in table], set()
+    while todo:
+        entry = todo.pop()
+        if entry in seen:
+            continue
+        seen.add(entry)
+        for item in table.get(entry, []):
+            if (more := refers(item)) is not None:
+                todo += [m for m in more if m in table]
+            elif isinstance(item, str):
+                out.append(item)
+    return out
+
+
 def _extras(project: dict, name: str | None, wanted: tuple[str, ...] = TEST_GROUPS) -> list[str]:
     """Test extras, with self-references (`pkg[other]`) expanded."""
-    extras = project.get("optional-dependencies", {})
-    out: list[str] = []
-    todo, seen = [e for e in wanted if e in extras], set()
-    while todo:
-        extra = todo.pop()
-        if extra in seen:
-            continue
-        seen.add(extra)
-        for spec in extras.get(extra, []):
-            req = _req(spec)
-            if req and name and canonicalize_name(req.name) == canonicalize_name(name):
-                todo += [e for e in req.extras if e in extras]
-            else:
-                out.append(spec)
-    return out
+    own = canonicalize_name(name) if name else None
+
+    def refers(spec: object) -> list[str] | None:
+        req = _req(spec) if isinstance(spec, str) else None
+        return sorted(req.extras) if req and canonicalize_name(req.name) == own else None
+
+    return _expand(project.get("optional-dependencies", {}), wanted, refers)
 
 
 def _groups(groups: dict, wanted: tuple[str, ...] = TEST_GROUPS) -> list[str]:
     """PEP 735 groups (and PDM dev groups, the same shape), with include-group expanded."""
-    out: list[str] = []
-    todo, seen = [g for g in wanted if g in groups], set()
-    while todo:
-        group = todo.pop()
-        if group in seen:
-            continue
-        seen.add(group)
-        for item in groups.get(group, []):
-            if isinstance(item, dict) and "include-group" in item:
-                todo.append(item["include-group"])
-            elif isinstance(item, str):
-                out.append(item)
-    return out
+    def refers(item: object) -> list[str] | None:
+        return [item["include-group"]] if isinstance(item, dict) and "include-group" in item \
+            else None
+
+    return _expand(groups, wanted, refers)
 
 
 def _tool_groups(tool: dict) -> list[str]:
