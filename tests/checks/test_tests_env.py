@@ -151,3 +151,32 @@ lint = ["mypy"]
                                       "freezegun", "idna", "pytest-mock", "pytest", "coverage"}
     assert "sphinx" not in decl.requirements and decl.packaged and decl.name == "demo"
     assert decl.key("py") == read_declarations(tmp_path).key("py") != decl.key("py2")
+
+
+def test_cached_line_coverage_matches_coverage_py(tmp_path):
+    import json
+
+    from shipyard.runtime.checks._coverage import line_coverage
+
+    pkg = tmp_path / "src" / "m"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("def f(x):\n    y = (x +\n         1)\n    if x:\n"
+                                     "        return y\n    return 0  # pragma: no cover\n\n\n"
+                                     "def g():\n    return 2\n")
+    (pkg / "unused.py").write_text("A = 1\nB = 2\n")
+    (tmp_path / "run.py").write_text("import m\nm.f(1)\n")
+    data = tmp_path / ".coverage"
+    subprocess.run([sys.executable, "-m", "coverage", "run", f"--data-file={data}",
+                    f"--source={tmp_path / 'src'}", "run.py"], cwd=tmp_path, check=True,
+                   env={**os.environ, "PYTHONPATH": str(tmp_path / "src")})
+    subprocess.run([sys.executable, "-m", "coverage", "json", f"--data-file={data}", "-o",
+                    str(tmp_path / "c.json")], cwd=tmp_path, check=True)
+    ours = line_coverage([data], tmp_path / "combined", tmp_path / "src", tmp_path, [],
+                         tmp_path / "cache")
+    theirs = json.loads((tmp_path / "c.json").read_text())
+    assert round(ours.percent, 6) == round(theirs["totals"]["percent_covered"], 6)
+    for path, info in theirs["files"].items():
+        assert ours.missing[str(tmp_path / path)] == set(info["missing_lines"])
+    again = line_coverage([data], tmp_path / "combined2", tmp_path / "src", tmp_path, [],
+                          tmp_path / "cache")  # from the statement cache
+    assert again == ours

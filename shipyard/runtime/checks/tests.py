@@ -11,8 +11,8 @@ For a flat layout the package's sources are removed from the copy the tests run 
 so `import pkg` can only resolve to the wheel. Everything that executes repository
 content — the build backend, the tests — runs in the bubblewrap sandbox with
 PYTHONSAFEPATH and resource limits; output is written to a file and read bounded;
-coverage data is reported in-process with `config_file=False` (nothing of the tree
-is imported). `-p no:cacheprovider` keeps caches out of the tree.
+coverage data is reported in-process (`_coverage.py`; nothing of the tree is
+imported). `-p no:cacheprovider` keeps caches out of the tree.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from ..proc import run as run_proc
 from ..proc import scrubbed_env
 from ..sandbox import Limits, bwrap_path, wrap
 from ..workspace import state_dir
+from ._coverage import line_coverage
 from ._declared import read_declarations
 from ._testenv import EnvError, envs_dir, prepare_env
 from ._testsetup import Setup, logged, read_tail, setup_tree
@@ -42,7 +43,7 @@ NAME = "tests"
 # (a temp dir) cannot match them.
 _OMIT = "tests/*,test/*,src/*/tests/*,*/test_*.py,*_test.py,*/conftest.py,.venv/*,venv/*"
 _MAX_REPORT = 64 << 20  # a JUnit report larger than this is not parsed
-_BASE_CACHE_VERSION = 2  # bump when what a base measurement means changes
+_BASE_CACHE_VERSION = 3  # bump when what a base measurement means changes
 
 
 @dataclass(kw_only=True)
@@ -173,8 +174,8 @@ def _user_repo(worktree: Path) -> Path | None:
 def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str]) -> _Measure:
     data, junit, cov_json = out / ".coverage", out / "junit.xml", out / "coverage.json"
     pytest = Path(argv[0]).name in ("pytest", "py.test")
+    omit = f"{_OMIT},{setup.site}/*/tests/*" if setup.site else _OMIT
     if pytest:
-        omit = f"{_OMIT},{setup.site}/*/tests/*" if setup.site else _OMIT
         cmd = [str(setup.python), *setup.flags, "-m", "coverage", "run", f"--data-file={data}",
                f"--source={setup.source}", f"--omit={omit}", "-m", "pytest", "-p",
                "no:cacheprovider", "-q", "--tb=short", f"--junitxml={junit}", "-o",
@@ -210,12 +211,13 @@ def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str]) -> _Me
                                   message="pytest wrote no JUnit report: the test process ended "
                                           "before pytest finished (os._exit, a crash, a kill); "
                                           f"output: {log[-300:]}"))
-    _read_coverage(m, out, data, cov_json, setup)
+    _read_coverage(m, out, data, cov_json, setup, omit)
     return m
 
 
-def _read_coverage(m: _Measure, out: Path, data: Path, cov_json: Path, setup: Setup) -> None:
-    """Report coverage in-process from the data files (outside the tree; no tree code runs)."""
+def _read_coverage(m: _Measure, out: Path, data: Path, cov_json: Path, setup: Setup,
+                   omit: str) -> None:
+    """Coverage from the data files, in-process (`_coverage.py`: no code of the tree runs)."""
     import coverage
 
     files = [data] if data.is_file() else sorted(out.glob(".coverage.*"))
@@ -224,19 +226,18 @@ def _read_coverage(m: _Measure, out: Path, data: Path, cov_json: Path, setup: Se
                                   message="the test run left no coverage data: it ended before "
                                           "coverage could save it (os._exit, a crash, a kill)"))
         return
-    cov = coverage.Coverage(data_file=str(out / "combined.coverage"), config_file=False)
+    root = setup.tree / setup.source  # an absolute source stays itself
     try:
-        cov.combine([str(f) for f in files], keep=True)
-        cov.json_report(outfile=str(cov_json))
-    except coverage.exceptions.NoDataError:
-        return  # tests ran but measured nothing of the sources: coverage n/a
+        cov = line_coverage(files, out / "combined.coverage", root, setup.tree,
+                            omit.split(","), envs_dir().parent / "coverage-statements")
     except coverage.exceptions.CoverageException as exc:
         m.findings.append(Finding(rule="tests.coverage-data", severity="high", path=None,
                                   line=None, message=f"coverage data unreadable: {exc}"[:500]))
         return
-    doc = json.loads(cov_json.read_text())
-    m.percent = float(doc["totals"]["percent_covered"])
-    m.missing = {setup.repo_path(k): set(v["missing_lines"]) for k, v in doc["files"].items()}
+    m.percent = cov.percent
+    m.missing = {setup.repo_path(k): v for k, v in cov.missing.items()}
+    cov_json.write_text(json.dumps({"percent_covered": m.percent, "missing_lines": {
+        k: sorted(v) for k, v in m.missing.items()}}, indent=1))
     m.reports.append(cov_json)
 
 
