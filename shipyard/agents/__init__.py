@@ -6,10 +6,10 @@ from .base import AgentTask, Review, ReviewFinding, ReviewTask, TextTask
 __all__ = [
            "REVIEWERS",
            "AgentTask",
-           "ReviewTask",
-           "TextTask",
            "Review",
            "ReviewFinding",
+           "ReviewTask",
+           "TextTask",
            "docs",
            "finops",
            "governance",

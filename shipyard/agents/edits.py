@@ -80,7 +80,7 @@ def parse_blocks(reply: str) -> list[FileBlock]:
         code = "\n".join(lines[i + 1:end]) + "\n"
         path = pending_path
         first = code.split("\n", 1)[0]
-        if (inline := re.match(r"^\s*(?:#\s*)?(?:file:?\s*)?(\S+\.py)\s*$", first, re.I)):
+        if (inline := re.match(r"^\s*(?:#\s*)?(?:file:?\s*)?(\S+\.py)\s*$", first, re.IGNORECASE)):
             path, code = inline.group(1), code.split("\n", 1)[1] if "\n" in code else ""
         if code.strip() and lang not in ("bash", "sh", "shell", "console", "text", "output"):
             blocks.append(FileBlock(path=path, code=code, lang=lang))
@@ -248,7 +248,7 @@ def _put_definition(lines: list[str], tree: ast.Module, node: ast.stmt, segment:
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _is_method(node):
         owner = _class_with_method(tree, name)
         if owner is not None:
-            cls, method = owner
+            _cls, method = owner
             indent = re.match(r"[ \t]*", lines[method.lineno - 1]).group(0)  # type: ignore[union-attr]
             body = textwrap.indent(segment, indent)
             return lines[:_first_line(method) - 1] + [body] + lines[method.end_lineno:]

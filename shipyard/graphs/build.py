@@ -276,8 +276,8 @@ def _attempt(n: Nodes, s: FeatureState, gw: Any, i: int, temperature: float,
                                       max_tokens=IMPLEMENT_MAX_TOKENS, **ctx)
     if reply.truncated:
         return Candidate(attempt=i, files={}, problems=[
-            f"your reply hit the {IMPLEMENT_MAX_TOKENS}-token limit and was cut off; give only "
-            f"the functions you change"])
+            (f"your reply hit the {IMPLEMENT_MAX_TOKENS}-token limit and was cut off; give only "
+            f"the functions you change")])
     try:
         blocks = parse_blocks(reply.content)
     except EditError as exc:

@@ -9,7 +9,12 @@ What the sandbox guarantees, when `bwrap` is installed:
   credential files (~/.netrc, ~/.git-credentials, ...) behind an empty file;
 - no network, and its own PID namespace: when the command ends, every process it
   started ends too — nothing lingers to act later (e.g. to approve a gate);
-- a throwaway HOME.
+- a throwaway HOME;
+- with `limits`: an address-space, process-count and file-size cap (`prlimit`, applied
+  inside the sandbox so the process count is that of the sandbox's user namespace)
+  and a size cap on its /tmp — a memory hog, fork bomb or disk filler fails inside
+  instead of taking the machine down. (Root is exempt from the process cap: the PID
+  namespace and the caller's timeout still end whatever it started.)
 
 Without bwrap (`[policy] sandbox = "auto"`), the command still runs on an exported
 copy with a scrubbed environment and its process group killed afterwards, and G2
@@ -23,9 +28,10 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SECRET_DIRS", "SECRET_FILES", "bwrap_path", "wrap"]
+__all__ = ["SECRET_DIRS", "SECRET_FILES", "Limits", "bwrap_path", "wrap"]
 
 SECRET_DIRS = (".ssh", ".aws", ".gnupg", ".config", ".docker", ".kube", ".azure", ".cache",
                ".local/state/shipyard")
@@ -34,12 +40,30 @@ SECRET_FILES = (".netrc", ".git-credentials", ".pypirc", ".npmrc", ".pgpass", ".
                 ".boto", ".s3cfg", ".yarnrc", ".condarc")
 
 
+_MIB = 1 << 20
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Limits:
+    """Resource caps for one sandboxed command (bytes and counts)."""
+
+    memory: int = 4096 * _MIB      # address space per process (RLIMIT_AS)
+    processes: int = 512           # processes of the sandbox's user (RLIMIT_NPROC)
+    file_size: int = 512 * _MIB    # largest file it may write (RLIMIT_FSIZE)
+    tmp_size: int = 1024 * _MIB    # its private /tmp (tmpfs size)
+
+    def prlimit(self) -> list[str]:
+        return ["prlimit", f"--as={self.memory}", f"--nproc={self.processes}",
+                f"--fsize={self.file_size}", "--core=0", "--"]
+
+
 def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
 def wrap(argv: Sequence[str], *, workdir: Path, writable: Iterable[Path],
-         hide: Iterable[Path] = (), readable: Iterable[Path] = ()) -> list[str]:
+         hide: Iterable[Path] = (), readable: Iterable[Path] = (),
+         limits: Limits | None = None) -> list[str]:
     """`argv` wrapped in bwrap; raises FileNotFoundError when bwrap is not installed.
 
     `readable` paths are mounted read-only after the tmpfs mounts: an interpreter or
@@ -47,8 +71,9 @@ def wrap(argv: Sequence[str], *, workdir: Path, writable: Iterable[Path],
     bwrap = bwrap_path()
     if bwrap is None:
         raise FileNotFoundError("bwrap")
+    tmp = ["--size", str(limits.tmp_size)] if limits else []
     args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--unshare-all", "--die-with-parent", "--new-session",
+            *tmp, "--tmpfs", "/tmp", "--unshare-all", "--die-with-parent", "--new-session",
             "--dir", "/tmp/home", "--setenv", "HOME", "/tmp/home"]
     home = Path(os.path.expanduser("~"))
     hidden = [home / d for d in SECRET_DIRS] + [Path(p) for p in hide]
@@ -64,7 +89,8 @@ def wrap(argv: Sequence[str], *, workdir: Path, writable: Iterable[Path],
     for path in (home / f for f in SECRET_FILES):
         if path.is_file():
             args += ["--ro-bind", str(_empty_file()), str(path)]
-    return [*args, "--chdir", str(workdir), "--", *argv]
+    capped = [*limits.prlimit(), *argv] if limits else list(argv)
+    return [*args, "--chdir", str(workdir), "--", *capped]
 
 
 def _key_dir() -> Path:

@@ -31,6 +31,10 @@ class CheckPolicy(BaseModel):
     sandbox: Literal["auto", "required", "off"] = Field(
         "auto", description="Run the target's tests in bubblewrap: auto (when installed), "
                             "required (error without it), off.")
+    test_env_fallback: bool = Field(
+        False, description="When the isolated test environment cannot be installed (package "
+                           "index unreachable), run the tests with the repository's own "
+                           "interpreter instead of reporting an error.")
     coverage_min: float = Field(0.0, ge=0, le=100, description="Minimum line coverage, percent.")
     coverage_max_drop: float = Field(2.0, ge=0, le=100,
                                      description="Allowed coverage drop versus base, points.")

@@ -1,18 +1,24 @@
 """tests: the repo's test command under coverage, on head and on base.
 
-Fails on a failing test, on no tests at all, on coverage under the policy
+Fails on a failing test, on no tests at all, on a missing JUnit report or missing
+coverage data (a test process that ended itself early), on coverage under the policy
 minimum, and on coverage dropping versus base by more than the policy allows.
-Coverage data, JUnit XML and caches go to scratch: `-p no:cacheprovider` and
-PYTHONDONTWRITEBYTECODE keep the target repo untouched. Head and base are
-exported with `git archive` and the tests run on those copies — model-written
-code never sees a `.git` that leads back to the user's repository — inside the
-bubblewrap sandbox of `runtime/sandbox.py` (`[policy] sandbox`).
+
+Exactly the tree under review is tested: head and base are exported with `git
+archive`, built into wheels and installed (never editable) next to an environment
+made from the target's declarations (`_testenv.py`); the user's `.venv` is not used.
+For a flat layout the package's sources are removed from the copy the tests run in,
+so `import pkg` can only resolve to the wheel. Everything that executes repository
+content — the build backend, the tests — runs in the bubblewrap sandbox with
+PYTHONSAFEPATH and resource limits; output is written to a file and read bounded;
+coverage data is reported in-process (`_coverage.py`; nothing of the tree is
+imported). `-p no:cacheprovider` keeps caches out of the tree.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
 import shlex
 import sys
 import time
@@ -22,9 +28,13 @@ from pathlib import Path
 
 from ..proc import run as run_proc
 from ..proc import scrubbed_env
-from ..sandbox import bwrap_path, wrap
+from ..sandbox import Limits, bwrap_path, wrap
 from ..workspace import state_dir
-from ._util import concurrently, evidence, extract_tree, finish, target_python, tool_error
+from ._coverage import line_coverage
+from ._declared import read_declarations
+from ._testenv import EnvError, envs_dir, prepare_env
+from ._testsetup import Setup, logged, read_tail, setup_tree
+from ._util import concurrently, evidence, extract_tree, finish, git, target_python, tool_error
 from .base import CheckContext, CheckResult, Finding
 
 NAME = "tests"
@@ -32,7 +42,8 @@ NAME = "tests"
 # Patterns without a leading "*" are relative to the tree measured, so the tree's own location
 # (a temp dir) cannot match them.
 _OMIT = "tests/*,test/*,src/*/tests/*,*/test_*.py,*_test.py,*/conftest.py,.venv/*,venv/*"
-_LOCATION = re.compile(r"^(?P<path>[^\s:][^:\n]*\.py):(?P<line>\d+):", re.MULTILINE)
+_MAX_REPORT = 64 << 20  # a JUnit report larger than this is not parsed
+_BASE_CACHE_VERSION = 3  # bump when what a base measurement means changes
 
 
 @dataclass(kw_only=True)
@@ -43,6 +54,7 @@ class _Measure:
     missing: dict[str, set[int]] = field(default_factory=dict)
     error: CheckResult | None = None
     reports: list[Path] = field(default_factory=list)
+    env: str = ""
 
 
 def run(ctx: CheckContext) -> CheckResult:
@@ -50,15 +62,13 @@ def run(ctx: CheckContext) -> CheckResult:
     argv = shlex.split(ctx.policy.test_command)
     if not argv:
         return finish(NAME, started, [], failed=True, summary="policy.test_command is empty")
-    if Path(argv[0]).name not in ("pytest", "py.test"):
-        return _plain_command(ctx, argv, started)
     if (err := _sandbox_error(ctx)) is not None:
         return err
-    py = target_python(ctx.repo)
-    want_base = ctx.base != ctx.head and ctx.policy.coverage_max_drop < 100
-    calls = [lambda: _measure_tree(ctx, ctx.head, "head", py, argv[1:])]
+    pytest = Path(argv[0]).name in ("pytest", "py.test")
+    want_base = pytest and ctx.base != ctx.head and ctx.policy.coverage_max_drop < 100
+    calls = [lambda: _measure_tree(ctx, ctx.head, "head", argv)]
     if want_base:
-        calls.append(lambda: _measure_base(ctx, py, argv[1:]))
+        calls.append(lambda: _measure_base(ctx, argv))
     head, *rest = concurrently(ctx, *calls)
     base = rest[0] if rest else None
     if head.error:
@@ -67,21 +77,34 @@ def run(ctx: CheckContext) -> CheckResult:
     if head.returncode == 5:
         findings.append(Finding(rule="tests.none", severity="high", path=None, line=None,
                                 message="no tests were collected; add tests for the change"))
+    if not pytest:
+        return finish(NAME, started, findings, failed=bool(findings) or head.returncode != 0,
+                      summary=f"{ctx.policy.test_command!r} exit {head.returncode}; coverage not "
+                              f"measured; {head.env}",
+                      evidence=tuple(evidence(p) for p in head.reports))
     findings += _coverage_findings(ctx, head, base)
     pct = "n/a" if head.percent is None else f"{head.percent:.1f}%"
     base_pct = "" if base is None or base.percent is None else f" (base {base.percent:.1f}%)"
-    summary = f"exit {head.returncode}, coverage {pct}{base_pct}"
+    summary = f"exit {head.returncode}, coverage {pct}{base_pct}; {head.env}"
     return finish(NAME, started, findings, failed=bool(findings) or head.returncode != 0,
                   summary=summary, evidence=tuple(evidence(p) for p in head.reports))
 
 
-def _measure_base(ctx: CheckContext, py: str, extra: list[str]) -> _Measure:
-    return _measure_tree(ctx, ctx.base, "base", py, extra)
-
-
-def _measure_tree(ctx: CheckContext, sha: str, label: str, py: str, extra: list[str]) -> _Measure:
-    tree = extract_tree(ctx.repo, sha, ctx.scratch / f"{label}-tree")
-    return _measure(ctx, tree, ctx.scratch / label, py, extra)
+def _measure_base(ctx: CheckContext, argv: list[str]) -> _Measure:
+    """The base's coverage, cached by its tree id: fix rounds and G6 re-check one base."""
+    tree_id = git(ctx.repo, "rev-parse", f"{ctx.base}^{{tree}}").strip()
+    key = hashlib.sha256(json.dumps([_BASE_CACHE_VERSION, tree_id, argv, _OMIT, sys.version]).encode()).hexdigest()
+    cached = envs_dir().parent / "base-coverage" / f"{key[:32]}.json"
+    if cached.is_file():
+        doc = json.loads(cached.read_text())
+        return _Measure(returncode=0, percent=doc["percent"],
+                        missing={k: set(v) for k, v in doc["missing"].items()})
+    m = _measure_tree(ctx, ctx.base, "base", argv)
+    if m.error is None and m.percent is not None and m.returncode == 0:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps({"percent": m.percent,
+                                      "missing": {k: sorted(v) for k, v in m.missing.items()}}))
+    return m
 
 
 def _sandbox_error(ctx: CheckContext) -> CheckResult | None:
@@ -95,22 +118,52 @@ def _sandbox_error(ctx: CheckContext) -> CheckResult | None:
     return None
 
 
-def _confined(ctx: CheckContext, argv: list[str], root: Path, out: Path) -> list[str]:
-    """`argv` inside the sandbox when policy and machine allow; the copy and `out` writable."""
-    if ctx.policy.sandbox == "off" or bwrap_path() is None:
-        return argv
-    hide = [ctx.repo, _user_repo(ctx.repo), state_dir()]
-    # The interpreters stay visible wherever they live (a venv under /tmp, say).
-    exe = Path(argv[0])
-    readable = [Path(sys.prefix), Path(sys.base_prefix), exe.parent.parent,
-                exe.resolve().parent.parent]
-    return wrap(argv, workdir=root, writable=[root, out], hide=[h for h in hide if h],
-                readable=readable)
+def _error(rule: str, message: str) -> _Measure:
+    return _Measure(returncode=None, error=CheckResult(
+        name=NAME, status="error", summary=message.splitlines()[0][:200],
+        findings=(Finding(rule=rule, severity="high", path=None, line=None, message=message),)))
+
+
+def _measure_tree(ctx: CheckContext, sha: str, label: str, argv: list[str]) -> _Measure:
+    tree = extract_tree(ctx.repo, sha, ctx.scratch / f"{label}-tree")
+    out = ctx.scratch / label
+    out.mkdir(parents=True, exist_ok=True)
+    decl = read_declarations(tree)
+    try:
+        env = prepare_env(decl, ctx.policy.timeout_s)
+    except EnvError as exc:
+        if not ctx.policy.test_env_fallback:
+            return _error("tests.env", (
+                f"could not install the target's declared test dependencies "
+                f"({', '.join(decl.sources) or 'no declarations'}) into an isolated environment: "
+                f"the package index is unreachable or a requirement cannot be resolved. Fix the "
+                f"index in your pip configuration (PIP_INDEX_URL, pip.conf) or the declaration, "
+                f"or set [policy] test_env_fallback = true to run with the repository's own "
+                f"interpreter.\n{str(exc)[-900:]}"))
+        py = Path(target_python(ctx.repo))
+        setup = Setup.fallback(str(py), tree, _confiner(ctx, py.parent.parent,
+                                                       py.resolve().parent.parent))
+    else:
+        setup = setup_tree(ctx, env, decl, tree, out, sha, confine=_confiner(ctx, env.path))
+        if isinstance(setup, str):
+            return _error("tests.build", setup)
+    return _measure(ctx, setup, out, argv)
+
+
+def _confiner(ctx: CheckContext, *readable: Path):
+    """A function wrapping argv in the sandbox (when policy and machine allow)."""
+    def confine(argv: list[str], root: Path, out: Path) -> list[str]:
+        if ctx.policy.sandbox == "off" or bwrap_path() is None:
+            return argv
+        hide = [ctx.repo, _user_repo(ctx.repo), state_dir()]
+        # The interpreters stay visible wherever they live (a venv under /tmp, say).
+        keep = [Path(sys.prefix), Path(sys.base_prefix), *readable]
+        return wrap(argv, workdir=root, writable=[root, out], hide=[h for h in hide if h],
+                    readable=keep, limits=Limits())
+    return confine
 
 
 def _user_repo(worktree: Path) -> Path | None:
-    from ._util import git
-
     try:
         common = git(worktree, "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
     except RuntimeError:  # not a worktree of another repository: nothing more to hide
@@ -118,53 +171,91 @@ def _user_repo(worktree: Path) -> Path | None:
     return Path(common).parent
 
 
-def _measure(ctx: CheckContext, root: Path, out: Path, py: str, extra: list[str]) -> _Measure:
-    out.mkdir(parents=True, exist_ok=True)
+def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str]) -> _Measure:
     data, junit, cov_json = out / ".coverage", out / "junit.xml", out / "coverage.json"
-    extra_env = {"COVERAGE_FILE": str(data)}
-    if py == sys.executable:
-        # Our interpreter, not the target's venv: the pytest plugins installed here are
-        # shipyard's (langsmith, anyio, ...), not the target's, and cost ~1 s per run.
-        extra_env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    env = scrubbed_env(extra_env)
-    argv = [py, "-m", "coverage", "run", f"--data-file={data}", "--source=.",
-            f"--omit={_OMIT}", "-m", "pytest", "-p", "no:cacheprovider", "-q",
-            "--tb=short", f"--junitxml={junit}", "-o", "junit_family=xunit1", *extra]
-    res = run_proc(_confined(ctx, argv, root, out), cwd=root, env=env,
-                   timeout=ctx.policy.timeout_s)
+    pytest = Path(argv[0]).name in ("pytest", "py.test")
+    omit = f"{_OMIT},{setup.site}/*/tests/*" if setup.site else _OMIT
+    if pytest:
+        cmd = [str(setup.python), *setup.flags, "-m", "coverage", "run", f"--data-file={data}",
+               f"--source={setup.source}", f"--omit={omit}", "-m", "pytest", "-p",
+               "no:cacheprovider", "-q", "--tb=short", f"--junitxml={junit}", "-o",
+               "junit_family=xunit1", *setup.pytest_args, *argv[1:]]
+    else:
+        cmd = argv
+    extra = {"COVERAGE_FILE": str(data), **setup.env}
+    if setup.python == Path(sys.executable):
+        # Our interpreter, not an environment: its pytest plugins are shipyard's.
+        extra["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    res = run_proc(setup.confine(logged(cmd, out / "output.log"), setup.tree, out),
+                   cwd=setup.tree, env=scrubbed_env(extra), timeout=ctx.policy.timeout_s)
     if (err := tool_error(NAME, res)) is not None:
         return _Measure(returncode=None, error=err)
+    log = read_tail(out / "output.log")
+    m = _Measure(returncode=res.returncode, env=setup.describe, reports=[setup.manifest(out, cmd)])
+    if not pytest:
+        if not res.ok:
+            m.findings.append(Finding(rule="tests.failure", severity="high", path=None,
+                                      line=None, message=log[-600:]))
+        return m
     if res.returncode not in (0, 1, 2, 5):
-        # 3 internal error, 4 usage error; or coverage/pytest missing in the target's Python
-        why = (res.stderr.strip() or res.stdout.strip())[-800:]
-        return _Measure(returncode=res.returncode, error=CheckResult(
-            name=NAME, status="error", duration_s=res.duration_s,
-            summary=f"pytest could not run (exit {res.returncode})",
-            findings=(Finding(rule="tests.error", severity="high", path=None, line=None,
-                              message=f"pytest exited {res.returncode} with {py}: {why}"),)))
-    m = _Measure(returncode=res.returncode, findings=_junit_findings(junit, root))
+        return _error("tests.error", f"pytest exited {res.returncode} ({setup.describe}): "
+                                     f"{log[-800:]}")
+    m.findings = _junit_findings(junit, setup)
     if res.returncode == 2 and not m.findings:
         m.findings.append(Finding(rule="tests.collection", severity="high", path=None, line=None,
-                                  message=_tail(res.stdout)))
+                                  message=log[-600:]))
     if junit.is_file():
         m.reports.append(junit)
-    rep = run_proc([py, "-m", "coverage", "json", f"--data-file={data}", "-o", str(cov_json)],
-                   cwd=root, env=env, timeout=120)
-    if rep.ok and cov_json.is_file():
-        doc = json.loads(cov_json.read_text())
-        m.percent = float(doc["totals"]["percent_covered"])
-        m.missing = {Path(k).as_posix(): set(v["missing_lines"]) for k, v in doc["files"].items()}
-        m.reports.append(cov_json)
+    else:
+        m.findings.append(Finding(rule="tests.no-report", severity="high", path=None, line=None,
+                                  message="pytest wrote no JUnit report: the test process ended "
+                                          "before pytest finished (os._exit, a crash, a kill); "
+                                          f"output: {log[-300:]}"))
+    _read_coverage(m, out, data, cov_json, setup, omit)
     return m
 
 
-def _junit_findings(junit: Path, root: Path) -> list[Finding]:
+def _read_coverage(m: _Measure, out: Path, data: Path, cov_json: Path, setup: Setup,
+                   omit: str) -> None:
+    """Coverage from the data files, in-process (`_coverage.py`: no code of the tree runs)."""
+    import coverage
+
+    files = [data] if data.is_file() else sorted(out.glob(".coverage.*"))
+    if not files:
+        m.findings.append(Finding(rule="tests.no-coverage", severity="high", path=None, line=None,
+                                  message="the test run left no coverage data: it ended before "
+                                          "coverage could save it (os._exit, a crash, a kill)"))
+        return
+    root = setup.tree / setup.source  # an absolute source stays itself
+    try:
+        cov = line_coverage(files, out / "combined.coverage", root, setup.tree,
+                            omit.split(","), envs_dir().parent / "coverage-statements")
+    except coverage.exceptions.CoverageException as exc:
+        m.findings.append(Finding(rule="tests.coverage-data", severity="high", path=None,
+                                  line=None, message=f"coverage data unreadable: {exc}"[:500]))
+        return
+    m.percent = cov.percent
+    m.missing = {setup.repo_path(k): v for k, v in cov.missing.items()}
+    cov_json.write_text(json.dumps({"percent_covered": m.percent, "missing_lines": {
+        k: sorted(v) for k, v in m.missing.items()}}, indent=1))
+    m.reports.append(cov_json)
+
+
+def _junit_findings(junit: Path, setup: Setup) -> list[Finding]:
     if not junit.is_file():
         return []
+    if junit.stat().st_size > _MAX_REPORT:
+        return [Finding(rule="tests.report-size", severity="high", path=None, line=None,
+                        message=f"the JUnit report is over {_MAX_REPORT >> 20} MiB; not parsed")]
+    try:
+        root = ET.parse(junit).getroot()
+    except ET.ParseError as exc:
+        return [Finding(rule="tests.report", severity="high", path=None, line=None,
+                        message=f"the JUnit report is not valid XML: {exc}")]
     findings = []
-    for case in ET.parse(junit).getroot().iter("testcase"):
+    for case in root.iter("testcase"):
         for bad in (*case.findall("failure"), *case.findall("error")):
-            path, line = _where(bad.text or "", root)
+            path, line = setup.where(bad.text or "")
             if path is None:
                 path = case.get("file")
                 line = int(case.get("line", "0")) + 1 if case.get("line") else None
@@ -173,15 +264,6 @@ def _junit_findings(junit: Path, root: Path) -> list[Finding]:
             findings.append(Finding(rule=f"tests.{bad.tag}", severity="high", path=path, line=line,
                                     message=f"{name}: {msg[0] if msg else bad.tag}"[:500]))
     return findings
-
-
-def _where(text: str, root: Path) -> tuple[str | None, int | None]:
-    """The innermost traceback location inside the repo (`path.py:LINE:` in --tb=short)."""
-    for m in reversed(list(_LOCATION.finditer(text))):
-        p = Path(m["path"])
-        if not p.is_absolute() and (root / p).is_file():
-            return p.as_posix(), int(m["line"])
-    return None, None
 
 
 def _coverage_findings(ctx: CheckContext, head: _Measure, base: _Measure | None) -> list[Finding]:
@@ -209,23 +291,3 @@ def _worst_drop(base: dict[str, set[int]], head: dict[str, set[int]]) -> tuple[s
         return None, None
     path = max(newly, key=lambda p: len(newly[p]))
     return path, min(newly[path])
-
-
-def _plain_command(ctx: CheckContext, argv: list[str], started: float) -> CheckResult:
-    """A non-pytest test command: pass/fail on its exit code; coverage is not measured."""
-    if (err := _sandbox_error(ctx)) is not None:
-        return err
-    tree = extract_tree(ctx.repo, ctx.head, ctx.scratch / "head-tree")
-    out = ctx.scratch / "head"
-    out.mkdir(parents=True, exist_ok=True)
-    res = run_proc(_confined(ctx, argv, tree, out), cwd=tree, timeout=ctx.policy.timeout_s)
-    if (err := tool_error(NAME, res)) is not None:
-        return err
-    findings = [] if res.ok else [Finding(rule="tests.failure", severity="high", path=None,
-                                          line=None, message=_tail(res.stdout + res.stderr))]
-    return finish(NAME, started, findings, failed=not res.ok,
-                  summary=f"{ctx.policy.test_command!r} exit {res.returncode}; coverage not measured")
-
-
-def _tail(text: str, n: int = 600) -> str:
-    return text.strip()[-n:]

@@ -1,0 +1,193 @@
+"""`gates check` on real repositories: false blocks, planted defects, cold/warm cost.
+
+    python benchmarks/real_repos.py --n 3 [--repos humanize,six,crashtest] [--mirror DIR]
+
+For each repository (a git dir from the `fetch` tool, or any clone URL/path, cloned
+into a temporary directory whose working copy stays on its default branch):
+
+- the last N first-parent (merged) commits are checked with every check, base = the
+  commit's first parent: each block is listed with the check and its first finding;
+- planted defects (a covered function broken, committed on a branch while the
+  working copy stays on main) go through the tests check: caught = it blocks;
+- the tests check is timed cold (a new environment cache; uv's download cache may be
+  warm) and warm (the same declarations again), against the repository's bare test
+  run (`python -m pytest` in an editable dev venv, outside shipyard) measured in the
+  same run: the ratio is warm / bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shipyard.runtime.checks import CheckPolicy, run_checks
+from shipyard.runtime.checks._declared import read_declarations
+from shipyard.runtime.checks._testenv import find_uv
+
+
+@dataclass(frozen=True)
+class Repo:
+    name: str
+    shape: str
+    source: str                                 # fetch mirror name or clone URL/path
+    defects: tuple[tuple[str, str, str], ...]   # (path, old text, new text)
+
+
+REPOS = {
+    "humanize": Repo("humanize", "src layout, hatch-vcs", "python-humanize+humanize", (
+        ("src/humanize/number.py", 'return "NaN"', 'return "nan"'),
+        ("src/humanize/number.py", "return str(value)", "return str(value) + ' '"),
+    )),
+    "six": Repo("six", "flat setuptools (setup.py, one module)", "benjaminp+six", (
+        # (ensure_binary is not a good target: six's EnsureTests class does not match
+        # pytest's default python_classes, so its tests never run)
+        ("six.py", "    def u(s):\n        return s\n", "    def u(s):\n        return s[::-1]\n"),
+        ("six.py", 'return s.encode("latin-1")', 'return s.encode("utf-16")'),
+    )),
+    "crashtest": Repo("crashtest", "poetry (poetry-core), flat package", "sdispater+crashtest", (
+        ("crashtest/frame.py", "return self._lineno", "return self._lineno + 1"),
+        ("crashtest/frame.py", "return self._filename", "return self._function"),
+    )),
+}
+
+
+@dataclass
+class Row:
+    repo: Repo
+    commits: int = 0
+    blocks: list[str] = field(default_factory=list)
+    caught: int = 0
+    planted: int = 0
+    cold: float = 0.0
+    warm: list[float] = field(default_factory=list)
+    gates: list[float] = field(default_factory=list)
+    bare: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def clone(spec: Repo, mirror: Path, dest: Path) -> Path:
+    src = mirror / spec.source / "repo"
+    url = str(src) if src.exists() else spec.source
+    subprocess.run(["git", "clone", "-q", url, str(dest)], check=True)
+    git(dest, "config", "user.email", "bench@example.com")
+    git(dest, "config", "user.name", "bench")
+    return dest
+
+
+def tests_result(report):
+    return next(c for c in report.checks if c.name == "tests")
+
+
+def bench_repo(spec: Repo, n: int, mirror: Path, work: Path) -> Row:
+    row = Row(spec)
+    repo = clone(spec, mirror, work / spec.name)
+    main = git(repo, "rev-parse", "HEAD")
+    default = git(repo, "rev-parse", "--abbrev-ref", "HEAD")
+    policy = CheckPolicy()
+    os.environ["SHIPYARD_ENVS_DIR"] = str(work / f"envs-{spec.name}")  # cold: a new cache
+    commits = git(repo, "rev-list", "--first-parent", f"-n{n}", "HEAD").split()
+    for i, sha in enumerate(commits):
+        base = git(repo, "rev-parse", f"{sha}^1")
+        if i == 0:
+            cold = run_checks(repo, base, sha, policy, only=["tests"])
+            row.cold = tests_result(cold).duration_s
+        started = time.perf_counter()
+        report = run_checks(repo, base, sha, policy)
+        row.gates.append(time.perf_counter() - started)
+        row.warm.append(tests_result(report).duration_s)
+        row.commits += 1
+        for c in report.checks:
+            if c.blocks:
+                why = c.findings[0].message[:140] if c.findings else c.summary
+                row.blocks.append(f"{sha[:8]} {c.name} ({c.status}): {why}")
+    for j, (path, old, new) in enumerate(spec.defects):
+        branch = f"planted-{j}"
+        git(repo, "checkout", "-q", "-b", branch, main)
+        text = (repo / path).read_text()
+        if old not in text:
+            row.notes.append(f"defect {j}: {old!r} not in {path}")
+            git(repo, "checkout", "-q", default)
+            continue
+        (repo / path).write_text(text.replace(old, new, 1))
+        git(repo, "commit", "-qam", f"planted defect {j}")
+        git(repo, "checkout", "-q", default)  # the working copy stays on main
+        report = run_checks(repo, main, branch, policy, only=["tests"])
+        row.planted += 1
+        row.caught += int(tests_result(report).blocks)
+    row.bare = bare_run(repo, work / f"bare-{spec.name}")
+    return row
+
+
+def bare_run(repo: Path, venv: Path) -> float:
+    """The repository's own test run: an editable dev venv, `python -m pytest`, no shipyard."""
+    uv = find_uv()
+    decl = read_declarations(repo)
+    py = venv / "bin" / "python"
+    subprocess.run([uv, "venv", "-q", str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(py), "-e", str(repo),
+                    *decl.requirements], check=True)
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        subprocess.run([str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=repo, check=False,
+                       capture_output=True)
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=3)
+    ap.add_argument("--repos", default=",".join(REPOS))
+    ap.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="shipyard-realrepos-"))
+    rows = []
+    try:
+        for name in args.repos.split(","):
+            rows.append(bench_repo(REPOS[name], args.n, args.mirror, work))
+            report(rows[-1:])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n## all repositories\n")
+    report(rows)
+
+
+def report(rows: list[Row]) -> None:
+    print("| repo | shape | merged commits | blocked | planted caught | tests cold s | "
+          "tests warm s, base cached | tests warm s (median) | gates check s (median) | "
+          "bare pytest s | warm/bare |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        blocked = len({b.split()[0] for b in r.blocks})
+        warm = statistics.median(r.warm) if r.warm else 0.0
+        gates = statistics.median(r.gates) if r.gates else 0.0
+        ratio = warm / r.bare if r.bare else float("nan")
+        print(f"| {r.repo.name} | {r.repo.shape} | {r.commits} | {blocked} | "
+              f"{r.caught}/{r.planted} | {r.cold:.1f} | {r.warm[0] if r.warm else 0:.1f} | "
+              f"{warm:.1f} | {gates:.1f} | "
+              f"{r.bare:.1f} | {ratio:.1f}× |")
+    for r in rows:
+        for b in r.blocks + r.notes:
+            print(f"- {r.repo.name}: {b}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""The tests check tests exactly the tree under review, in an environment of its own.
+
+Real git, real virtualenvs, tiny packages: the environments are cached under
+~/.cache/shipyard/envs (keyed by the declarations), so after the first run each test
+costs about a wheel build and a pytest run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from shipyard.runtime.checks import CheckPolicy, run_checks
+from shipyard.runtime.checks._declared import read_declarations
+
+from .conftest import FixtureRepo, finding, init_repo
+
+CALC = "def double(x):\n    return 2 * x\n"
+CALC_BROKEN = "def double(x):\n    return 3 * x\n"
+CALC_TEST = "from calc import double\n\n\ndef test_double():\n    assert double(2) == 4\n"
+SETUPTOOLS = '[project]\nname = "calc"\nversion = "0.1.0"\n'
+
+
+def _result(repo: FixtureRepo, head: str = "HEAD", policy: CheckPolicy | None = None):
+    report = run_checks(repo.path, repo.base, head, policy or CheckPolicy(), only=["tests"])
+    return report, report.checks[0]
+
+
+def _broken_branch(repo: FixtureRepo, path: str, content: str) -> str:
+    """Commit `content` on branch `broken`; the working copy goes back to main."""
+    repo.git("checkout", "-q", "-b", "broken")
+    repo.write(path, content).commit("break it")
+    repo.git("checkout", "-q", "main")
+    return "broken"
+
+
+def test_editable_install_of_the_working_copy_does_not_hide_a_broken_head(tmp_path):
+    repo = init_repo(tmp_path / "calc")
+    repo.write("pyproject.toml", SETUPTOOLS).write("calc/__init__.py", CALC)
+    repo.write("tests/test_calc.py", CALC_TEST).write(".gitignore", ".venv/\n")
+    repo.base = repo.commit("base")
+    # the user's .venv imports the working copy (what `pip install -e .` leaves behind)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(repo.path / ".venv")],
+                   check=True)
+    site = next((repo.path / ".venv").glob("lib/python*/site-packages"))
+    (site / "__editable__calc.pth").write_text(f"{repo.path}\n")
+    head = _broken_branch(repo, "calc/__init__.py", CALC_BROKEN)
+    report, tests = _result(repo, head)
+    assert not report.passed
+    f = finding(report, "tests", "tests.failure")
+    assert "test_double" in f.message
+    assert "env " in tests.summary  # which environment ran is in the report
+
+
+def test_src_layout_with_hatch_vcs_version_file_is_built_and_tested(tmp_path):
+    repo = init_repo(tmp_path / "vcs")
+    repo.write("pyproject.toml", '''\
+[build-system]
+requires = ["hatchling", "hatch-vcs"]
+build-backend = "hatchling.build"
+
+[project]
+name = "vcspkg"
+dynamic = ["version"]
+
+[project.optional-dependencies]
+test = ["pytest"]
+
+[tool.hatch.version]
+source = "vcs"
+
+[tool.hatch.build.hooks.vcs]
+version-file = "src/vcspkg/_version.py"
+''')
+    repo.write("src/vcspkg/__init__.py", "from ._version import version\n\n\n" + CALC)
+    repo.write("tests/test_vcs.py", "import vcspkg\n\n\ndef test_it():\n"
+               "    assert vcspkg.version == '1.4.0'\n    assert vcspkg.double(2) == 4\n")
+    repo.base = repo.commit("base")
+    repo.git("tag", "v1.4.0")
+    repo.write("src/vcspkg/__init__.py", "from ._version import version\n\n# head\n" + CALC)
+    repo.commit("a change")
+    report, tests = _result(repo)
+    assert report.passed, tests
+    assert "coverage 100.0%" in tests.summary
+    assert any(e.path.endswith("environment.json") for e in tests.evidence)
+
+
+def test_the_users_venv_is_byte_identical_after_a_check(repo):
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(repo.path / ".venv")],
+                   check=True)
+    (repo.path / ".gitignore").write_text(".venv/\n")
+    before = _digest(repo.path / ".venv")
+    repo.write("app.py", (repo.path / "app.py").read_text() + "\n# touched\n").commit()
+    report, _ = _result(repo)
+    assert report.passed
+    assert _digest(repo.path / ".venv") == before
+
+
+def _digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in sorted(os.walk(root)):
+        dirnames.sort()
+        for name in sorted(filenames + dirnames):
+            p = Path(dirpath) / name
+            st = p.lstat()
+            h.update(f"{p.relative_to(root)}|{st.st_mode}|{st.st_size}|{st.st_mtime_ns}".encode())
+            if p.is_file() and not p.is_symlink():
+                h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def test_unreachable_index_is_an_error_naming_the_fix_and_policy_may_fall_back(repo, monkeypatch):
+    for key in ("PIP_INDEX_URL", "UV_INDEX_URL"):
+        monkeypatch.setenv(key, "http://127.0.0.1:9/simple")
+    for key in ("PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS"):
+        monkeypatch.setenv(key, "")
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    repo.write("requirements-test.txt", "shipyard-surely-not-a-package==9.9\n").commit()
+    report, tests = _result(repo)
+    assert tests.status == "error"
+    f = finding(report, "tests", "tests.env")
+    assert "test_env_fallback" in f.message and "pip configuration" in f.message
+    _, tests = _result(repo, policy=CheckPolicy(test_env_fallback=True))
+    assert tests.status == "pass", tests
+    assert "fallback" in tests.summary
+
+
+def test_declarations_cover_extras_groups_requirements_and_tox(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('''\
+[project]
+name = "demo"
+dependencies = ["attrs>=22"]
+[project.optional-dependencies]
+test = ["demo[fast]", "hypothesis"]
+fast = ["orjson"]
+docs = ["sphinx"]
+[dependency-groups]
+dev = ["ruff", {include-group = "lint"}]
+lint = ["mypy"]
+''')
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements" / "test.txt").write_text("-r base.txt\nfreezegun  # time\n")
+    (tmp_path / "requirements" / "base.txt").write_text("idna\n-e .\n")
+    (tmp_path / "tox.ini").write_text("[testenv]\ndeps =\n    pytest-mock\n    {[base]deps}\n")
+    decl = read_declarations(tmp_path)
+    assert set(decl.requirements) == {"attrs>=22", "hypothesis", "orjson", "ruff", "mypy",
+                                      "freezegun", "idna", "pytest-mock", "pytest", "coverage"}
+    assert "sphinx" not in decl.requirements and decl.packaged and decl.name == "demo"
+    assert decl.key("py") == read_declarations(tmp_path).key("py") != decl.key("py2")
+
+
+def test_cached_line_coverage_matches_coverage_py(tmp_path):
+    import json
+
+    from shipyard.runtime.checks._coverage import line_coverage
+
+    pkg = tmp_path / "src" / "m"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("def f(x):\n    y = (x +\n         1)\n    if x:\n"
+                                     "        return y\n    return 0  # pragma: no cover\n\n\n"
+                                     "def g():\n    return 2\n")
+    (pkg / "unused.py").write_text("A = 1\nB = 2\n")
+    (tmp_path / "run.py").write_text("import m\nm.f(1)\n")
+    data = tmp_path / ".coverage"
+    subprocess.run([sys.executable, "-m", "coverage", "run", f"--data-file={data}",
+                    f"--source={tmp_path / 'src'}", "run.py"], cwd=tmp_path, check=True,
+                   env={**os.environ, "PYTHONPATH": str(tmp_path / "src")})
+    subprocess.run([sys.executable, "-m", "coverage", "json", f"--data-file={data}", "-o",
+                    str(tmp_path / "c.json")], cwd=tmp_path, check=True)
+    ours = line_coverage([data], tmp_path / "combined", tmp_path / "src", tmp_path, [],
+                         tmp_path / "cache")
+    theirs = json.loads((tmp_path / "c.json").read_text())
+    assert round(ours.percent, 6) == round(theirs["totals"]["percent_covered"], 6)
+    for path, info in theirs["files"].items():
+        assert ours.missing[str(tmp_path / path)] == set(info["missing_lines"])
+    again = line_coverage([data], tmp_path / "combined2", tmp_path / "src", tmp_path, [],
+                          tmp_path / "cache")  # from the statement cache
+    assert again == ours
