@@ -92,7 +92,7 @@ def test_revise_at_g1_puts_the_comment_into_the_planners_next_prompt(make_repo, 
 def test_security_block_goes_back_to_implementer_who_fixes_it(make_repo, cli, replies):
     replies["security.review"] = [
         {"verdict": "block", "summary": "unsafe", "findings": [
-            {"severity": "high", "path": "calc/core.py", "line": 9,
+            {"rule": "injection", "severity": "high", "path": "calc/core.py", "line": 9,
              "message": "validate the inputs are ints"}]},
         {"verdict": "approve", "summary": "fixed", "findings": []}]
     repo = make_repo(human=["G6"])
@@ -109,7 +109,9 @@ def test_security_block_goes_back_to_implementer_who_fixes_it(make_repo, cli, re
 
 
 def test_fix_rounds_exhausted_fails_run_keeps_branch_and_base_untouched(make_repo, cli, replies):
-    replies["test.review"] = [{"verdict": "block", "summary": "no edge-case tests", "findings": []}]
+    replies["test.review"] = [{"verdict": "block", "summary": "no edge-case tests", "findings": [
+        {"rule": "edge-case", "path": "calc/core.py", "line": 10,
+         "message": "no test for negative numbers"}]}]
     repo = make_repo(human=["G6"], max_fix_rounds=1)
     base = git(repo, "rev-parse", "main").strip()
     r = start(cli, repo)

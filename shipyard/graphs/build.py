@@ -287,7 +287,8 @@ def _attempt(n: Nodes, s: FeatureState, gw: Any, i: int, temperature: float,
                               "code, not this test"} if acc["cases"] else {}
     # Tests are G3's job: the Implementer's own test files and test functions are dropped
     # (a 0.5B model adds them unasked, and they are where it runs out of tokens).
-    blocks = [b for b in blocks if not (b.path and _is_test(b.path))]
+    blocks = [b for b in blocks
+              if not (b.path and _is_test(b.path) and b.path not in protected)]
     blocks = [replace(b, code=_without_tests(b.code)) for b in blocks]
     applied = apply_edits(blocks, lambda p: _existing(ws.path, p), default_path=planned,
                           protected=protected)
@@ -328,10 +329,12 @@ def _existing(root: Path, rel: str) -> str | None:
 def _ruff(root: Path, files: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """Ruff's safe fixes where they leave the file's old lines alone; then lint of the
     lines the candidate changed. Ruff never runs the code it reads."""
+    from ..runtime.checks._suppress import default_rules
     from ..runtime.checks._util import tool
     from ..runtime.proc import run as run_proc
 
     out, problems = dict(files), []
+    rules = default_rules(root)  # the rules the G5 lint check will apply
     for rel, text in files.items():
         if not rel.endswith(".py"):
             continue
@@ -341,7 +344,8 @@ def _ruff(root: Path, files: dict[str, str]) -> tuple[dict[str, str], list[str]]
         if res.ok and res.stdout.strip() and _keeps_old_lines(old, text, res.stdout):
             out[rel] = text = res.stdout
         res = run_proc([tool("ruff"), "check", "--no-cache", "--output-format", "concise",
-                        "--stdin-filename", rel, "-"], cwd=root, stdin=text, timeout=60)
+                        *rules, "--stdin-filename", rel, "-"], cwd=root, stdin=text,
+                       timeout=60)
         new_lines = _changed_lines(old, text)
         for line in res.stdout.splitlines():
             m = re.match(rf"{re.escape(rel)}:(\d+):\d+: (.*)", line)

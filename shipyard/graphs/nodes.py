@@ -274,10 +274,12 @@ class Nodes:
             self.env.say(f"G5: round {rnd}: no candidate passed the acceptance cases")
             return {"gate": "G5", "acceptance": acc,
                     "inner": {"green": False, "reasons": reasons[:8]}}
-        files = list(cand.files.items())
         if acc["disputed"]:  # shipyard, not the model, rewrites its own test file
-            files.append((acc["path"], test_file(ws.path, s, acc)))
-        result = ws.apply(files)
+            ws.apply([(acc["path"], test_file(ws.path, s, acc))])
+            ws.commit_step(f"g3-tests-disputed-r{rnd}-v{revisions}",
+                           "test: set aside proposed cases that independent candidates "
+                           "agree against")
+        result = ws.apply(list(cand.files.items()))
         refusals = self._log_refusals(s, "G5", result.refused)
         title = (s.get("onepager") or {}).get("title", "change")
         head = ws.commit_step(step, f"feat: {title[:72]}", trailers={"Shipyard-Round": str(rnd)})

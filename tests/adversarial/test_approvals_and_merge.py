@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from shipyard.runtime import keys
+from conftest import MULTIPLY_EDIT
 from shipyard.runtime.ledger import Ledger, approval_payload
 
 # Covers the code (so coverage does not drop), asserts nothing.
@@ -111,24 +112,49 @@ def test_verify_of_a_run_waiting_at_a_gate_is_not_a_tamper_alarm(make_repo, cli)
     assert code == 0 and "has not merged" in err
 
 
-def test_the_implementer_cannot_delete_the_g3_acceptance_test(make_repo, cli, replies):
-    replies["implementer.implement"][0]["delete"] = ["tests/test_multiply.py"]
-    replies["implementer.implement"][0]["files"].append(
-        {"path": "tests/test_mine.py", "content": WEAK_TEST})
+def test_the_implementer_cannot_rewrite_the_g3_acceptance_test(make_repo, cli, replies):
+    # the Implementer's reply also "fixes" the acceptance test into one that asserts nothing
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT + "\nFILE: "
+                                         "tests/test_multiply_acceptance.py\n```python\n"
+                                         + WEAK_TEST + "```\n"}]
     repo = make_repo(human=["G6"])
     _, r, _ = _run(cli, "run-feature", "Add multiply", "--repo", repo)
     assert r["status"] == "failed" and "acceptance" in r["reason"], r
-    db = Ledger(repo / ".shipyard" / "ledger.db")
-    row = next(t for t in db.rows("tool_runs") if t["name"] == "acceptance")
-    assert "deleted" in row["findings"] and "tests/test_multiply.py" in row["findings"]
+    assert "tests/test_multiply_acceptance.py" in r["reason"]
+    branch = f"shipyard/{r['run_id']}"
+    test = subprocess.run(["git", "-C", str(repo), "show",
+                           f"{branch}:tests/test_multiply_acceptance.py"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "multiply(3, 4)" in test and "12" in test  # G3's test, untouched
 
 
-def test_the_implementer_cannot_weaken_the_g3_acceptance_test(make_repo, cli, replies):
-    replies["implementer.implement"][0]["files"].append(
-        {"path": "tests/test_multiply.py", "content": WEAK_TEST})
-    repo = make_repo(human=["G6"])
-    _, r, _ = _run(cli, "run-feature", "Add multiply", "--repo", repo)
-    assert r["status"] == "failed" and "acceptance" in r["reason"], r
-    row = next(t for t in Ledger(repo / ".shipyard" / "ledger.db").rows("tool_runs")
-               if t["name"] == "acceptance")
-    assert "rewritten" in row["findings"]
+def test_a_test_changed_after_g3_fails_the_acceptance_check(tmp_path):
+    """Defence in depth: whatever commits a change to a G3 test (not the Implementer's
+    edits, which cannot), the acceptance check at G5/G6 names it."""
+    from shipyard.runtime.acceptance import check_acceptance
+    from shipyard.runtime.workspace import Git
+
+    repo = tmp_path / "r"
+    repo.mkdir()
+
+    def git(*a: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c",
+                               "user.email=t@example.com", *a], check=True,
+                              capture_output=True, text=True).stdout
+
+    git("init", "-q", "-b", "main")
+    (repo / "a.py").write_text("x = 1\n")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    base = git("rev-parse", "HEAD").strip()
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_a.py").write_text("def test_a():\n    assert 1 == 1\n")
+    git("add", "-A")
+    git("commit", "-qm", "g3\n\nShipyard-Step: g3-tests")
+    (repo / "tests" / "test_a.py").write_text(WEAK_TEST)
+    git("add", "-A")
+    git("commit", "-qm", "weaken")
+    result = check_acceptance(Git(repo), base, git("rev-parse", "HEAD").strip(), None,
+                              tests_ran=False)
+    assert result.status == "fail"
+    assert "acceptance.rewritten" in [f.rule for f in result.findings]

@@ -16,7 +16,8 @@ from .. import gittree
 from ._util import Reader, read_base, read_head
 from .base import CheckContext, Finding
 
-__all__ = ["RUFF_CONFIGS", "added_suppressions", "loosened_config", "with_base_config"]
+__all__ = ["CLASSIC_RULES", "RUFF_CONFIGS", "added_suppressions", "default_rules",
+           "loosened_config", "with_base_config"]
 
 RUFF_CONFIGS = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 _NOSEC = re.compile(r"#\s*nosec\b", re.IGNORECASE)
@@ -97,6 +98,22 @@ def _settings(read: Reader, path: str) -> set[tuple[str, str]]:
                 elif isinstance(value, list):
                     out |= {(key, str(v)) for v in value}
     return out
+
+
+# A repository that never configured ruff is judged by the rules ruff applied for years
+# (pyflakes and syntax), not by whatever a newer ruff turns on by default (import order,
+# RUF style rules): those would block every change to a legacy repository.
+CLASSIC_RULES = ["--select", "E4,E7,E9,F"]
+
+
+def default_rules(root: Path) -> list[str]:
+    """`CLASSIC_RULES` unless `root` (a tree) configures ruff itself."""
+    for name in RUFF_CONFIGS:
+        for cfg in root.rglob(name):
+            text = cfg.read_text(encoding="utf-8", errors="replace")
+            if name != "pyproject.toml" or "[tool.ruff" in text:
+                return []
+    return CLASSIC_RULES
 
 
 def with_base_config(ctx: CheckContext, tree: Path) -> None:

@@ -13,7 +13,13 @@ import time
 from pathlib import Path
 
 from ..proc import run as run_proc
-from ._suppress import RUFF_CONFIGS, added_suppressions, loosened_config, with_base_config
+from ._suppress import (
+    RUFF_CONFIGS,
+    added_suppressions,
+    default_rules,
+    loosened_config,
+    with_base_config,
+)
 from ._util import evidence, extract_tree, finish, rel, tool, tool_error, tracked_files
 from .base import CheckContext, CheckResult, Finding
 
@@ -40,7 +46,7 @@ def run(ctx: CheckContext) -> CheckResult:
     with_base_config(ctx, tree)
     # --no-cache: ruff would otherwise write .ruff_cache; --ignore-noqa: a noqa hides nothing.
     res = run_proc([tool("ruff"), "check", "--no-cache", "--no-fix", "--ignore-noqa", "--output-format",
-                    "json", "--force-exclude", "--", *files],
+                    "json", "--force-exclude", *default_rules(tree), "--", *files],
                    cwd=tree, timeout=ctx.policy.timeout_s)
     if (err := tool_error(NAME, res)) is not None:
         return err

@@ -1,0 +1,137 @@
+"""Issue 7: the embedded team ships — edits, not rewrites; nothing broken on the branch;
+an inner loop before any review; grounded and scoped reviews; a shared prompt prefix."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from conftest import CALC_CORE, MULTIPLY_EDIT, git
+
+from shipyard.agents.edits import EditError, apply_edits, parse_blocks
+from shipyard.agents.examples import extract_examples
+from shipyard.graphs.review import ground_review, parse_diff
+
+
+def _start(cli, repo: Path, feature: str = "Add a multiply(a, b) helper") -> dict:
+    _, out, _ = cli("run-feature", feature, "--repo", repo, "--json")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _db(repo: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(repo / ".shipyard" / "ledger.db")
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def _events(repo: Path, kind: str) -> list[dict]:
+    return [json.loads(r["data"]) for r in
+            _db(repo).execute("select data from events where kind=? order by seq", [kind])]
+
+
+# -- edits ---------------------------------------------------------------------------------
+def test_an_edit_leaves_every_untouched_line_byte_identical():
+    old = CALC_CORE + "\n\ndef keep(x):\n    return x  # odd   spacing stays\n"
+    new = apply_edits(parse_blocks(MULTIPLY_EDIT), {"calc/core.py": old}.get).files["calc/core.py"]
+    assert new.startswith(old.rstrip("\n"))  # every old byte, in place
+    assert "def multiply(a: int, b: int) -> int:" in new
+
+
+def test_a_function_is_replaced_in_place_and_all_keeps_its_names():
+    old = ('"""m."""\n\n__all__ = ["a", "b"]\n\n\ndef a():\n    return 1\n\n\n'
+           'def b():\n    return 2\n')
+    reply = 'FILE: m.py\n```python\n__all__ = ["c"]\n\ndef a():\n    return 10\n```\n'
+    new = apply_edits(parse_blocks(reply), {"m.py": old}.get).files["m.py"]
+    assert "return 10" in new and "return 1\n" not in new
+    assert "def b():\n    return 2\n" in new                    # untouched function intact
+    assert '"a"' in new and '"b"' in new and '"c"' in new       # __all__ merged, not replaced
+
+
+def test_a_reply_cut_off_inside_a_code_block_is_a_failed_generation():
+    try:
+        parse_blocks("FILE: calc/core.py\n```python\ndef multiply(a, b):\n    return a *")
+    except EditError as exc:
+        assert "cut off" in str(exc)
+    else:
+        raise AssertionError("a truncated reply was accepted")
+
+
+def test_code_that_does_not_parse_is_sent_back_not_written():
+    reply = "FILE: calc/core.py\n```python\ndef multiply(a, b)\n    return a * b\n```\n"
+    applied = apply_edits(parse_blocks(reply), {"calc/core.py": CALC_CORE}.get)
+    assert applied.problems and "does not parse" in applied.problems[0]
+    assert "calc/core.py" not in applied.files
+
+
+def test_docstring_examples_become_cases_without_a_model():
+    doc = ">>> slugify('Hello World')\n'hello-world'\nAlso slugify('A  b') == 'a-b'."
+    cases = extract_examples(doc, {"slugify"}, source="docstring")
+    assert [(c.call, c.expected) for c in cases] == [("slugify('Hello World')", "'hello-world'"),
+                                                      ("slugify('A  b')", "'a-b'")]
+
+
+# -- the pipeline ----------------------------------------------------------------------------
+def test_a_truncated_implementer_output_is_never_committed(make_repo, cli, replies):
+    replies["implementer.implement"] = [{"raw": "FILE: calc/core.py\n```python\n"
+                                                "def multiply(a: int, b: int) -> int:\n"
+                                                "    return a *"}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo)
+    assert r["status"] == "failed" and "cut off" in r["reason"]
+    branch = f"shipyard/{r['run_id']}"
+    assert git(repo, "show", f"{branch}:calc/core.py") == CALC_CORE  # nothing of it landed
+
+
+def test_a_failing_acceptance_case_goes_back_to_the_implementer_before_any_review(
+        make_repo, cli, replies):
+    wrong = MULTIPLY_EDIT.replace("return a * b", "return a + b")
+    replies["implementer.implement"] = [{"raw": wrong}, {"raw": MULTIPLY_EDIT}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo)
+    assert (r["status"], r["gate"]) == ("waiting", "G6")
+    attempts = _events(repo, "inner_attempt")
+    assert [a["passed"] for a in attempts] == [False, True]
+    assert attempts[0]["results"][0]["got"] == "7"                 # multiply(3, 4) gave 7
+    second = _db(repo).execute("select messages from llm_calls where agent='implementer' "
+                               "order by seq").fetchall()[1]["messages"]
+    assert "multiply(3, 4) returned 7, expected 12" in second
+    reviews = _db(repo).execute("select count(*) from llm_calls where task='review'").fetchone()
+    assert reviews[0] == 3                          # one round: security, test, docs
+
+
+def test_an_ungrounded_block_is_a_note_and_a_grounded_one_blocks():
+    diff = parse_diff("diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,5 @@\n"
+                      " x = 1\n+def f(s):\n+    return eval(s)\n")
+    ungrounded = ground_review({"verdict": "block", "summary": "looks risky", "findings": [
+        {"rule": "injection", "path": "other.py", "line": 40, "message": "eval"}]}, diff, [])
+    assert ungrounded["verdict"] == "approve" and ungrounded["note"]
+    grounded = ground_review({"verdict": "block", "summary": "eval of input", "findings": [
+        {"rule": "injection", "path": "m.py", "line": 3, "message": "eval of input"}]}, diff, [])
+    assert grounded["verdict"] == "block" and grounded["findings"][0]["grounded"]
+
+
+def test_reviewers_whose_concern_the_diff_does_not_touch_record_not_applicable(make_repo, cli):
+    repo = make_repo(human=["G6"])
+    _start(cli, repo)
+    skipped = {e["role"]: e for e in _events(repo, "review_not_applicable")}
+    assert set(skipped) == {"sre", "governance", "finops"}
+    assert all(e["decided_by"] == "code" and e["reason"] for e in skipped.values())
+    called = {r["agent"] for r in _db(repo).execute(
+        "select agent from llm_calls where task='review'")}
+    assert called == {"security", "test", "docs"}
+
+
+def test_the_review_prompts_of_a_round_share_one_prefix(make_repo, cli):
+    repo = make_repo(human=["G6"])
+    _start(cli, repo)
+    prompts = [json.loads(r["messages"]) for r in _db(repo).execute(
+        "select messages from llm_calls where task='review' order by seq")]
+    assert len(prompts) >= 2
+    texts = [p[0]["content"] + "\n" + p[1]["content"] for p in prompts]
+    prefix = texts[0]
+    for t in texts[1:]:
+        while not t.startswith(prefix):
+            prefix = prefix[:-1]
+    assert "```diff" in prefix and "def multiply" in prefix   # the diff is in the shared part
+    assert len(prefix) > 0.7 * min(len(t) for t in texts)      # the role text comes last
