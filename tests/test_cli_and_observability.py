@@ -71,7 +71,7 @@ def test_log_json_holds_prompts_params_and_approvals_in_chain_order(make_repo, c
     assert [r["seq"] for r in rows] == sorted(r["seq"] for r in rows)
     call = next(r for r in rows if r["table"] == "llm_calls")
     assert json.loads(call["params"])["temperature"] == 0.2
-    assert "feature_request" in call["messages"] and call["prompt_id"] == "planner"
+    assert "Feature request:" in call["messages"] and call["prompt_id"] == "planner"
     approval = next(r for r in rows if r["table"] == "approvals")
     assert (approval["who"], approval["comment"]) == ("carol@example.com", "fine")
     code, out, _ = cli("log", run_id, "--repo", repo)

@@ -37,11 +37,11 @@ def _g8_rows(repo: Path, run_id: str) -> dict[str, dict]:
 
 
 def test_an_unrepairable_model_reply_fails_the_run_through_g8(make_repo, cli, replies):
-    replies["implementer.implement"] = [NOT_JSON]
+    replies["planner.delivery"] = [NOT_JSON]
     repo = make_repo(human=[])
     r = _start(cli, repo)
     run_id = r["run_id"]
-    assert (r["status"], r["gate"], r["exit_code"]) == ("failed", "G5", 1)
+    assert (r["status"], r["gate"], r["exit_code"]) == ("failed", "G4", 1)
 
     g8 = _g8_rows(repo, run_id)
     assert set(g8) == {"dora", "cost", "run_ended"}
@@ -51,39 +51,38 @@ def test_an_unrepairable_model_reply_fails_the_run_through_g8(make_repo, cli, re
     postmortem = repo / ".shipyard" / "runs" / run_id / "postmortem.md"
     assert r["postmortem"] == str(postmortem)
     text = postmortem.read_text()
-    assert "Ended at: G5 with status **failed**" in text and "repair attempt" in text
+    assert "Ended at: G4 with status **failed**" in text and "repair attempt" in text
 
 
 def test_status_of_a_failed_run_says_what_failed_and_what_resume_would_do(make_repo, cli,
                                                                           replies):
-    replies["implementer.implement"] = [NOT_JSON]
+    replies["planner.delivery"] = [NOT_JSON]
     repo = make_repo(human=[])
     run_id = _start(cli, repo)["run_id"]
 
     code, out, err = cli("status", run_id, "--repo", repo)
     assert code == 1 and out.strip() == run_id
-    assert err.startswith(f"✘ run {run_id} failed at G5: The implementation (Implementer) "
-                          f"failed: implementer (scripted-test) returned output that does not "
+    assert err.startswith(f"✘ run {run_id} failed at G4: The delivery plan (Planner) "
+                          f"failed: planner (scripted-test) returned output that does not "
                           f"match")
-    assert (f"`shipyard resume {run_id}` re-runs that step (g5_implement) with shipyard.toml "
+    assert (f"`shipyard resume {run_id}` re-runs that step (g4_plan) with shipyard.toml "
             f"and the models as they are then; everything before it is kept.") in err
     code, out, _ = cli("status", run_id, "--repo", repo, "--json")
     status = json.loads(out)
-    assert (status["status"], status["gate"], status["next"]) == ("failed", "G5", ["g5_implement"])
+    assert (status["status"], status["gate"], status["next"]) == ("failed", "G4", ["g4_plan"])
     assert status["error"].startswith("ModelOutputInvalid: ")
 
 
 def test_resume_after_a_model_failure_re_runs_only_the_failed_step(make_repo, cli, replies,
                                                                   tmp_path):
-    replies["implementer.implement"] = [NOT_JSON]
+    replies["planner.delivery"] = [NOT_JSON]
     repo = make_repo(human=[])
     run_id = _start(cli, repo)["run_id"]
     script = tmp_path / "repo-script.yaml"
     doc = yaml.safe_load(script.read_text())
-    doc["replies"]["implementer.implement"] = [NOT_JSON, NOT_JSON, {
-        "summary": "add multiply(a, b)", "files": [{"path": "calc/core.py", "content": (
-            repo / "calc" / "core.py").read_text() + "\n\ndef multiply(a: int, b: int) -> int:"
-            "\n    \"\"\"Return a * b.\"\"\"\n    return a * b\n"}]}]
+    doc["replies"]["planner.delivery"] = [NOT_JSON, NOT_JSON, {
+        "tasks": [{"title": "Add multiply", "files": ["calc/core.py"]}],
+        "rollout": "release", "rollback": "revert the merge"}]
     script.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     before = _calls_by_task(repo, run_id)
@@ -94,8 +93,8 @@ def test_resume_after_a_model_failure_re_runs_only_the_failed_step(make_repo, cl
     assert kinds.index("node_failed") < kinds.index("resumed")
     assert kinds.count("run_ended") == 1  # the failure's G8; the run has not ended again
     after = _calls_by_task(repo, run_id)
-    assert after["implementer.implement"] == before["implementer.implement"] + 1
-    for task in ("planner.onepager", "planner.rfc", "test.plan", "planner.delivery"):
+    assert after["planner.delivery"] == before["planner.delivery"] + 1
+    for task in ("planner.onepager", "planner.rfc", "test.plan"):
         assert after[task] == before[task], task  # G0–G4 were not re-run
 
 

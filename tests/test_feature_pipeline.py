@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from conftest import CALC_CORE, git
+from conftest import CALC_CORE, MULTIPLY_EDIT, git
 
 
 def start(cli, repo: Path, feature: str = "Add a multiply(a, b) helper") -> dict:
@@ -199,18 +199,22 @@ def test_garbage_model_output_gets_one_repair_then_fails_cleanly_keeping_raw_tex
     assert "did not validate" in rows[1]["messages"]
 
 
+def _blocks(*files: tuple[str, str]) -> str:
+    """An Implementer reply writing each (path, content) as a whole file."""
+    return "".join(f"FILE: {path}\n```\n{content}\n```\n\n" for path, content in files)
+
+
 def test_write_outside_the_worktree_is_refused_logged_and_blocks(make_repo, cli, replies, tmp_path):
     outside = tmp_path / "escaped.txt"
-    replies["implementer.implement"] = [{"summary": "escape", "files": [
-        {"path": "../escaped.txt", "content": "x"},
-        {"path": str(outside), "content": "x"},
-        {"path": "calc/core.py", "content": CALC_CORE}]}]
+    replies["implementer.implement"] = [{"raw": _blocks(
+        ("../escaped.txt", "x"), (str(outside), "x")) + MULTIPLY_EDIT}]
     repo = make_repo(human=["G6"], max_fix_rounds=0)
     r = start(cli, repo)
     assert r["status"] == "failed"
     assert not outside.exists() and not (tmp_path / "escaped.txt").exists()
-    refused = ledger(repo).execute("select data from events where kind='write_refused'").fetchall()
-    assert len(refused) == 2
+    refused = {json.loads(e["data"])["path"] for e in ledger(repo).execute(
+        "select data from events where kind='write_refused'")}
+    assert refused == {"../escaped.txt", str(outside)}
     assert "refused" in r["reason"]
 
 
@@ -223,33 +227,31 @@ def test_budget_exhausted_fails_with_the_fix_named(make_repo, cli):
 
 
 def test_unsafe_or_lossy_writes_are_refused_and_reported_not_crashed(make_repo, cli, replies):
-    replies["implementer.implement"] = [{"summary": "sneaky", "files": [
-        {"path": "calc", "content": "x"},                      # an existing directory
-        {"path": "calc/core.py/inner.py", "content": "x"},     # through a file
-        {"path": "calc/.git", "content": "gitdir: /tmp"},      # a nested .git
-        {"path": "shipyard.toml", "content": "[gates]\nhuman = []\n"},  # policy
-        {"path": ".github/workflows/ci.yml", "content": "on: push\n"},
-        {"path": "build/out.py", "content": "x = 1\n"},         # gitignored
-        {"path": "calc/core.py", "content": CALC_CORE}]}]
+    replies["implementer.implement"] = [{"raw": _blocks(
+        ("calc", "x"),                                      # an existing directory
+        ("calc/core.py/inner.py", "x = 1"),                 # through a file
+        ("calc/.git", "gitdir: /tmp"),                      # a nested .git
+        ("shipyard.toml", "[gates]\nhuman = []"),          # policy
+        (".github/workflows/ci.yml", "on: push"),
+        ("build/out.py", "x = 1")) + MULTIPLY_EDIT}]       # gitignored
     repo = make_repo(human=["G6"], max_fix_rounds=0)
     (repo / ".gitignore").write_text("build/\n")
     git(repo, "add", ".gitignore")
     git(repo, "commit", "-qm", "ignore build")
     r = start(cli, repo)
     assert r["status"] == "failed", r  # refusals block the change
-    refused = [json.loads(e["data"])["path"] for e in ledger(repo).execute(
-        "select data from events where kind='write_refused' order by seq")]
-    assert sorted(refused) == sorted(["calc", "calc/core.py/inner.py", "calc/.git",
-                                      "shipyard.toml", ".github/workflows/ci.yml",
-                                      "build/out.py"])
+    refused = {json.loads(e["data"])["path"] for e in ledger(repo).execute(
+        "select data from events where kind='write_refused' order by seq")}
+    assert refused == {"calc", "calc/core.py/inner.py", "calc/.git", "shipyard.toml",
+                       ".github/workflows/ci.yml", "build/out.py"}
     assert "human = []" not in git(repo, "show", f"shipyard/{r['run_id']}:shipyard.toml")
 
 
 def test_secret_written_by_the_model_is_redacted_in_the_ledger_and_reviewer_prompts(
         make_repo, cli, replies):
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-    replies["implementer.implement"] = [{"summary": "config", "files": [
-        {"path": "calc/settings.py", "content": f'AWS_SECRET_ACCESS_KEY = "{secret}"\n'}]}]
+    replies["implementer.implement"] = [{"raw": _blocks(
+        ("calc/settings.py", f'AWS_SECRET_ACCESS_KEY = "{secret}"')) + MULTIPLY_EDIT}]
     repo = make_repo(human=["G6"], max_fix_rounds=0, checks=["secrets", "tests", "sast"])
     r = start(cli, repo)
     assert r["status"] == "failed" and "secrets" in r["reason"]

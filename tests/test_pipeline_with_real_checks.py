@@ -15,6 +15,19 @@ def evaluate(expression: str) -> int:
     """Evaluate an arithmetic expression."""
     return eval(expression)
 '''
+# the fix round removes the function with a SEARCH/REPLACE hunk
+REMOVE_EVALUATE = """FILE: calc/core.py
+```python
+<<<<<<< SEARCH
+
+
+def evaluate(expression: str) -> int:
+    \"\"\"Evaluate an arithmetic expression.\"\"\"
+    return eval(expression)
+=======
+>>>>>>> REPLACE
+```
+"""
 EVAL_LINE = 1 + next(i for i, line in enumerate(UNSAFE_CORE.splitlines()) if "eval(" in line)
 
 
@@ -50,10 +63,8 @@ def test_full_policy_run_merges_and_its_provenance_verifies(make_repo, cli):
 
 def test_llm_approval_never_overrides_a_failing_sast_check(make_repo, cli, replies):
     replies["implementer.implement"] = [
-        {"summary": "add multiply and evaluate", "files": [
-            {"path": "calc/core.py", "content": UNSAFE_CORE}]},
-        {"summary": "add multiply only", "files": [
-            {"path": "calc/core.py", "content": CALC_CORE_WITH_MULTIPLY}]}]
+        {"raw": f"FILE: calc/core.py\n```python\n{UNSAFE_CORE}```\n"},
+        {"raw": REMOVE_EVALUATE}]
     repo = make_repo(human=["G6"], checks=["tests", "lint", "sast", "secrets"])
     _, out, _ = cli("run-feature", "Add multiply", "--repo", repo, "--json")
     r = json.loads(out.splitlines()[-1])

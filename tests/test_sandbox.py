@@ -12,7 +12,8 @@ import pytest
 from shipyard.runtime.sandbox import bwrap_path
 
 EVIL_CONFTEST = '''
-import os, subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 TARGETS = {TARGETS!r}
@@ -34,7 +35,7 @@ subprocess.Popen([sys.executable, "-c",
 
 
 @pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed")
-def test_model_written_conftest_cannot_touch_the_users_repo_or_leave_a_daemon(
+def test_model_written_code_cannot_touch_the_users_repo_or_leave_a_daemon(
         make_repo, cli, replies, tmp_path):
     repo_dir = tmp_path / "repo"  # make_repo builds it here
     late = tmp_path / "late-daemon-wrote-this"
@@ -43,9 +44,14 @@ def test_model_written_conftest_cannot_touch_the_users_repo_or_leave_a_daemon(
                "keydir": str(repo_dir / ".shipyard" / "x"),
                "home": str(Path.home() / "shipyard-pwned.txt")}
     conftest = EVIL_CONFTEST.replace("{TARGETS!r}", repr(targets)).replace("{LATE!r}", repr(str(late)))
-    replies["test.plan"][0]["test_files"].append({"path": "tests/conftest.py", "content": conftest})
-    # only the tests check: SAST would (rightly) block this conftest before we could look
-    repo = make_repo(human=["G6"], checks=["tests"])
+    # the Implementer writes a module that attacks when imported, and imports it from the
+    # code under test: the inner loop's probe and the tests check both run it, confined
+    replies["implementer.implement"] = [{"raw": (
+        "FILE: calc/evil.py\n```python\n" + conftest + "```\n\nFILE: calc/core.py\n```python\n"
+        "import calc.evil\n\n_LOADED = calc.evil.TARGETS\n\n\n"
+        "def multiply(a: int, b: int) -> int:\n    \"\"\"Return a * b.\"\"\"\n    return a * b\n```\n")}]
+    # only the tests check: SAST would (rightly) block this module before we could look
+    repo = make_repo(human=["G6"], checks=["tests"], extra="coverage_max_drop = 100\n")
     _, out, _ = cli("run-feature", "Add multiply", "--repo", repo, "--json")
     result = json.loads(out.splitlines()[-1])
     assert result["gate"] == "G2"  # a human must acknowledge that SAST and secrets are off

@@ -32,6 +32,7 @@ _FENCE_OPEN = re.compile(r"^[ \t]*```[ \t]*([\w+.-]*)[^\n]*$")
 _FENCE_CLOSE = re.compile(r"^[ \t]*```[ \t]*$")
 # a path-like token: dirs/name.ext, optionally in backticks or after FILE:/File:/###
 _PATH = re.compile(r"([\w.\-]+(?:/[\w.\-]+)*\.(?:py|pyi|md|txt|toml|cfg|ini|json|yaml|yml|rst))\b")
+_FILE_LINE = re.compile(r"^\s*(?:#+\s*)?\**FILE\**\s*:\s*(\S+)\s*$", re.IGNORECASE)
 _SEARCH = re.compile(r"^<{5,9} ?SEARCH[^\n]*\n(.*?)^={5,9}[ \t]*\n(.*?)^>{5,9} ?REPLACE[^\n]*$",
                      re.DOTALL | re.MULTILINE)
 
@@ -64,8 +65,11 @@ def parse_blocks(reply: str) -> list[FileBlock]:
     while i < len(lines):
         m = _FENCE_OPEN.match(lines[i])
         if not m:
+            explicit = _FILE_LINE.match(lines[i])
             found = _PATH.search(lines[i])
-            if found and len(lines[i]) < 200:
+            if explicit:  # taken as written: an unsafe path must reach the path checks whole
+                pending_path = explicit.group(1).strip("`'\"")
+            elif found and len(lines[i]) < 200:
                 pending_path = found.group(1).lstrip("./") if found.group(1).startswith("./") \
                     else found.group(1)
             i += 1
@@ -206,7 +210,8 @@ def merge_python(old: str, code: str) -> str:
         lines[-1] += "\n"
     for node in new_tree.body:
         segment = "".join(new_lines[_first_line(node) - 1:node.end_lineno])
-        lines = _merge_node(lines, node, segment)
+        # re-split: a merged segment spans several lines, and ast line numbers index lines
+        lines = "".join(_merge_node(lines, node, segment)).splitlines(keepends=True)
     return "".join(lines)
 
 

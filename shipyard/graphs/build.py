@@ -282,6 +282,9 @@ def _attempt(n: Nodes, s: FeatureState, gw: Any, i: int, temperature: float,
         blocks = parse_blocks(reply.content)
     except EditError as exc:
         return Candidate(attempt=i, files={}, problems=[str(exc)])
+    refused = [(b.path, why) for b in blocks if b.path and (why := ws.refusal(b.path))]
+    if refused:  # nothing is read or written outside the rules, not even in the sandbox copy
+        return Candidate(attempt=i, files={}, problems=n.log_refusals(s, "G5", tuple(refused)))
     planned = next((f for f in _planned(s) if f.endswith(".py") and not _is_test(f)), None)
     protected = {acc["path"]: "written by shipyard from the acceptance criteria; change the "
                               "code, not this test"} if acc["cases"] else {}

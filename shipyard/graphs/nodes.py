@@ -206,7 +206,7 @@ class Nodes:
         refusals: list[str] = []
         if acc["cases"]:
             result = ws.apply([(acc["path"], test_file(ws.path, s, acc))])
-            refusals = self._log_refusals(s, "G3", result.refused)
+            refusals = self.log_refusals(s, "G3", result.refused)
         self.env.ledger.event(s["run_id"], "acceptance_cases", gate="G3", path=acc["path"],
                               cases=acc["cases"], imports=acc["imports"])
         self.env.say(f"G3: {len(acc['cases'])} acceptance case(s) "
@@ -218,7 +218,7 @@ class Nodes:
         return {"test_plan": acc["plan"], "acceptance": acc, "head": head, "gate": "G3",
                 "artifacts": arts, "refusals": refusals}
 
-    def _log_refusals(self, s: FeatureState, gate: str, refused: tuple) -> list[str]:
+    def log_refusals(self, s: FeatureState, gate: str, refused: tuple) -> list[str]:
         out = []
         for path, why in refused:
             self.env.ledger.event(s["run_id"], "write_refused", gate=gate, path=path, why=why)
@@ -280,7 +280,7 @@ class Nodes:
                            "test: set aside proposed cases that independent candidates "
                            "agree against")
         result = ws.apply(list(cand.files.items()))
-        refusals = self._log_refusals(s, "G5", result.refused)
+        refusals = self.log_refusals(s, "G5", result.refused)
         title = (s.get("onepager") or {}).get("title", "change")
         head = ws.commit_step(step, f"feat: {title[:72]}", trailers={"Shipyard-Round": str(rnd)})
         diff = ws.git.diff(s["base_sha"], head)

@@ -288,6 +288,18 @@ class RunWorkspace:
         written = [w for w in written if w not in ignored]
         return WriteResult(written=tuple(written), deleted=tuple(deleted), refused=tuple(refused))
 
+    def refusal(self, rel: str) -> str | None:
+        """Why a write to `rel` would be refused (None: it would not), without writing."""
+        try:
+            path = self._writable(rel, self._submodule_paths())
+        except (ValueError, OSError) as exc:
+            return str(exc)
+        if any(p.exists() and not p.is_dir() for p in path.parents):
+            return "a parent of it is a file"
+        if self._ignored([rel]):
+            return "is ignored by .gitignore, so it would never reach the commit"
+        return None
+
     def _writable(self, rel: str, submodules: list[str]) -> Path:
         path = self.resolve_inside(rel)
         norm = posixpath.normpath(rel)
