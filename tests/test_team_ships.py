@@ -135,3 +135,19 @@ def test_the_review_prompts_of_a_round_share_one_prefix(make_repo, cli):
             prefix = prefix[:-1]
     assert "```diff" in prefix and "def multiply" in prefix   # the diff is in the shared part
     assert len(prefix) > 0.7 * min(len(t) for t in texts)      # the role text comes last
+
+
+def test_a_proposed_case_two_different_implementations_agree_against_is_set_aside(
+        make_repo, cli, replies):
+    # the Test Engineer miscounts one case; two different correct implementations agree
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "13"}, {"call": "multiply(2, 5)", "expected": "10"}]}]
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT},
+                                        {"raw": MULTIPLY_EDIT.replace("a * b", "b * a")}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo)
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    disputed = _events(repo, "acceptance_case_disputed")
+    assert [(d["call"], d["expected"]) for d in disputed] == [("multiply(3, 4)", "13")]
+    test = git(repo, "show", f"shipyard/{r['run_id']}:tests/test_multiply_acceptance.py")
+    assert "multiply(2, 5)" in test and "13" not in test      # the disputed case is gone

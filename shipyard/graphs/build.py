@@ -252,13 +252,15 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
                 return cand, [], acc
             feedback = cand.problems or _case_feedback(cand.probe)
             previous = _blocks_text(cand)
-        good = [c for c in candidates if not c.problems and c.authoritative_ok()]
-        if len(good) == 1 and any(r.source == "proposed" and not r.ok
-                                  for r in good[0].probe.results):  # type: ignore[union-attr]
-            # dual agreement needs a second, independent candidate: sample one more
-            extra = _attempt(n, s, gw, attempts, 0.8, [], "", files, acc, scratch)
+        for extra_i, temp in enumerate((0.8, 1.0)):
+            good = _distinct([c for c in candidates if not c.problems and c.authoritative_ok()])
+            if len(good) != 1 or all(r.ok for r in good[0].probe.results):  # type: ignore[union-attr]
+                break
+            # dual agreement needs a second, different candidate that passes the documented
+            # examples: sample more (identical code agreeing with itself is no evidence)
+            extra = _attempt(n, s, gw, attempts + extra_i, temp, [], "", files, acc, scratch)
             candidates.append(extra)
-            _record(n, s, rnd, extra, 0.8)
+            _record(n, s, rnd, extra, temp)
             if not extra.problems and extra.probe is not None and extra.probe.passed:
                 return extra, [], acc
         acc = _settle_disputes(n, s, acc, candidates)
@@ -419,12 +421,19 @@ def _key(case: Any) -> tuple[str, str]:
                                                                           case.expected)
 
 
+def _distinct(candidates: list[Candidate]) -> list[Candidate]:
+    """One candidate per distinct code (ignoring blank lines and trailing spaces)."""
+    def norm(c: Candidate) -> tuple:
+        return tuple(sorted((p, "\n".join(ln.rstrip() for ln in t.splitlines() if ln.strip()))
+                            for p, t in c.files.items()))
+    return list({norm(c): c for c in candidates}.values())
+
+
 def _settle_disputes(n: Nodes, s: FeatureState, acc: dict[str, Any],
                      candidates: list[Candidate]) -> dict[str, Any]:
     """Set aside proposed cases that two distinct candidates passing every authoritative
     case agree against (same returned value, not the expected one)."""
-    good = [c for c in candidates if not c.problems and c.authoritative_ok()]
-    distinct = list({tuple(sorted(c.files.items())): c for c in good}.values())
+    distinct = _distinct([c for c in candidates if not c.problems and c.authoritative_ok()])
     if len(distinct) < 2:
         return acc
     disputed = list(acc["disputed"])
