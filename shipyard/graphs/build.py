@@ -198,15 +198,12 @@ def _test_path(n: Nodes, s: FeatureState, names: set[str | None]) -> str:
 def test_file(root: Path, s: FeatureState, acc: dict[str, Any]) -> str:
     """The acceptance test file, fixed and formatted with the repository's own ruff config
     (it is shipyard's file: its style must not be what blocks the change)."""
-    from ..runtime.checks._util import tool
-    from ..runtime.proc import run as run_proc
 
     cases = [Example(**c) for c in acc["cases"] if c not in acc["disputed"]]
     text = render_tests((s.get("onepager") or {}).get("title", s["feature"]), acc["imports"],
                         cases)
     for argv in (["check", "--fix", "--exit-zero", "--quiet"], ["format", "--quiet"]):
-        res = run_proc([tool("ruff"), *argv, "--no-cache", "--stdin-filename", acc["path"], "-"],
-                       cwd=root, stdin=text, timeout=60)
+        res = _ruff_stdin(root, acc["path"], text, *argv)
         if res.ok and res.stdout.strip():
             text = res.stdout
     return text
@@ -344,8 +341,6 @@ def _ruff(root: Path, files: dict[str, str]) -> tuple[dict[str, str], list[str]]
     """Ruff's safe fixes where they leave the file's old lines alone; then lint of the
     lines the candidate changed. Ruff never runs the code it reads."""
     from ..runtime.checks._suppress import default_rules
-    from ..runtime.checks._util import tool
-    from ..runtime.proc import run as run_proc
 
     out, problems = dict(files), []
     rules = default_rules(root)  # the rules the G5 lint check will apply
@@ -353,19 +348,25 @@ def _ruff(root: Path, files: dict[str, str]) -> tuple[dict[str, str], list[str]]
         if not rel.endswith(".py"):
             continue
         old = _existing(root, rel) or ""
-        res = run_proc([tool("ruff"), "check", "--fix", "--exit-zero", "--no-cache", "--quiet",
-                        *rules, "--stdin-filename", rel, "-"], cwd=root, stdin=text, timeout=60)
+        res = _ruff_stdin(root, rel, text, "check", "--fix", "--exit-zero", "--quiet", *rules)
         if res.ok and res.stdout.strip() and _keeps_old_lines(old, text, res.stdout):
             out[rel] = text = res.stdout
-        res = run_proc([tool("ruff"), "check", "--no-cache", "--output-format", "concise",
-                        *rules, "--stdin-filename", rel, "-"], cwd=root, stdin=text,
-                       timeout=60)
+        res = _ruff_stdin(root, rel, text, "check", "--output-format", "concise", *rules)
         new_lines = _changed_lines(old, text)
         for line in res.stdout.splitlines():
             m = re.match(rf"{re.escape(rel)}:(\d+):\d+: (.*)", line)
             if m and int(m.group(1)) in new_lines:
                 problems.append(f"{rel}:{m.group(1)}: {m.group(2)}")
     return out, problems
+
+
+def _ruff_stdin(root: Path, rel: str, text: str, *args: str) -> Any:
+    """ruff on `text` as if it were `rel` in `root` (its config applies); never writes files."""
+    from ..runtime.checks._util import tool
+    from ..runtime.proc import run as run_proc
+
+    return run_proc([tool("ruff"), *args, "--no-cache", "--stdin-filename", rel, "-"], cwd=root,
+                    stdin=text, timeout=60)
 
 
 def _keeps_old_lines(old: str, candidate: str, fixed: str) -> bool:
@@ -412,8 +413,12 @@ def _case_feedback(probe: Probe | None) -> list[str]:
 
 
 def _blocks_text(c: Candidate) -> str:
-    return "\n".join(f"FILE: {p}\n```python\n{t[:1500]}\n```" for p, t in c.files.items()
-                     if p.endswith(".py"))[:2500] if c.files and c.problems == [] else ""
+    """The candidate's Python files, shown back to the Implementer in a repair attempt."""
+    if c.problems:
+        return ""
+    shown = (f"FILE: {p}\n```python\n{t[:1500]}\n```" for p, t in c.files.items()
+             if p.endswith(".py"))
+    return "\n".join(shown)[:2500]
 
 
 def _key(case: Any) -> tuple[str, str]:
