@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -75,6 +75,11 @@ class GatesConfig(BaseModel):
     scoped_reviews: bool = Field(
         True, description="Skip (as not applicable, decided by code) the SRE, Governance and "
                           "FinOps reviews of a diff their concern does not touch.")
+    planning: Literal["auto", "full"] = Field(
+        "auto", description="auto: a short request with no security, data, AI, cost or "
+                            "operations concern gets a brief plan (the one-pager's title, "
+                            "problem and criteria; the RFC's decision and files), decided by "
+                            "code and recorded; full: always the whole plan.")
 
     @field_validator("human")
     @classmethod

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..runtime.models import Gateway, Reply
 
 __all__ = ["AgentTask", "Review", "ReviewFinding", "ReviewTask", "Strict", "TextTask",
-           "review_schema"]
+           "brief_schema", "review_schema"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -66,24 +66,44 @@ def review_schema(role: str, rules: tuple[str, ...]) -> type[Review]:
         findings=(list[finding], Field(default_factory=list, max_length=3)))  # type: ignore[valid-type]
 
 
+@cache
+def brief_schema(output: type[T], fields: tuple[str, ...]) -> type[BaseModel]:
+    """`output` cut down to `fields`: the grammar then lets the model write only those, so a
+    small request's plan costs a third of the tokens. Every other field of `output` must
+    have a default, which the brief answer takes when it is widened back."""
+    missing = [n for n, f in output.model_fields.items() if n not in fields and f.is_required()]
+    if missing:
+        raise TypeError(f"{output.__name__}: fields {missing} have no default, so a brief "
+                        "answer could not fill them; give them defaults or keep them brief")
+    kept = {n: (f.annotation, f) for n, f in output.model_fields.items() if n in fields}
+    return create_model(f"{output.__name__}Brief", __base__=Strict, **kept)  # type: ignore[call-overload, no-any-return]
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AgentTask(Generic[T]):
-    """One thing an agent does: `role` + `task` name a prompt section, `output` its schema."""
+    """One thing an agent does: `role` + `task` name a prompt section, `output` its schema.
+
+    `brief` names the fields a small request needs (graphs/scale.py decides, by code); with
+    `run(brief=True)` only those are asked for and the rest keep their defaults."""
 
     role: str
     task: str
     output: type[T]
+    brief: tuple[str, ...] = ()
 
     def run(self, gateway: Gateway, *, gate: str, max_tokens: int | None = None,
-            **context: Any) -> T:
+            brief: bool = False, **context: Any) -> T:
         from ..runtime.models import PromptInfo
 
+        schema = brief_schema(self.output, self.brief) if brief and self.brief else self.output
         prompt, messages = render(self.role, self.task, **context)
-        reply = gateway.complete(self.role, messages, schema=self.output, task=self.task,
+        reply = gateway.complete(self.role, messages, schema=schema, task=self.task,
                                  gate=gate, prompt=PromptInfo(id=prompt.id, version=prompt.version),
                                  max_tokens=max_tokens)
         assert reply.parsed is not None  # the gateway raises rather than return unparsed
-        return reply.parsed  # type: ignore[return-value]
+        if schema is self.output:
+            return reply.parsed  # type: ignore[return-value]
+        return self.output.model_validate(reply.parsed.model_dump())
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -42,7 +42,7 @@ class NFR(Strict):
 
 class RFC(Strict):
     title: str = Field(..., min_length=3, max_length=100)
-    context: str = Field(..., max_length=400)
+    context: str = Field("", max_length=400)
     decision: str = Field(..., max_length=400)
     files: list[str] = Field(default_factory=list, max_length=10,
                              description="Repository-relative files to create or change.")
@@ -62,6 +62,8 @@ class DeliveryPlan(Strict):
     rollback: str = Field("", max_length=200)
 
 
-ONEPAGER = AgentTask(role="planner", task="onepager", output=OnePager)
-RFC_TASK = AgentTask(role="planner", task="rfc", output=RFC)
-DELIVERY = AgentTask(role="planner", task="delivery", output=DeliveryPlan)
+# `brief`: what a small request's plan keeps (graphs/scale.py decides which requests are small).
+ONEPAGER = AgentTask(role="planner", task="onepager", output=OnePager,
+                     brief=("title", "problem", "acceptance_criteria"))
+RFC_TASK = AgentTask(role="planner", task="rfc", output=RFC, brief=("title", "decision", "files"))
+DELIVERY = AgentTask(role="planner", task="delivery", output=DeliveryPlan, brief=("tasks",))

@@ -18,11 +18,11 @@ class TestCase(Strict):
 
 class TestPlan(Strict):
     __test__ = False
-    strategy: str = Field(..., max_length=300)
+    strategy: str = Field("", max_length=300)
     cases: list[TestCase] = Field(..., min_length=1, max_length=6)
 
 
-PLAN = AgentTask(role="test", task="plan", output=TestPlan)
+PLAN = AgentTask(role="test", task="plan", output=TestPlan, brief=("cases",))
 REVIEW = ReviewTask(role="test", rules=(
     "failing-test",
     "missing-test",

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ..agents import implementer, test_engineer
 from ..agents.edits import EditError, apply_edits, parse_blocks
 from ..agents.examples import Example, extract_examples, module_of, render_tests
+from .scale import BRIEF
 
 if TYPE_CHECKING:
     from ..runtime.probe import Probe
@@ -158,6 +159,7 @@ def _test_plan(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
                                                                         "g3-tests"):
         return recorded
     return test_engineer.PLAN.run(n.env.gateway(s["run_id"]), gate="G3",
+                                  brief=s.get("planning") == BRIEF,
                                   **n.context(s, "tests", file_contents=files)).model_dump(
         mode="json")
 

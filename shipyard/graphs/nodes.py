@@ -31,6 +31,7 @@ from ..agents import artifacts as md
 from ..errors import RunError
 from .env import RunEnv
 from .review import block_reasons
+from .scale import BRIEF, planning_scale
 from .state import FeatureState
 
 __all__ = ["DIFF_LIMIT", "Nodes"]
@@ -126,18 +127,24 @@ class Nodes:
     def g0_plan(self, s: FeatureState) -> dict[str, Any]:
         gw = self.env.gateway(s["run_id"])
         ctx = self.context(s, "onepager")
-        onepager = planner.ONEPAGER.run(gw, gate="G0", **ctx).model_dump(mode="json")
+        scale, why = planning_scale(s["feature"], self.env.settings.gates.planning)
+        self.env.ledger.event(s["run_id"], "planning_scale", gate="G0", scale=scale, reason=why,
+                              decided_by="code")
+        self.env.say(f"G0: {scale} plan ({why})")
+        onepager = planner.ONEPAGER.run(gw, gate="G0", brief=scale == BRIEF, **ctx).model_dump(
+            mode="json")
         scope = governance.SCOPE.run(gw, gate="G0", **ctx).model_dump(mode="json")
         arts = self.artifact(s, "G0", "one-pager", f"{self.docs_dir(s)}/one-pager.md",
                              md.onepager_md(s["run_id"], s["feature"], onepager, scope))
-        return {"onepager": onepager, "scope": scope, "gate": "G0", "artifacts": arts}
+        return {"onepager": onepager, "scope": scope, "gate": "G0", "artifacts": arts,
+                "planning": scale}
 
     # -- G1 ---------------------------------------------------------------------------------
     def g1_plan(self, s: FeatureState) -> dict[str, Any]:
         gw = self.env.gateway(s["run_id"])
         files = self.files(s)
-        rfc = planner.RFC_TASK.run(gw, gate="G1", **self.context(s, "rfc", files=files)
-                                   ).model_dump(mode="json")
+        rfc = planner.RFC_TASK.run(gw, gate="G1", brief=_brief(s),
+                                   **self.context(s, "rfc", files=files)).model_dump(mode="json")
         ctx = self.context(s, "rfc", files=files, rfc=rfc)
         threats = security.THREATS.run(gw, gate="G1", **ctx).model_dump(mode="json")
         forecast = finops.FORECAST.run(gw, gate="G1", **ctx).model_dump(mode="json")
@@ -229,8 +236,8 @@ class Nodes:
     # -- G4 ---------------------------------------------------------------------------------
     def g4_plan(self, s: FeatureState) -> dict[str, Any]:
         gw = self.env.gateway(s["run_id"])
-        plan = planner.DELIVERY.run(gw, gate="G4", **self.context(s, "delivery")).model_dump(
-            mode="json")
+        plan = planner.DELIVERY.run(gw, gate="G4", brief=_brief(s),
+                                    **self.context(s, "delivery")).model_dump(mode="json")
         arts = self.artifact(s, "G4", "delivery-plan", f"{self.docs_dir(s)}/delivery-plan.md",
                              md.delivery_md(s["run_id"], plan))
         update: dict[str, Any] = {"delivery": plan, "gate": "G4", "artifacts": arts}
@@ -292,15 +299,20 @@ class Nodes:
                 "inner": {"green": True, "reasons": []}}
 
     def g5_checks(self, s: FeatureState) -> dict[str, Any]:
-        # The reviewers read the same diff: compute it once, here, without shipyard's own
-        # planning documents (they are not the change, and every token costs).
+        # The reviewers read the same diff: compute it once, here.
         git = self.env.workspace(s).git
-        diff = git.run("diff", "--no-color", "--no-ext-diff", s["base_sha"], s["head"], "--",
-                       ".", ":(exclude)docs/shipyard", check=False)
+        return {"checks": self.run_checks(s, "G5"), "review_diff": self.code_diff(s, s["head"]),
+                "review_files": git.tracked_files("HEAD")}
+
+    def code_diff(self, s: FeatureState, head: str) -> str:
+        """The change as reviewers and the Docs agent read it: without shipyard's own
+        planning documents (they are not the change, and every token costs)."""
+        diff = self.env.workspace(s).git.run("diff", "--no-color", "--no-ext-diff", s["base_sha"],
+                                             head, "--", ".", ":(exclude)docs/shipyard",
+                                             check=False)
         if len(diff) > DIFF_LIMIT:
             diff = diff[:DIFF_LIMIT] + f"\n... [diff truncated: {len(diff)} characters in all]"
-        return {"checks": self.run_checks(s, "G5"), "review_diff": diff,
-                "review_files": git.tracked_files("HEAD")}
+        return diff
 
     def review(self, s: dict[str, Any]) -> dict[str, Any]:
         from .review import applicability, ground_review, parse_diff
@@ -377,11 +389,14 @@ class Nodes:
                  if ws.git.find_step_commit(s["base_sha"], step) else None)
         arts: dict[str, str] = {}
         if notes is None:
-            diff = ws.git.diff(s["base_sha"], ws.head())[:DIFF_LIMIT]
+            # The same diff and check summary the G5 reviewers read, in the same shared
+            # context block: a local server then reuses that prompt prefix, and the notes cost
+            # only their own instruction and output.
+            ctx = self.context(s, "release", files=s.get("review_files"),
+                               diff=self.code_diff(s, approved),
+                               checks=_checks_summary(s.get("checks", [])))
             notes = docs.RELEASE_NOTES.run(self.env.gateway(s["run_id"]), gate="G7",
-                                           **self.context(s, "release", diff=diff,
-                                           checks=_checks_summary(s.get("final_checks", [])))
-                                           ).model_dump(mode="json")
+                                           **ctx).model_dump(mode="json")
         if not ws.git.find_step_commit(s["base_sha"], step):
             arts |= self.artifact(s, "G7", "release-notes", notes_path,
                                   md.release_notes_md(s["run_id"], notes))
@@ -525,6 +540,11 @@ class Nodes:
 
         return gate_narrative(s, gate, spent_usd=self.env.ledger.spent_usd(s["run_id"]),
                               budget_usd=self.env.settings.budget.usd)
+
+
+def _brief(s: FeatureState) -> bool:
+    """Whether G0 decided this request gets the brief plan (graphs/scale.py)."""
+    return s.get("planning") == BRIEF
 
 
 def _checks_summary(checks: list[dict[str, Any]]) -> str:

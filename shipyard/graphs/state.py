@@ -43,6 +43,7 @@ class FeatureState(TypedDict, total=False):
     # artifacts of the stages (agent outputs as dicts)
     onepager: dict[str, Any]
     scope: dict[str, Any]
+    planning: str          # brief | full: how much planning G0 decided the request gets
     rfc: dict[str, Any]
     threats: dict[str, Any]
     forecast: dict[str, Any]
