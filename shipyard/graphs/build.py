@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ..agents import implementer, test_engineer
 from ..agents.edits import EditError, apply_edits, parse_blocks
 from ..agents.examples import Example, extract_examples, module_of, render_tests
+from ..runtime import repomap
 from .scale import BRIEF
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ __all__ = ["AUTHORITATIVE", "acceptance", "implement", "relevant_files"]
 
 AUTHORITATIVE = ("docstring", "request")
 FILES_LIMIT = 12_000       # characters of source shown (the embedded model has an 8k window)
-FILE_LIMIT = 6_000
 IMPLEMENT_MAX_TOKENS = 1024
 # attempt -> (temperature, repair?): greedy, repair, fresh sample, repair, fresh, ...
 _SCHEDULE = [(0.0, False), (0.3, True), (0.8, False), (0.5, True)]
@@ -56,29 +56,18 @@ _NOT_TARGETS = set(dir(builtins)) | set(keyword.kwlist) | {"self", "cls"}
 
 # -- context -------------------------------------------------------------------------------
 def relevant_files(n: Nodes, s: FeatureState) -> dict[str, str]:
-    """The files the change is about, within FILES_LIMIT: planned files first, then files
-    that define what the request names, then the files the request's words point to."""
+    """The files the change is about, within FILES_LIMIT: files the request names, the
+    planner's files and the files defining what the request names come first; then the
+    repository map's BM25 ranking by the request's terms (runtime/repomap.py). A file too
+    big for what is left is shown as its outline (signatures and docstrings)."""
     ws = n.env.workspace(s)
     tracked = [f for f in ws.git.tracked_files("HEAD") if not f.startswith("docs/")]
-    planned = _planned(s)
     names = targets(s["feature"])
     defining = [f for f in tracked if f.endswith(".py") and names & _defs(_read(ws.path, f))]
     mentioned = [f for f in tracked if f in s["feature"]]
-    words = set(re.findall(r"[a-z][a-z0-9_]{3,}", s["feature"].lower()))
-    scored = sorted((f for f in tracked if f.endswith(".py") and not _is_test(f)),
-                    key=lambda f: -sum(w in f.lower() for w in words))
-    ordered = list(dict.fromkeys([*mentioned, *planned, *defining, *scored[:5]]))
-    out, used = {}, 0
-    for rel in ordered:
-        if rel not in tracked:
-            continue
-        text = _read(ws.path, rel)
-        if len(text) > FILE_LIMIT:
-            text = text[:FILE_LIMIT] + "\n# ... (file truncated)\n"
-        if used + len(text) > FILES_LIMIT:
-            continue
-        out[rel], used = text, used + len(text)
-    return out
+    first = [f for f in dict.fromkeys([*mentioned, *_planned(s), *defining]) if f in tracked]
+    tree = repomap.Tree.from_dir(ws.path, tracked)
+    return repomap.relevant_files(tree, s["feature"], first, budget_chars=FILES_LIMIT)
 
 
 def _planned(s: FeatureState) -> list[str]:
