@@ -42,3 +42,14 @@ def test_the_implementer_sees_the_module_the_request_is_about_among_hundreds(mak
     prompt = json.loads(messages)[-1]["content"]
     assert "FILE: calc/zz_units.py" in prompt and "def celsius_to_kelvin" in prompt
     assert prompt.count("FILE: calc/books/") < 5          # not the first files that fit
+
+
+def test_the_implementer_is_not_shown_the_tests_it_must_not_change(make_repo, cli):
+    repo = make_repo(human=["G6"])
+    cli("run-feature", "Add a multiply(a, b) helper to calc/core.py", "--repo", repo, "--json")
+    db = sqlite3.connect(repo / ".shipyard" / "ledger.db")
+    (messages,) = db.execute("select messages from llm_calls where task='implement' "
+                             "order by seq limit 1").fetchone()
+    prompt = json.loads(messages)[-1]["content"]
+    assert "FILE: calc/core.py" in prompt
+    assert "FILE: tests/" not in prompt       # neither the repo's tests nor G3's acceptance file

@@ -59,14 +59,19 @@ def relevant_files(n: Nodes, s: FeatureState) -> dict[str, str]:
     """The files the change is about, within FILES_LIMIT: files the request names, the
     planner's files and the files defining what the request names come first; then the
     repository map's BM25 ranking by the request's terms (runtime/repomap.py). A file too
-    big for what is left is shown as its outline (signatures and docstrings)."""
+    big for what is left is shown as its outline (signatures and docstrings).
+
+    Test files are left out unless the request names them: tests are G3's job, and a small
+    model shown the acceptance tests rewrites them instead of the code."""
     ws = n.env.workspace(s)
     tracked = [f for f in ws.git.tracked_files("HEAD") if not f.startswith("docs/")]
-    names = targets(s["feature"])
-    defining = [f for f in tracked if f.endswith(".py") and names & _defs(_read(ws.path, f))]
     mentioned = [f for f in tracked if f in s["feature"]]
-    first = [f for f in dict.fromkeys([*mentioned, *_planned(s), *defining]) if f in tracked]
-    tree = repomap.Tree.from_dir(ws.path, tracked)
+    source = [f for f in tracked if f.endswith(".py") and not _is_test(f)]
+    names = targets(s["feature"])
+    defining = [f for f in source if names & _defs(_read(ws.path, f))]
+    planned = [f for f in _planned(s) if f in tracked and not _is_test(f)]
+    first = list(dict.fromkeys([*mentioned, *planned, *defining]))
+    tree = repomap.Tree.from_dir(ws.path, list(dict.fromkeys([*first, *source])))
     return repomap.relevant_files(tree, s["feature"], first, budget_chars=FILES_LIMIT)
 
 
