@@ -57,6 +57,15 @@ def test_a_reply_cut_off_inside_a_code_block_is_a_failed_generation():
         raise AssertionError("a truncated reply was accepted")
 
 
+def test_a_forgotten_closing_fence_before_the_next_file_header_ends_the_block():
+    reply = ("FILE: calc/core.py\n```python\ndef multiply(a, b):\n    return a * b\n\n"
+             "FILE: calc/extra.py\n```python\ndef double(a):\n    return 2 * a\n```\n")
+    blocks = parse_blocks(reply)
+    assert [(b.path, b.code) for b in blocks] == [
+        ("calc/core.py", "def multiply(a, b):\n    return a * b\n\n"),
+        ("calc/extra.py", "def double(a):\n    return 2 * a\n")]
+
+
 def test_code_that_does_not_parse_is_sent_back_not_written():
     reply = "FILE: calc/core.py\n```python\ndef multiply(a, b)\n    return a * b\n```\n"
     applied = apply_edits(parse_blocks(reply), {"calc/core.py": CALC_CORE}.get)

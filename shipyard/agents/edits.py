@@ -33,6 +33,10 @@ _FENCE_CLOSE = re.compile(r"^[ \t]*```[ \t]*$")
 # a path-like token: dirs/name.ext, optionally in backticks or after FILE:/File:/###
 _PATH = re.compile(r"([\w.\-]+(?:/[\w.\-]+)*\.(?:py|pyi|md|txt|toml|cfg|ini|json|yaml|yml|rst))\b")
 _FILE_LINE = re.compile(r"^\s*(?:#+\s*)?\**FILE\**\s*:\s*(\S+)\s*$", re.IGNORECASE)
+# Inside a block, our own `FILE: path` header (as the prompt asks for it) starts the next file:
+# a small model often forgets the closing fence before it. `FILE: x.py` also parses as an
+# annotation, so left in it would only fail later as an undefined name.
+_NEXT_FILE = re.compile(r"^FILE:[ \t]*\S+[ \t]*$")
 _SEARCH = re.compile(r"^<{5,9} ?SEARCH[^\n]*\n(.*?)^={5,9}[ \t]*\n(.*?)^>{5,9} ?REPLACE[^\n]*$",
                      re.DOTALL | re.MULTILINE)
 
@@ -75,12 +79,14 @@ def parse_blocks(reply: str) -> list[FileBlock]:
             i += 1
             continue
         lang = m.group(1).lower()
-        end = next((j for j in range(i + 1, len(lines)) if _FENCE_CLOSE.match(lines[j])), None)
+        end = next((j for j in range(i + 1, len(lines))
+                    if _FENCE_CLOSE.match(lines[j]) or _NEXT_FILE.match(lines[j])), None)
         if end is None:
             if blocks:  # trailing chatter after complete blocks (often an unasked test file)
                 break
             raise EditError("the reply ends inside a code block (it was cut off); reply again "
                             "with only the changed functions, which is shorter")
+        resume = end + 1 if _FENCE_CLOSE.match(lines[end]) else end  # a FILE line is read next
         code = "\n".join(lines[i + 1:end]) + "\n"
         path = pending_path
         first = code.split("\n", 1)[0]
@@ -89,7 +95,7 @@ def parse_blocks(reply: str) -> list[FileBlock]:
         if code.strip() and lang not in ("bash", "sh", "shell", "console", "text", "output"):
             blocks.append(FileBlock(path=path, code=code, lang=lang))
         pending_path = None
-        i = end + 1
+        i = resume
     return blocks
 
 

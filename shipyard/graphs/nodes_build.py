@@ -1,0 +1,105 @@
+"""G5: the inner loop's candidate committed, the checks, the scoped and grounded reviews,
+and the decision (graphs/build.py holds the inner loop itself, graphs/review.py the rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..agents import REVIEWERS
+from ..agents import artifacts as md
+from .nodes_base import NodeBase, checks_summary
+from .review import block_reasons
+from .state import FeatureState
+
+__all__ = ["BuildNodes"]
+
+
+class BuildNodes(NodeBase):
+    # -- G5 ---------------------------------------------------------------------------------
+    def g5_implement(self, s: FeatureState) -> dict[str, Any]:
+        """The inner loop (graphs/build.py): attempts run against the acceptance cases; only
+        a green candidate is committed and goes on to the checks and reviews."""
+        from .build import implement, relevant_files, test_file
+
+        ws = self.env.workspace(s)
+        rnd = s.get("fix_round", 0)
+        revisions = len((s.get("revisions") or {}).get("implement", []))
+        step = f"g5-implement-r{rnd}-v{revisions}"
+        if (done := ws.git.find_step_commit(s["base_sha"], step)) is not None:
+            return {"head": done, "gate": "G5", "inner": {"green": True, "reasons": []}}
+        acc = s.get("acceptance") or {"path": "", "imports": {}, "cases": [], "disputed": []}
+        cand, reasons, acc = implement(self, s, relevant_files(self, s), acc)
+        if cand is None:
+            self.env.say(f"G5: round {rnd}: no candidate passed the acceptance cases")
+            return {"gate": "G5", "acceptance": acc,
+                    "inner": {"green": False, "reasons": reasons[:8]}}
+        if acc["disputed"]:  # shipyard, not the model, rewrites its own test file
+            ws.apply([(acc["path"], test_file(ws.path, s, acc))])
+            ws.commit_step(f"g3-tests-disputed-r{rnd}-v{revisions}",
+                           "test: set aside proposed cases that independent candidates "
+                           "agree against")
+        result = ws.apply(list(cand.files.items()))
+        refusals = self.log_refusals(s, "G5", result.refused)
+        title = (s.get("onepager") or {}).get("title", "change")
+        head = ws.commit_step(step, f"feat: {title[:72]}", trailers={"Shipyard-Round": str(rnd)})
+        diff = ws.git.diff(s["base_sha"], head)
+        self.env.ledger.event(s["run_id"], "diff", gate="G5", round=rnd, head=head,
+                              files=list(result.written), deleted=[], diff=diff)
+        self.env.say(f"G5: round {rnd} committed {head[:10]} "
+                     f"({len(result.written)} file(s) written, {len(refusals)} refused)")
+        return {"head": head, "gate": "G5", "refusals": refusals, "acceptance": acc,
+                "inner": {"green": True, "reasons": []}}
+
+    def g5_checks(self, s: FeatureState) -> dict[str, Any]:
+        # The reviewers read the same diff: compute it once, here.
+        git = self.env.workspace(s).git
+        return {"checks": self.run_checks(s, "G5"), "review_diff": self.code_diff(s, s["head"]),
+                "review_files": git.tracked_files("HEAD")}
+
+    def review(self, s: dict[str, Any]) -> dict[str, Any]:
+        from .review import applicability, ground_review, parse_diff
+
+        role = s["review_role"]
+        diff = parse_diff(s["review_diff"])
+        stamp = {"round": s.get("fix_round", 0), "head": s["head"]}
+        why_not = applicability(role, diff, scoped=self.env.settings.gates.scoped_reviews)
+        if why_not:
+            self.env.ledger.event(s["run_id"], "review_not_applicable", gate="G5", role=role,
+                                  reason=why_not, decided_by="code")
+            self.env.say(f"G5: {role} review → not applicable ({why_not})")
+            return {"reviews": {role: {"verdict": "not_applicable", "summary": why_not,
+                                       "findings": [], **stamp}}}
+        ctx = self.context(s, "review", files=s["review_files"], diff=s["review_diff"],  # type: ignore[arg-type]
+                           checks=checks_summary(s.get("checks", [])))
+        raw = REVIEWERS[role].run(self.env.gateway(s["run_id"]), gate="G5", **ctx)
+        review = ground_review(raw.model_dump(mode="json"), diff, s.get("checks", []))
+        if review["note"]:
+            self.env.ledger.event(s["run_id"], "review_block_ungrounded", gate="G5", role=role,
+                                  findings=review["findings"], summary=review["summary"])
+        self.env.say(f"G5: {role} review → {review['verdict']}"
+                     + (" (ungrounded block kept as a note)" if review["note"] else ""))
+        return {"reviews": {role: {**review, **stamp}}}
+
+    def g5_decide(self, s: FeatureState) -> dict[str, Any]:
+        rnd = s.get("fix_round", 0)
+        reviews = {r: v for r, v in (s.get("reviews") or {}).items() if v.get("head") == s["head"]}
+        inner = s.get("inner") or {"green": True, "reasons": []}
+        if inner["green"]:
+            reasons = block_reasons(s.get("checks", []), reviews, s.get("refusals", []))
+        else:  # no candidate passed the acceptance cases: nothing was reviewed
+            reasons = [f"acceptance: {r}" for r in inner["reasons"]] or [
+                "acceptance: no candidate passed the acceptance cases"]
+        self.env.ledger.event(s["run_id"], "g5_decision", gate="G5", round=rnd,
+                              verdict="pass" if not reasons else "block", reasons=reasons)
+        arts = self.artifact(s, "G5", "review-reports", f"{self.docs_dir(s)}/reviews.md",
+                             md.reviews_md(s["run_id"], reviews, s.get("checks", []), rnd))
+        if not reasons:
+            return {"g5_verdict": "pass", "findings": [], "artifacts": arts}
+        if rnd < self.env.settings.gates.max_fix_rounds:
+            self.env.say(f"G5: blocked ({len(reasons)} finding(s)); back to the Implementer")
+            return {"g5_verdict": "block", "fix_round": rnd + 1, "findings": reasons,
+                    "artifacts": arts}
+        return {"g5_verdict": "exhausted", "findings": reasons, "status": "failed",
+                "reason": (f"G5 still blocked after {rnd} fix round(s); branch "
+                           f"shipyard/{s['run_id']} kept, nothing merged. Findings: "
+                           + "; ".join(reasons[:5])), "artifacts": arts}
