@@ -219,7 +219,7 @@ def test_write_outside_the_worktree_is_refused_logged_and_blocks(make_repo, cli,
 
 
 def test_budget_exhausted_fails_with_the_fix_named(make_repo, cli):
-    repo = make_repo(price_as="gpt-4o", budget=0.0001)
+    repo = make_repo(price_as="gpt-4o", budget=0.0001, human=["G6"])
     code, out, _ = cli("run-feature", "Add multiply", "--repo", repo, "--json")
     result = json.loads(out.strip().splitlines()[-1])
     assert code == 1 and result["status"] == "failed"

@@ -76,6 +76,12 @@ def test_a_small_request_asks_for_the_brief_documents_and_records_why(make_repo,
     db = sqlite3.connect(repo / ".shipyard" / "ledger.db")
     (data,) = db.execute("select data from events where kind='planning_scale'").fetchone()
     assert json.loads(data)["scale"] == "brief" and json.loads(data)["decided_by"] == "code"
+    # risk scoping of a request that names no risk is decided by code, with its reason
+    assert not [t for t in ("scope", "threats", "forecast") if _calls(repo, t)]
+    scoped = [json.loads(d) for (d,) in db.execute(
+        "select data from events where kind='scoping_decided_by_code'")]
+    assert sorted(d["task"] for d in scoped) == ["forecast", "scope", "threats"]
+    assert all("names no security" in d["reason"] for d in scoped)
     # the documents still exist, written from what the brief plan holds
     onepager_md = git(repo, "show", f"shipyard/{r['run_id']}:docs/shipyard/{r['run_id']}/one-pager.md")
     assert "## Acceptance criteria" in onepager_md

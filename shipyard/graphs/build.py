@@ -274,8 +274,10 @@ def _attempt(n: Nodes, s: FeatureState, gw: Any, i: int, temperature: float,
              scratch: Path) -> Candidate:
     ws = n.env.workspace(s)
     cases = [c for c in acc["cases"] if c not in acc["disputed"]]
+    # With executable cases, the planner's prose criteria are left out: a 0.5B model follows
+    # their noise ("use set operations") over the request and the cases that decide.
     ctx = n.context(s, "implement", file_contents=files, cases=cases[:8], feedback=feedback,
-                    previous=previous, findings=s.get("findings", []))
+                    previous=previous, findings=s.get("findings", []), criteria=not cases)
     reply = implementer.IMPLEMENT.run(gw, gate="G5", temperature=temperature,
                                       max_tokens=IMPLEMENT_MAX_TOKENS, **ctx)
     if reply.truncated:

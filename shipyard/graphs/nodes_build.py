@@ -95,7 +95,12 @@ class BuildNodes(NodeBase):
                              md.reviews_md(s["run_id"], reviews, s.get("checks", []), rnd))
         if not reasons:
             return {"g5_verdict": "pass", "findings": [], "artifacts": arts}
-        if rnd < self.env.settings.gates.max_fix_rounds:
+        # A round whose inner loop found no green candidate already sampled and repaired
+        # `inner_attempts` times; one more such round is worth it, a third rarely (small
+        # models' self-repair plateaus) and costs minutes.
+        rounds = self.env.settings.gates.max_fix_rounds if inner["green"] else min(
+            1, self.env.settings.gates.max_fix_rounds)
+        if rnd < rounds:
             self.env.say(f"G5: blocked ({len(reasons)} finding(s)); back to the Implementer")
             return {"g5_verdict": "block", "fix_round": rnd + 1, "findings": reasons,
                     "artifacts": arts}

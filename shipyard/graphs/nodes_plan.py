@@ -7,6 +7,7 @@ from typing import Any
 
 from ..agents import REVIEWERS, finops, governance, planner, security
 from ..agents import artifacts as md
+from ..agents.base import AgentTask
 from .nodes_base import NodeBase
 from .scale import BRIEF, planning_scale
 from .state import FeatureState
@@ -25,7 +26,9 @@ class PlanNodes(NodeBase):
         self.env.say(f"G0: {scale} plan ({why})")
         onepager = planner.ONEPAGER.run(gw, gate="G0", brief=scale == BRIEF, **ctx).model_dump(
             mode="json")
-        scope = governance.SCOPE.run(gw, gate="G0", **ctx).model_dump(mode="json")
+        scope = self._scoping(s, "G0", governance.SCOPE, ctx, brief=scale == BRIEF, notes=(
+            "not in AI or privacy scope: the request names no AI, model or personal-data "
+            "concern (decided by code for a brief plan)"))
         arts = self.artifact(s, "G0", "one-pager", f"{self.docs_dir(s)}/one-pager.md",
                              md.onepager_md(s["run_id"], s["feature"], onepager, scope))
         return {"onepager": onepager, "scope": scope, "gate": "G0", "artifacts": arts,
@@ -38,8 +41,10 @@ class PlanNodes(NodeBase):
         rfc = planner.RFC_TASK.run(gw, gate="G1", brief=_brief(s),
                                    **self.context(s, "rfc", files=files)).model_dump(mode="json")
         ctx = self.context(s, "rfc", files=files, rfc=rfc)
-        threats = security.THREATS.run(gw, gate="G1", **ctx).model_dump(mode="json")
-        forecast = finops.FORECAST.run(gw, gate="G1", **ctx).model_dump(mode="json")
+        threats = self._scoping(s, "G1", security.THREATS, ctx, brief=_brief(s))
+        forecast = self._scoping(s, "G1", finops.FORECAST, ctx, brief=_brief(s),
+                                 runtime_cost_impact="none: the request names no model, cloud "
+                                                     "or paid-service use (decided by code)")
         # The ADR's number is taken at merge time, against the base as it is then (two runs
         # in flight must not both claim 0001); until then it is a draft in the run's folder.
         adr = f"{self.docs_dir(s)}/adr-draft.md"
@@ -48,6 +53,21 @@ class PlanNodes(NodeBase):
                               md.threats_md(s["run_id"], threats))
         return {"rfc": rfc, "threats": threats, "forecast": forecast, "adr_path": adr,
                 "gate": "G1", "artifacts": arts}
+
+    def _scoping(self, s: FeatureState, gate: str, task: AgentTask[Any], ctx: dict[str, Any], *,
+                 brief: bool, **decided: Any) -> dict[str, Any]:
+        """A risk-scoping output: the agent's, or for a brief plan the one code decides. A
+        brief plan's request names no security, data, AI or cost concern (graphs/scale.py),
+        so the threat model, AI scope and forecast are recorded as out of scope, with the
+        reason, instead of a 0.5B model's boilerplate; G5's Security and Test reviews of
+        the actual diff still run."""
+        if not brief:
+            return task.run(self.env.gateway(s["run_id"]), gate=gate, **ctx).model_dump(mode="json")
+        out = task.output.model_validate(decided).model_dump(mode="json")
+        self.env.ledger.event(s["run_id"], "scoping_decided_by_code", gate=gate, role=task.role,
+                              task=task.task, output=out, reason="brief plan: the request names "
+                              "no security, data, AI, cost or operations concern")
+        return out
 
     # -- G2 ---------------------------------------------------------------------------------
     def g2_guardrails(self, s: FeatureState) -> dict[str, Any]:
