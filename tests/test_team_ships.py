@@ -160,3 +160,18 @@ def test_a_proposed_case_two_different_implementations_agree_against_is_set_asid
     assert [(d["call"], d["expected"]) for d in disputed] == [("multiply(3, 4)", "13")]
     test = git(repo, "show", f"shipyard/{r['run_id']}:tests/test_multiply_acceptance.py")
     assert "multiply(2, 5)" in test and "13" not in test      # the disputed case is gone
+
+
+def test_an_unused_local_in_new_code_is_fixed_by_ruff_not_sent_back(tmp_path):
+    from shipyard.graphs.build import _ruff
+
+    git(tmp_path, "init", "-q")
+    new = "def f(a):\n    return a\n\n\ndef g(xs):\n    seen = set(xs)\n    return len(xs)\n"
+    (tmp_path / "m.py").write_text("def f(a):\n    return a\n")
+    fixed, problems = _ruff(tmp_path, {"m.py": new})
+    assert problems == [] and "    set(xs)\n    return len(xs)" in fixed["m.py"]
+    # a fix that would also change a line the candidate kept from the old file is not taken
+    (tmp_path / "m.py").write_text("def f(a):\n    unused = a\n    return a\n")
+    kept_old = new.replace("    return a\n", "    unused = a\n    return a\n", 1)
+    fixed, problems = _ruff(tmp_path, {"m.py": kept_old})
+    assert fixed["m.py"] == kept_old and any("F841" in p for p in problems)

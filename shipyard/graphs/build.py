@@ -346,9 +346,13 @@ def _ruff(root: Path, files: dict[str, str]) -> tuple[dict[str, str], list[str]]
         if not rel.endswith(".py"):
             continue
         old = _existing(root, rel) or ""
-        res = _ruff_stdin(root, rel, text, "check", "--fix", "--exit-zero", "--quiet", *rules)
-        if res.ok and res.stdout.strip() and _keeps_old_lines(old, text, res.stdout):
-            out[rel] = text = res.stdout
+        # Safe fixes, then one unsafe fix only: an unused local (F841) is dropped, keeping a
+        # right-hand side that may have effects. Small models leave such variables behind and
+        # then cannot find them from the lint message alone.
+        for fix in ((*rules,), ("--unsafe-fixes", "--select", "F841")):
+            res = _ruff_stdin(root, rel, text, "check", "--fix", "--exit-zero", "--quiet", *fix)
+            if res.ok and res.stdout.strip() and _keeps_old_lines(old, text, res.stdout):
+                out[rel] = text = res.stdout
         res = _ruff_stdin(root, rel, text, "check", "--output-format", "concise", *rules)
         new_lines = _changed_lines(old, text)
         for line in res.stdout.splitlines():
