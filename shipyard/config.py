@@ -75,6 +75,9 @@ class GatesConfig(BaseModel):
     scoped_reviews: bool = Field(
         True, description="Skip (as not applicable, decided by code) the SRE, Governance and "
                           "FinOps reviews of a diff their concern does not touch.")
+    approver_must_differ_from_requester: bool = Field(
+        False, description="Four eyes: whoever started a run may not approve it (they may "
+                           "still revise or reject it).")
 
     @field_validator("human")
     @classmethod
@@ -181,6 +184,7 @@ api_key_env = "OPENAI_API_KEY"
 [gates]
 human = ["G0", "G1", "G6"]     # G6 (Go/No-Go before merge) is always human
 max_fix_rounds = 2             # review → fix loops before the run fails
+approver_must_differ_from_requester = false   # true: who started a run may not approve it
 
 [budget]
 usd = 5.0                      # hard cap on LLM spend per run
