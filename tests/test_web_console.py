@@ -154,7 +154,7 @@ def test_run_page_shows_the_evidence_and_the_form_decides_in_the_background(make
     page = client.get(f"/runs/{run_id}")
     assert page.status_code == 200
     html = page.text
-    assert "<h1>G0: Approve the one-pager" in html  # the narrative, rendered from Markdown
+    assert "<h3>G0: Approve the one-pager" in html  # the narrative, rendered from Markdown
     assert 'name="decision" value="approve"' in html and '<label for="comment">' in html
     assert "one-pager.md" in html and "planner" in html  # artifacts, cost by agent
     assert "run started on main" in html  # this run's ledger rows

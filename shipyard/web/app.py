@@ -45,7 +45,7 @@ def create_app(repos: list[Path], *, token: str) -> FastAPI:
             response = await call_next(request)
         response.headers.update({"Content-Security-Policy": _CSP, "X-Frame-Options": "DENY",
                                  "X-Content-Type-Options": "nosniff",
-                                 "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+                                 "Referrer-Policy": "same-origin", "Cache-Control": "no-store"})
         return response
 
     _pages(app, console, gate)

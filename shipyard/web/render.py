@@ -26,8 +26,14 @@ def _md() -> Any:
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
-def markdown(text: str | None) -> Markup:
-    return Markup(_md().render(redact_text(text or "")))  # html=False: markup is escaped
+def markdown(text: str | None, shift: int = 0) -> Markup:
+    """Markdown to HTML; `shift` demotes its headings to sit under the page's own."""
+    md = _md()
+    tokens = md.parse(redact_text(text or ""))
+    for tok in tokens:
+        if tok.type in ("heading_open", "heading_close"):
+            tok.tag = f"h{min(6, int(tok.tag[1]) + shift)}"
+    return Markup(md.renderer.render(tokens, md.options, {}))  # html=False: markup is escaped
 
 
 def highlight(code: str | None, lexer: str = "diff") -> Markup:

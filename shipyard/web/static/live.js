@@ -1,5 +1,5 @@
 // Live updates without a build step: poll /live for the ledger's head; when a row lands,
-// fetch this page again and swap its [data-region] parts. A region the user is typing in
+// fetch this page again and refill its [data-region] parts. A region the user is typing in
 // is kept unless its data-key (the run's state and gate) changed.
 (function () {
   "use strict";
@@ -14,7 +14,9 @@
       var keyChanged = (fresh.dataset.key || "") !== (old.dataset.key || "");
       var typing = old.contains(document.activeElement) && document.activeElement !== document.body;
       if (keyChanged || (!typing && fresh.innerHTML !== old.innerHTML)) {
-        old.replaceWith(document.importNode(fresh, true));
+        // the element stays, so an aria-live region announces its new content
+        old.innerHTML = fresh.innerHTML;
+        old.dataset.key = fresh.dataset.key || "";
       }
     });
   }
