@@ -12,7 +12,7 @@ import pytest
 from conftest import git
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
 TOKEN = "console-token-" + "x" * 20
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
