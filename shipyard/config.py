@@ -80,6 +80,9 @@ class GatesConfig(BaseModel):
                             "operations concern gets a brief plan (the one-pager's title, "
                             "problem and criteria; the RFC's decision and files), decided by "
                             "code and recorded; full: always the whole plan.")
+    approver_must_differ_from_requester: bool = Field(
+        False, description="Four eyes: whoever started a run may not approve it (they may "
+                           "still revise or reject it).")
 
     @field_validator("human")
     @classmethod
@@ -186,6 +189,7 @@ api_key_env = "OPENAI_API_KEY"
 [gates]
 human = ["G0", "G1", "G6"]     # G6 (Go/No-Go before merge) is always human
 max_fix_rounds = 2             # review → fix loops before the run fails
+approver_must_differ_from_requester = false   # true: who started a run may not approve it
 
 [budget]
 usd = 5.0                      # hard cap on LLM spend per run

@@ -8,6 +8,7 @@ while running" (exit code 1). Every message names the fix.
 from __future__ import annotations
 
 __all__ = [
+    "ApproverIsRequester",
     "BudgetExceeded",
     "ConfigError",
     "FeatureTextError",
@@ -18,6 +19,7 @@ __all__ = [
     "RepoError",
     "RunError",
     "RunNotFound",
+    "RunStateConflict",
     "ShipyardError",
     "UserError",
 ]
@@ -51,6 +53,14 @@ class RepoError(UserError):
 
 class RunNotFound(UserError):
     """No run with that id in this repository."""
+
+
+class ApproverIsRequester(UserError):
+    """The four-eyes rule is on and the person approving is the one who asked for the run."""
+
+
+class RunStateConflict(UserError):
+    """The run cannot take this now: it is not waiting for a decision, or is being driven."""
 
 
 class FeatureTextError(UserError):

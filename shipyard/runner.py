@@ -13,13 +13,20 @@ import fcntl
 import os
 import secrets
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import FeatureTextError, RunNotFound, UserError
+from .errors import (
+    ApproverIsRequester,
+    FeatureTextError,
+    RunNotFound,
+    RunStateConflict,
+    UserError,
+)
 
 __all__ = ["EXIT", "MAX_FEATURE_CHARS", "Outcome", "Runner", "validate_feature"]
 
@@ -161,23 +168,49 @@ class Runner:
             self.ledger.event(run_id, "resumed", gate=snap.values.get("gate"))
             return self._drive(run_id, None)
 
-    def decide(self, run_id: str, decision: str, *, comment: str = "", who: str | None = None) -> Outcome:
+    def decide(self, run_id: str, decision: str, *, comment: str = "", who: str | None = None,
+               gate: str | None = None, background: bool = False) -> Outcome:
+        """Record a human decision at the gate a run waits at, then drive the run on.
+
+        `gate`: refuse unless the run waits at this gate (a page shown before the run moved
+        must not approve the next gate). `background`: return once the decision is recorded
+        (status "running") and drive on a thread that keeps the run's lock."""
         if decision not in ("approve", "revise", "reject"):
             raise UserError(f"unknown decision {decision!r}; use approve, revise or reject.")
         self._snapshot(run_id)
-        with self._driving(run_id):  # one decision per pause, even when two people click
-            return self._decide_locked(run_id, decision, comment, who)
+        lock = contextlib.ExitStack()
+        lock.enter_context(self._driving(run_id))  # one decision per pause, even when two click
+        with contextlib.ExitStack() as on_error:
+            on_error.callback(lock.close)
+            gate, resume = self._record_decision(run_id, decision, comment, who, gate)
+            on_error.pop_all()
+        if not background:
+            with lock:
+                return self._drive(run_id, resume)
+        threading.Thread(target=self._drive_and_release, args=(run_id, resume, lock),
+                         name=f"shipyard-drive-{run_id}", daemon=True).start()
+        return Outcome(run_id=run_id, status="running", gate=gate,
+                       reason=f"{decision} recorded at {gate}; the run goes on in the background",
+                       cost_usd=self.ledger.spent_usd(run_id), extra={"pid": os.getpid()})
 
-    def _decide_locked(self, run_id: str, decision: str, comment: str,
-                       who: str | None) -> Outcome:
+    def _drive_and_release(self, run_id: str, resume: Any, lock: contextlib.ExitStack) -> None:
+        with lock:
+            try:
+                self._drive(run_id, resume)
+            except UserError as exc:  # nobody waits on this thread: say it where it is seen
+                self.ledger.event(run_id, "resume_refused", error=str(exc))
+
+    def _record_decision(self, run_id: str, decision: str, comment: str, who: str | None,
+                         expected_gate: str | None) -> tuple[str, Any]:
+        """Check and record the decision (signed); returns the gate and the graph's resume."""
         from langgraph.types import Command
 
         snap = self._snapshot(run_id)
         pending = _pending_interrupt(snap)
         if pending is None:
             out = self._outcome(run_id)
-            raise UserError(f"run {run_id} is not waiting for a decision (status: {out.status}"
-                            f"{', at ' + out.gate if out.gate else ''}).")
+            raise RunStateConflict(f"run {run_id} is not waiting for a decision (status: "
+                                   f"{out.status}{', at ' + out.gate if out.gate else ''}).")
         comment = validate_text(comment, "comment")
         if who is not None:
             who = validate_text(who.strip(), "--as value")
@@ -185,11 +218,28 @@ class Runner:
             raise UserError("revise needs --comment saying what to change; it goes into the "
                             "stage owner's next prompt.")
         gate = pending.value.get("gate")
+        if expected_gate and expected_gate != gate:
+            raise RunStateConflict(f"run {run_id} now waits at {gate}, not {expected_gate}: "
+                                   f"it moved on; read the {gate} evidence, then decide.")
         who = who or self.env.repo.user_email() or os.environ.get("USER") or "unknown"
+        self._check_four_eyes(run_id, decision, who)
         row = self._record_approval(run_id, gate, decision, who, comment,
                                     head=snap.values.get("head"))
         self.env.say(f"{gate}: {decision} by {who}")
-        return self._drive(run_id, Command(resume={"approval_id": row["id"]}))
+        return gate, Command(resume={"approval_id": row["id"]})
+
+    def _check_four_eyes(self, run_id: str, decision: str, who: str) -> None:
+        """`[gates] approver_must_differ_from_requester`: nobody approves their own request."""
+        gates = self.env.settings.gates
+        if decision != "approve" or not gates.approver_must_differ_from_requester:
+            return
+        started = self.ledger.rows("runs", run_id=run_id)
+        requester = (started[0].get("started_by") or "") if started else ""
+        if requester and requester.strip().lower() == who.strip().lower():
+            raise ApproverIsRequester(
+                f"{who} requested run {run_id} and may not approve it: shipyard.toml sets "
+                f"[gates] approver_must_differ_from_requester; another person approves "
+                f"(--as names them), or revise / reject it yourself.")
 
     def status(self, run_id: str) -> Outcome:
         self._snapshot(run_id)
@@ -217,7 +267,7 @@ class Runner:
             except BlockingIOError:
                 fh.seek(0)
                 pid = fh.read().strip() or "?"
-                raise UserError(f"run {run_id} is being driven by another process (pid {pid}); "
+                raise RunStateConflict(f"run {run_id} is being driven by another process (pid {pid}); "
                                 f"wait for it to finish (`shipyard status {run_id}`).") from None
             fh.seek(0)
             fh.truncate()
