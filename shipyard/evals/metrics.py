@@ -29,7 +29,13 @@ def deepeval() -> Any:
     os.environ["DEEPEVAL_DISABLE_DOTENV"] = "1"
     os.environ.setdefault("DEEPEVAL_UPDATE_WARNING_OPT_IN", "0")
     os.environ.setdefault("DEEPEVAL_GRPC_LOGGING", "0")
-    import deepeval as de
+    try:
+        import deepeval as de
+    except ImportError:
+        from ..errors import UserError
+
+        raise UserError("the eval suite needs deepeval: pip install 'shipyard[evals]' "
+                        "(deepeval>=4.3,<4.4).") from None
     import deepeval.metrics
     import deepeval.test_case  # noqa: F401  (loaded for the callers)
 
