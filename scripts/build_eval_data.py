@@ -121,9 +121,9 @@ def first_changed_line(old: str, new: str) -> int:
 def enclosing_function(tree: ast.Module, line: int) -> ast.FunctionDef | None:
     best = None
     for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.lineno <= line <= (node.end_lineno or 0):
-            if best is None or node.lineno > best.lineno:
-                best = node
+        inside = isinstance(node, ast.FunctionDef) and node.lineno <= line <= (node.end_lineno or 0)
+        if inside and (best is None or node.lineno > best.lineno):
+            best = node
     return best
 
 
@@ -270,30 +270,30 @@ CONCERNS = {
         ("resource-leak", lambda i, a: [f'{i}_log = open("/tmp/humanize.log", "a")',
                                         f"{i}_log.write(repr({a}))"]),
         ("timeout", lambda i, a: [f"{i}import urllib.request",
-                                  f'{i}urllib.request.urlopen("http://stats.internal/hit?v=" '
-                                  f"+ str({a}))"]),
+                                  (f'{i}urllib.request.urlopen("http://stats.internal/hit?v=" '
+                                  f"+ str({a}))")]),
     ],
     "governance": [
         ("personal-data", lambda i, a: [f"{i}import logging",
-                                        f'{i}logging.info("user email=%s phone=%s value=%s", '
-                                        f'_user.email, _user.phone, {a})']),
+                                        (f'{i}logging.info("user email=%s phone=%s value=%s", '
+                                        f'_user.email, _user.phone, {a})')]),
         ("ai-usage", lambda i, a: [f"{i}import openai",
-                                   f'{i}openai.chat.completions.create(model="gpt-4o", messages='
-                                   f'[{{"role": "user", "content": str({a})}}])']),
-        ("personal-data", lambda i, a: [f"{i}_track(ip_address=_request.remote_addr, "
-                                        f"birth_date=_user.birth, value={a})"]),
+                                   (f'{i}openai.chat.completions.create(model="gpt-4o", messages='
+                                   f'[{{"role": "user", "content": str({a})}}])')]),
+        ("personal-data", lambda i, a: [(f"{i}_track(ip_address=_request.remote_addr, "
+                                        f"birth_date=_user.birth, value={a})")]),
     ],
     "finops": [
         ("model-calls", lambda i, a: [f"{i}import openai",
                                      f"{i}for _ in range(100):",
-                                     f'{i}    openai.chat.completions.create(model="gpt-4o", '
-                                     f'messages=[{{"role": "user", "content": str({a})}}])']),
+                                     (f'{i}    openai.chat.completions.create(model="gpt-4o", '
+                                     f'messages=[{{"role": "user", "content": str({a})}}])')]),
         ("paid-service", lambda i, a: [f"{i}import boto3",
-                                       f'{i}boto3.client("s3").put_object(Bucket="logs", '
-                                       f'Key=str({a}), Body=b"x")']),
+                                       (f'{i}boto3.client("s3").put_object(Bucket="logs", '
+                                       f'Key=str({a}), Body=b"x")')]),
         ("paid-service", lambda i, a: [f"{i}import requests",
-                                       f'{i}requests.post("https://api.stripe.com/v1/charges", '
-                                       f'data={{"amount": {a}}})']),
+                                       (f'{i}requests.post("https://api.stripe.com/v1/charges", '
+                                       f'data={{"amount": {a}}})')]),
     ],
 }
 

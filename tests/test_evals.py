@@ -8,14 +8,13 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
+from conftest import git, make_calc_repo
 
 from shipyard.evals.cases import MINIMUM, load_cases
-
-from conftest import git, make_calc_repo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,7 +103,7 @@ class PromptReadingReviewer:
     Its verdicts follow the prompt, which is exactly what a release must notice."""
 
     provider = model = "prompt-reader"
-    request_params: dict[str, Any] = {"backend": "test"}
+    request_params: ClassVar[dict[str, Any]] = {"backend": "test"}
 
     def request(self, req):
         from shipyard.runtime.models import RawReply
@@ -278,7 +277,7 @@ def test_a_replayed_run_reproduces_its_decisions_and_diverges_loudly_after_a_pro
 def test_importing_shipyard_and_its_cli_does_not_import_deepeval():
     code = ("import sys, shipyard, shipyard.cli, shipyard.evals, shipyard.evals.suite; "
             "sys.exit(1 if 'deepeval' in sys.modules else 0)")
-    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
 
 
 BLOCKED = r'''
@@ -306,7 +305,7 @@ print(len(suite.cases), suite.passed, "deepeval" in sys.modules, attempts)
 def test_deepeval_makes_no_network_call_with_sockets_blocked(tmp_path):
     repo = _project(tmp_path)
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("DEEPEVAL")}
-    proc = subprocess.run([sys.executable, "-c", BLOCKED, str(repo)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", BLOCKED, str(repo)], check=False, capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     cases, passed, loaded, attempts = proc.stdout.split(" ", 3)

@@ -34,17 +34,17 @@ def _scores(suite: SuiteResult, agent: str) -> list[str]:
 def model_card(version: str, settings: Settings, suite: SuiteResult) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d")
     lines = [f"# Model card — shipyard {version}", "",
-             f"Released {when}; eval suite `{suite.suite_id}` (model `{suite.model}`, "
+             (f"Released {when}; eval suite `{suite.suite_id}` (model `{suite.model}`, "
              f"{len(suite.cases)} cases, {suite.wall_s:.0f} s), stored in the ledger's "
-             "`evals` table.", "", "## Models per agent", "", "| agent | model |", "| --- | --- |"]
+             "`evals` table."), "", "## Models per agent", "", "| agent | model |", "| --- | --- |"]
     lines += [f"| {role} | `{settings.models.for_agent(role)}` |" for role in _ROLES]
     lines += [f"| judge | `{settings.models.judge or 'none (LLM-judged metrics skipped)'}` |",
               "", "## Intended use and limits", "",
-              "Agents propose; code and humans decide. Gates G0, G1 and G6 ask a human; a "
+              ("Agents propose; code and humans decide. Gates G0, G1 and G6 ask a human; a "
               "failing blocking tool check blocks whatever a model says; a review block "
               "counts only when grounded in the diff. Scores below are on the suite's "
               "labelled data (real commits with planted defects for reviewers) and red-team "
-              "cases; they do not certify behaviour on other code.", "",
+              "cases; they do not certify behaviour on other code."), "",
               "## Red team", "", "| metric | score |", "| --- | --- |", *_scores(suite, "redteam"),
               ""]
     return "\n".join(lines) + "\n"
@@ -54,8 +54,8 @@ def prompt_cards(version: str, suite: SuiteResult) -> str:
     import yaml
 
     lines = [f"# Prompt cards — shipyard {version}", "",
-             f"From each prompt's front matter (`shipyard/prompts/*.md`) and eval suite "
-             f"`{suite.suite_id}` (model `{suite.model}`).", ""]
+             (f"From each prompt's front matter (`shipyard/prompts/*.md`) and eval suite "
+             f"`{suite.suite_id}` (model `{suite.model}`)."), ""]
     for path in sorted(resources.files("shipyard.prompts").iterdir(), key=lambda p: p.name):
         if not path.name.endswith(".md"):
             continue

@@ -18,12 +18,12 @@ if TYPE_CHECKING:
 __all__ = ["GatewayJudge"]
 
 
-def GatewayJudge(settings: Settings, ledger: Ledger, run_id: str, repo: Path) -> Any:  # noqa: N802
+def GatewayJudge(settings: Settings, ledger: Ledger, run_id: str, repo: Path) -> Any:
     """A `DeepEvalBaseLLM` whose generate() goes through the gateway as agent `judge`."""
     from ..runtime.models import Gateway
 
     deepeval()  # telemetry and .env off before anything of deepeval loads
-    from deepeval.models import DeepEvalBaseLLM as base  # noqa: N813
+    from deepeval.models import DeepEvalBaseLLM as base
 
     models = settings.models.model_copy(update={"default": settings.models.judge})
     gateway = Gateway(models=models, ledger=ledger, run_id=run_id, repo=repo)

@@ -37,7 +37,7 @@ def deepeval() -> Any:
         raise UserError("the eval suite needs deepeval: pip install 'shipyard[evals]' "
                         "(deepeval>=4.3,<4.4).") from None
     import deepeval.metrics
-    import deepeval.test_case  # noqa: F401  (loaded for the callers)
+    import deepeval.test_case
 
     return de
 
@@ -216,10 +216,10 @@ def test_case(case: Any, output_text: str, meta: dict[str, Any]) -> Any:
 
 # -- LLM-judged metrics -------------------------------------------------------------------------
 JUDGED = {
-    "planner": ("plan_quality", "Is the plan specific to the request, are its acceptance "
-                "criteria testable, and does it avoid scope the request did not ask for?"),
-    "docs": ("notes_quality", "Do the release notes describe the change accurately and "
-             "concretely for a user of the library?"),
+    "planner": ("plan_quality", ("Is the plan specific to the request, are its acceptance "
+                "criteria testable, and does it avoid scope the request did not ask for?")),
+    "docs": ("notes_quality", ("Do the release notes describe the change accurately and "
+             "concretely for a user of the library?")),
 }
 
 

@@ -24,8 +24,14 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..runtime.ledger import Ledger
 
-__all__ = ["ReleaseOutcome", "Regression", "compare", "default_version", "last_release",
-           "release"]
+__all__ = [
+    "Regression",
+    "ReleaseOutcome",
+    "compare",
+    "default_version",
+    "last_release",
+    "release",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -152,7 +158,7 @@ def _git(repo: Path) -> Any | None:
 
     class _Git:
         def run(self, *args: str, check: bool = True) -> str:
-            proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True,
+            proc = subprocess.run(["git", "-C", str(repo), *args], check=False, capture_output=True,
                                   text=True, errors="replace")
             if check and proc.returncode:
                 raise UserError(f"git {' '.join(args[:2])} failed in {repo}: "
