@@ -51,6 +51,9 @@ class ModelsConfig(BaseModel):
     governance: str | None = None
     finops: str | None = None
     docs: str | None = None
+    judge: str | None = Field(
+        None, description="Judge model for the eval suite's LLM-judged metrics (none: those "
+                          "metrics are reported as skipped).")
     temperature: float = Field(0.2, ge=0, le=2)
     max_tokens: int = Field(2048, gt=0)
     timeout_s: float = Field(300, gt=0, description="Per-call timeout, seconds.")

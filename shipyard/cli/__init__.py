@@ -282,8 +282,9 @@ def init(repo: RepoOpt = Path("."),
 
 
 def _add_subapps() -> None:
-    from . import advisories, gates, serve
+    from . import advisories, evals, gates, serve
 
+    evals.register(app)
     app.add_typer(gates.app, name="gates", help="Run the zero-trust checks on a diff.")
     app.add_typer(advisories.app, name="advisories", help="The offline vulnerability database.")
     app.command("serve")(serve.serve)

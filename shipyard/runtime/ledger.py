@@ -29,7 +29,7 @@ from .redact import redact
 __all__ = ["GENESIS", "TABLES", "Ledger", "VerifyReport", "canonical_json", "row_hash"]
 
 GENESIS = "0" * 64
-TABLES = ("runs", "llm_calls", "tool_runs", "approvals", "artifacts", "events")
+TABLES = ("runs", "llm_calls", "tool_runs", "approvals", "artifacts", "events", "evals")
 _CHAIN_COLUMNS = ("id", "seq", "ts", "prev_hash", "hash")
 
 _Migration = Callable[["Any"], None]
@@ -81,6 +81,18 @@ def canonical_json(value: Any) -> str:
 def m002_approval_head(db: Any) -> None:
     """Approvals name (and sign) the commit the human saw: G7 merges exactly that one."""
     db["approvals"].add_column("head", str)
+
+
+@migration
+def m010_evals(db: Any) -> None:
+    """Eval suite scores, one row per (suite, agent, metric): `shipyard release` compares a
+    new suite with the last release's rows (run_id is the suite's id)."""
+    db["evals"].create({**_chain_cols(), "agent": str, "metric": str, "score": float,
+                        "threshold": float, "higher_is_better": int, "n": int, "passed": int,
+                        "skipped": str, "model": str, "prompts": str, "prev_hash": str,
+                        "hash": str}, pk="id")
+    db["evals"].create_index(["seq"], unique=True)
+    db["evals"].create_index(["run_id"])
 
 
 def approval_payload(*, run_id: str, gate: str, decision: str, who: str, comment: str,

@@ -3,7 +3,9 @@
 For audits and regression checks: the n-th call of (agent, task) gets the n-th
 reply that run recorded in this repository's ledger (attempts that failed with
 no reply are skipped), so the same pipeline can be re-driven without any model. A call the
-recorded run never made is an error naming it, never an invented reply.
+recorded run never made is an error naming it, never an invented reply, and so is a call
+whose prompt differs from the recorded one (a prompt edit, a changed context): a golden
+run then diverges loudly at its first differing call instead of replaying stale answers.
 """
 
 from __future__ import annotations
@@ -53,6 +55,39 @@ class ReplayBackend:
             raise ModelError(f"run {self.source_run} recorded {len(rows)} repl(ies) for "
                              f"{req.agent}.{req.task}; this run asked for number {index + 1}.")
         row = rows[index]
+        diff = _first_difference(_recorded_messages(row), req.messages)
+        if diff is not None:
+            raise ModelError(
+                f"replay of run {self.source_run} diverged at {req.agent}.{req.task} call "
+                f"{index + 1} (ledger seq {row['seq']}, prompt {row.get('prompt_id')} "
+                f"{row.get('prompt_version')}): {diff}. The prompt or its context changed "
+                f"since the recording; record a new golden run if the change is intended.")
         return RawReply(content=row["response"], input_tokens=row["input_tokens"] or 0,
                         output_tokens=row["output_tokens"] or 0, model=self.model,
                         finish_reason="replay")
+
+
+def _recorded_messages(row: dict[str, Any]) -> list[dict[str, str]]:
+    import json
+
+    try:
+        return list(json.loads(row.get("messages") or "[]"))
+    except ValueError:
+        return []
+
+
+def _first_difference(recorded: list[dict[str, str]], now: list[dict[str, str]]) -> str | None:
+    """Where two prompts first differ, as a short readable note; None when they are equal."""
+    if recorded == now:
+        return None
+    for i, (old, new) in enumerate(zip(recorded, now)):
+        if old == new:
+            continue
+        a, b = old.get("content", "").splitlines(), new.get("content", "").splitlines()
+        for n, (x, y) in enumerate(zip(a, b), 1):
+            if x != y:
+                return (f"message {i + 1} ({new.get('role')}) line {n}: recorded "
+                        f"{x[:120]!r}, now {y[:120]!r}")
+        return (f"message {i + 1} ({new.get('role')}) has {len(b)} lines, the recording "
+                f"{len(a)}")
+    return f"{len(now)} messages, the recording {len(recorded)}"

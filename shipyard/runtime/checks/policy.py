@@ -56,6 +56,10 @@ class CheckPolicy(BaseModel):
     deps_severity: Literal["low", "medium", "high", "critical"] = Field(
         "low", description="Lowest advisory severity that fails the deps check "
                            "(advisories without a severity count as high).")
+    eval_tolerance: float = Field(
+        0.05, ge=0, le=1, description="`shipyard release`: how far an eval metric may fall "
+                                      "below the last release's score before it counts as a "
+                                      "regression.")
     sbom_new_components: Literal["block", "review"] = Field(
         "review", description="New SBOM components: findings for review, or a failure.")
     advisories_missing: Literal["ask", "block"] = Field(
