@@ -124,9 +124,21 @@ def _to_column(value: Any) -> Any:
     """Structured values are stored as canonical JSON text, so what is hashed is what is stored."""
     if isinstance(value, bool):  # before int: SQLite hands booleans back as 0/1
         return int(value)
-    if value is None or isinstance(value, (str, int, float)):
+    if isinstance(value, str):
+        return _encodable(value)
+    if value is None or isinstance(value, (int, float)):
         return value
-    return canonical_json(value)
+    return _encodable(canonical_json(value))
+
+
+def _encodable(text: str) -> str:
+    """`text` as valid UTF-8: a lone surrogate (from a filename or a model's broken output)
+    becomes U+FFFD instead of crashing the write and losing the row."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
