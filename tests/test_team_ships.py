@@ -120,6 +120,18 @@ def test_an_ungrounded_block_is_a_note_and_a_grounded_one_blocks():
     assert grounded["verdict"] == "block" and grounded["findings"][0]["grounded"]
 
 
+def test_a_finding_on_the_acceptance_tests_shipyard_wrote_is_a_note_not_a_block():
+    # the Implementer may not change G3's tests, so blocking on them could never be fixed
+    diff = parse_diff("diff --git a/tests/test_f_acceptance.py b/tests/test_f_acceptance.py\n"
+                      "--- /dev/null\n+++ b/tests/test_f_acceptance.py\n@@ -0,0 +1,2 @@\n"
+                      "+def test_f():\n+    assert f(1) == 2\n")
+    review = ground_review({"verdict": "block", "summary": "assert used", "findings": [
+        {"rule": "weak-assertion", "path": "tests/test_f_acceptance.py", "line": 2,
+         "message": "assert used"}]}, diff, [], fixed=["tests/test_f_acceptance.py"])
+    assert review["verdict"] == "approve" and review["note"]
+    assert review["findings"][0]["grounded"] is False
+
+
 def test_reviewers_whose_concern_the_diff_does_not_touch_record_not_applicable(make_repo, cli):
     repo = make_repo(human=["G6"])
     _start(cli, repo)
@@ -175,3 +187,14 @@ def test_an_unused_local_in_new_code_is_fixed_by_ruff_not_sent_back(tmp_path):
     kept_old = new.replace("    return a\n", "    unused = a\n    return a\n", 1)
     fixed, problems = _ruff(tmp_path, {"m.py": kept_old})
     assert fixed["m.py"] == kept_old and any("F841" in p for p in problems)
+
+
+def test_a_test_file_the_implementer_adds_unasked_is_dropped_not_linted(make_repo, cli, replies):
+    junk = "\nFILE: tests.py\n```python\nfrom calc.core import multiply\n```\n"   # F401 if kept
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT + junk}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo)
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    attempts = _events(repo, "inner_attempt")
+    assert attempts[0]["passed"] and attempts[0]["files"] == ["calc/core.py"]
+    assert "tests.py" not in git(repo, "ls-tree", "-r", "--name-only", f"shipyard/{r['run_id']}")

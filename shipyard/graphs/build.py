@@ -104,9 +104,7 @@ def _defs(text: str) -> set[str]:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
 
 
-def _is_test(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+_is_test = repomap.is_test_path
 
 
 # -- G3: acceptance cases ------------------------------------------------------------------

@@ -72,7 +72,9 @@ class BuildNodes(NodeBase):
         ctx = self.context(s, "review", files=s["review_files"], diff=s["review_diff"],  # type: ignore[arg-type]
                            checks=checks_summary(s.get("checks", [])))
         raw = REVIEWERS[role].run(self.env.gateway(s["run_id"]), gate="G5", **ctx)
-        review = ground_review(raw.model_dump(mode="json"), diff, s.get("checks", []))
+        acc = s.get("acceptance") or {}
+        review = ground_review(raw.model_dump(mode="json"), diff, s.get("checks", []),
+                               fixed=[acc["path"]] if acc.get("cases") else [])
         if review["note"]:
             self.env.ledger.event(s["run_id"], "review_block_ungrounded", gate="G5", role=role,
                                   findings=review["findings"], summary=review["summary"])

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,23 +96,31 @@ def applicability(role: str, diff: DiffMap, *, scoped: bool = True) -> str | Non
     return reason
 
 
-def ground_review(review: dict[str, Any], diff: DiffMap,
-                  checks: list[dict[str, Any]]) -> dict[str, Any]:
-    """The review with each finding marked grounded or not, and the verdict that counts."""
+def ground_review(review: dict[str, Any], diff: DiffMap, checks: list[dict[str, Any]],
+                  fixed: Collection[str] = ()) -> dict[str, Any]:
+    """The review with each finding marked grounded or not, and the verdict that counts.
+
+    `fixed` are files shipyard itself wrote (G3's acceptance tests): the Implementer may not
+    change them, so a finding there could only send the fix loop round in circles; it is
+    kept as a note for the human, who sees those tests at G6."""
     failing = {(_norm(f.get("path") or ""))
                for c in checks if c.get("status") in ("fail", "error")
                for f in c.get("findings", [])}
+    fixed = {_norm(p) for p in fixed}
     findings = []
     for f in review.get("findings", []):
         ok = diff.contains(f.get("path"), f.get("line"))
         if ok and f.get("rule") == "tool-finding":
             ok = _norm(f.get("path") or "") in failing
+        if ok and _norm(f.get("path") or "") in fixed:
+            ok = False
         findings.append({**f, "grounded": ok})
     grounded = [f for f in findings if f["grounded"]]
     verdict = review["verdict"]
     if verdict == "block" and not grounded:
         verdict = "approve"  # an ungrounded block is a note for the human, not a block
-        note = "block not counted: no finding cites a rule, a file and a line of the diff"
+        note = ("block not counted: no finding cites a rule, a file and a line of the "
+                "Implementer's diff")
     else:
         note = ""
     return {**review, "findings": findings, "model_verdict": review["verdict"],

@@ -32,6 +32,7 @@ __all__ = [
     "ModuleMap",
     "Symbol",
     "Tree",
+    "is_test_path",
     "map_module",
     "rank_files",
     "relevant_files",
@@ -222,9 +223,13 @@ def _document(path: str, text: str) -> Counter[str]:
     return terms
 
 
-def _is_test(path: str) -> bool:
+def is_test_path(path: str) -> bool:
+    """A test file by the usual conventions: test_x.py, x_test.py, tests.py, conftest.py,
+    or anything under a tests/ or test/ directory."""
     name = path.rsplit("/", 1)[-1]
-    return name.startswith("test_") or name.endswith("_test.py") or "tests/" in f"/{path}"
+    return name.startswith("test_") or name in ("test.py", "tests.py", "conftest.py") \
+        or name.endswith(("_test.py", "_tests.py")) or "/tests/" in f"/{path}" \
+        or "/test/" in f"/{path}"
 
 
 def rank_files(docs: Mapping[str, str], query: str,
@@ -243,7 +248,7 @@ def rank_files(docs: Mapping[str, str], query: str,
             idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
             tf = bag[t]
             s += idf * tf * (_K1 + 1) / (tf + _K1 * (1 - _B + _B * length / avg))
-        scores[path] = s * (_TEST_WEIGHT if _is_test(path) else 1.0)
+        scores[path] = s * (_TEST_WEIGHT if is_test_path(path) else 1.0)
     first = [p for p in dict.fromkeys(planned) if p in scores]
     rest = sorted((p for p in scores if p not in first), key=lambda p: (-scores[p], p))
     top = max(scores.values(), default=0.0) + 1.0

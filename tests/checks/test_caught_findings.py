@@ -78,6 +78,14 @@ def test_shell_true_with_formatted_string_is_caught_by_sast_with_path_and_line(r
     assert report.checks[0].status == "fail"
 
 
+def test_assert_is_a_sast_finding_in_code_but_not_in_tests(repo):
+    repo.write("calc.py", "def half(n):\n    assert n % 2 == 0\n    return n // 2\n")
+    repo.write("tests/test_calc.py", "from calc import half\n\n\ndef test_half():\n"
+                                     "    assert half(4) == 2\n").commit()
+    findings = repo.check("sast").checks[0].findings
+    assert {(f.path, f.line) for f in findings if f.rule.endswith("101")} == {("calc.py", 2)}
+
+
 def test_sast_severity_threshold_comes_from_policy(repo):
     repo.write("calc.py", 'def ask():\n    return eval(input("expr? "))\n').commit()
     assert repo.check("sast", policy=CheckPolicy(sast_severity="high")).checks[0].status == "pass"

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..proc import run as run_proc
+from ..repomap import is_test_path
 from ._suppress import added_suppressions
 from ._util import concurrently, evidence, extract_tree, finish, rel, tool, tool_error
 from .base import CheckContext, CheckResult, Finding
@@ -64,6 +65,8 @@ def run(ctx: CheckContext) -> CheckResult:
             continue
         findings.append(Finding(rule=f"ruff.{code}", severity=_RUFF_SEVERITY.get(code, "low"),
                                 path=path, line=line, message=d["message"]))
+    # `assert` is how pytest tests say what they expect (bandit's docs skip B101 in tests).
+    findings = [f for f in findings if not (f.rule in _ASSERT and is_test_path(f.path or ""))]
     findings += added_suppressions(ctx, files, "sast")
     threshold = _RANK[ctx.policy.sast_severity]
     findings = [replace(f, fails=_RANK[f.severity] >= threshold) for f in findings]
@@ -88,6 +91,7 @@ def _bandit(tree: Path, doc: dict) -> list[Finding]:
     return out
 
 
+_ASSERT = ("bandit.B101", "ruff.S101")
 _QUOTED = re.compile(r"""(:\s*)(['"]).*\2\s*$""")
 
 
