@@ -34,7 +34,7 @@ def target(case: Case) -> tuple[str, str]:
 
 def _context(case: Case) -> dict[str, Any]:
     """Every template variable a run provides, filled from the case's state slice."""
-    from ..graphs.nodes import _checks_summary
+    from ..graphs.nodes_base import checks_summary
 
     data = dict(case.input)
     files = data.pop("files", [])
@@ -51,7 +51,7 @@ def _context(case: Case) -> dict[str, Any]:
         "file_contents": files if isinstance(files, dict) else {}, "diff": "",
     }
     ctx.update(data)
-    ctx["checks"] = _checks_summary(data.get("checks", []))
+    ctx["checks"] = checks_summary(data.get("checks", []))
     return ctx
 
 
