@@ -74,8 +74,9 @@ def eval_command(
     model: ModelOpt = None, sample: SampleOpt = None, as_json: JsonOpt = False,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Score each agent on its labelled eval data and red-team cases; store the scores in
-    the ledger. Exit 0 when every threshold holds, 1 otherwise."""
+    """Score each agent on its labelled eval data and red-team cases.
+
+    The scores are stored in the ledger. Exit 0 when every threshold holds, 1 otherwise."""
     from ..evals.suite import run_suite
 
     settings, ledger = _setup(repo)
@@ -99,7 +100,8 @@ def release_command(
     model: ModelOpt = None, sample: SampleOpt = None, as_json: JsonOpt = False,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Run the eval suite against the configured models and compare it with the last release.
+    """Run the eval suite and compare it with the last release; refuse a regression.
+
     Exit 1 naming each regressed metric and its delta, or each missed threshold; on success
     write MODEL_CARD.md and PROMPT_CARDS.md, tag the release and record it in the ledger."""
     from ..evals.release import release
