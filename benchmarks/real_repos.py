@@ -80,6 +80,8 @@ class Row:
     gates: list[float] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)
+    reused: list[bool] = field(default_factory=list)  # the environment existed (truly warm)
+    timings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -121,6 +123,10 @@ def bench_repo(spec: Repo, n: int, mirror: Path, work: Path) -> Row:
         row.warm.append(tests_result(report).duration_s)
         row.bare.append(bare_run(repo, bare_py))
         row.ratios.append(row.warm[-1] / row.bare[-1])
+        summary = tests_result(report).summary
+        row.reused.append(", reused)" in summary)
+        row.timings.append(f"{sha[:8]} tests {row.warm[-1]:.1f} s, bare {row.bare[-1]:.1f} s, "
+                           f"env {'reused' if row.reused[-1] else 'created'}: {summary[:70]}")
         row.commits += 1
         for c in report.checks:
             if c.blocks:
@@ -187,21 +193,26 @@ def main() -> None:
 def report(rows: list[Row]) -> None:
     print("| repo | shape | merged commits | blocked | planted caught | tests cold s | "
           "tests warm s, base cached | tests warm s (median) | gates check s (median) | "
-          "bare pytest s (median) | warm/bare (median per commit) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "bare pytest s (median) | warm/bare (median per commit) | same, env reused only |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         blocked = len({b.split()[0] for b in r.blocks})
         warm = statistics.median(r.warm) if r.warm else 0.0
         gates = statistics.median(r.gates) if r.gates else 0.0
         bare = statistics.median(r.bare) if r.bare else 0.0
         ratio = statistics.median(r.ratios) if r.ratios else float("nan")
+        kept = [x for x, reused in zip(r.ratios, r.reused, strict=True) if reused]
+        warm_ratio = statistics.median(kept) if kept else float("nan")
         print(f"| {r.repo.name} | {r.repo.shape} | {r.commits} | {blocked} | "
               f"{r.caught}/{r.planted} | {r.cold:.1f} | {r.warm[0] if r.warm else 0:.1f} | "
               f"{warm:.1f} | {gates:.1f} | "
-              f"{bare:.1f} | {ratio:.1f}× |")
+              f"{bare:.1f} | {ratio:.1f}× | {warm_ratio:.1f}× ({len(kept)}) |")
     for r in rows:
         for b in r.blocks + r.notes:
             print(f"- {r.repo.name}: {b}")
+    for r in rows:
+        for t in r.timings:
+            print(f"  - {r.repo.name} {t}")
     sys.stdout.flush()
 
 
