@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
 
-    from shipyard.runtime.local import _cpu_count, ensure_server, resolve_gguf, stop_servers
+    from shipyard.runtime._local_server import _cpu_count
+    from shipyard.runtime.local import ensure_server, resolve_gguf, stop_servers
 
     gguf = resolve_gguf(progress=_say)
     threads = _cpu_count()

@@ -1,18 +1,24 @@
 """`gates check` on real repositories: false blocks, planted defects, cold/warm cost.
 
-    python benchmarks/real_repos.py --n 3 [--repos humanize,six,crashtest] [--mirror DIR]
+    python benchmarks/real_repos.py --n 5 [--repos humanize,six,crashtest] [--mirror DIR]
 
 For each repository (a git dir from the `fetch` tool, or any clone URL/path, cloned
 into a temporary directory whose working copy stays on its default branch):
 
-- the last N first-parent (merged) commits are checked with every check, base = the
-  commit's first parent: each block is listed with the check and its first finding;
+- the last N first-parent (merged) commits are checked with every check, oldest first
+  (the order they were merged in, so a commit's base is the head checked just before),
+  base = the commit's first parent: each block is listed with the check and its first
+  finding;
 - planted defects (a covered function broken, committed on a branch while the
   working copy stays on main) go through the tests check: caught = it blocks;
 - the tests check is timed cold (a new environment cache; uv's download cache may be
   warm) and warm (the same declarations again), against the repository's bare test
-  run (`python -m pytest` in an editable dev venv, outside shipyard) measured in the
-  same run: the ratio is warm / bare.
+  run (`python -m pytest` in an editable dev venv, outside shipyard). The bare run is
+  repeated right after each warm check, so both see the same load on a shared machine;
+  warm/bare is the median of those per-commit ratios.
+
+Set SHIPYARD_ADVISORIES_DB to an imported advisory database so that deps runs
+(without one it is skipped under the default `advisories_missing = "ask"`).
 """
 
 from __future__ import annotations
@@ -72,7 +78,10 @@ class Row:
     cold: float = 0.0
     warm: list[float] = field(default_factory=list)
     gates: list[float] = field(default_factory=list)
-    bare: float = 0.0
+    bare: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    reused: list[bool] = field(default_factory=list)  # the environment existed (truly warm)
+    timings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -101,7 +110,8 @@ def bench_repo(spec: Repo, n: int, mirror: Path, work: Path) -> Row:
     default = git(repo, "rev-parse", "--abbrev-ref", "HEAD")
     policy = CheckPolicy()
     os.environ["SHIPYARD_ENVS_DIR"] = str(work / f"envs-{spec.name}")  # cold: a new cache
-    commits = git(repo, "rev-list", "--first-parent", f"-n{n}", "HEAD").split()
+    bare_py = bare_venv(repo, work / f"bare-{spec.name}")
+    commits = git(repo, "rev-list", "--first-parent", f"-n{n}", "HEAD").split()[::-1]
     for i, sha in enumerate(commits):
         base = git(repo, "rev-parse", f"{sha}^1")
         if i == 0:
@@ -111,6 +121,12 @@ def bench_repo(spec: Repo, n: int, mirror: Path, work: Path) -> Row:
         report = run_checks(repo, base, sha, policy)
         row.gates.append(time.perf_counter() - started)
         row.warm.append(tests_result(report).duration_s)
+        row.bare.append(bare_run(repo, bare_py))
+        row.ratios.append(row.warm[-1] / row.bare[-1])
+        summary = tests_result(report).summary
+        row.reused.append(", reused)" in summary)
+        row.timings.append(f"{sha[:8]} tests {row.warm[-1]:.1f} s, bare {row.bare[-1]:.1f} s, "
+                           f"env {'reused' if row.reused[-1] else 'created'}: {summary[:70]}")
         row.commits += 1
         for c in report.checks:
             if c.blocks:
@@ -130,32 +146,37 @@ def bench_repo(spec: Repo, n: int, mirror: Path, work: Path) -> Row:
         report = run_checks(repo, main, branch, policy, only=["tests"])
         row.planted += 1
         row.caught += int(tests_result(report).blocks)
-    row.bare = bare_run(repo, work / f"bare-{spec.name}")
     return row
 
 
-def bare_run(repo: Path, venv: Path) -> float:
-    """The repository's own test run: an editable dev venv, `python -m pytest`, no shipyard."""
+def bare_venv(repo: Path, venv: Path) -> Path:
+    """The repository's own dev setup: an editable install in a venv, no shipyard."""
     uv = find_uv()
     decl = read_declarations(repo)
     py = venv / "bin" / "python"
     subprocess.run([uv, "venv", "-q", str(venv)], check=True)
     subprocess.run([uv, "pip", "install", "-q", "--python", str(py), "-e", str(repo),
                     *decl.requirements], check=True)
-    times = []
-    for _ in range(2):
-        started = time.perf_counter()
-        subprocess.run([str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=repo, check=False,
-                       capture_output=True)
-        times.append(time.perf_counter() - started)
-    return min(times)
+    return py
+
+
+def bare_run(repo: Path, py: Path) -> float:
+    """One `python -m pytest` of the working copy, in seconds."""
+    started = time.perf_counter()
+    subprocess.run([str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=repo,
+                   check=False, capture_output=True)
+    return time.perf_counter() - started
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=3)
-    ap.add_argument("--repos", default=",".join(REPOS))
-    ap.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=3, help="merged commits per repository")
+    ap.add_argument("--repos", default=",".join(REPOS),
+                    help=f"comma-separated, from: {', '.join(REPOS)}")
+    ap.add_argument("--mirror", type=Path, default=Path("/work/.mirror"),
+                    help="where fetched snapshots live (<owner>+<name>/repo); a repository "
+                         "missing there is cloned from its source instead")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="shipyard-realrepos-"))
     rows = []
@@ -172,20 +193,26 @@ def main() -> None:
 def report(rows: list[Row]) -> None:
     print("| repo | shape | merged commits | blocked | planted caught | tests cold s | "
           "tests warm s, base cached | tests warm s (median) | gates check s (median) | "
-          "bare pytest s | warm/bare |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "bare pytest s (median) | warm/bare (median per commit) | same, env reused only |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         blocked = len({b.split()[0] for b in r.blocks})
         warm = statistics.median(r.warm) if r.warm else 0.0
         gates = statistics.median(r.gates) if r.gates else 0.0
-        ratio = warm / r.bare if r.bare else float("nan")
+        bare = statistics.median(r.bare) if r.bare else 0.0
+        ratio = statistics.median(r.ratios) if r.ratios else float("nan")
+        kept = [x for x, reused in zip(r.ratios, r.reused, strict=True) if reused]
+        warm_ratio = statistics.median(kept) if kept else float("nan")
         print(f"| {r.repo.name} | {r.repo.shape} | {r.commits} | {blocked} | "
               f"{r.caught}/{r.planted} | {r.cold:.1f} | {r.warm[0] if r.warm else 0:.1f} | "
               f"{warm:.1f} | {gates:.1f} | "
-              f"{r.bare:.1f} | {ratio:.1f}× |")
+              f"{bare:.1f} | {ratio:.1f}× | {warm_ratio:.1f}× ({len(kept)}) |")
     for r in rows:
         for b in r.blocks + r.notes:
             print(f"- {r.repo.name}: {b}")
+    for r in rows:
+        for t in r.timings:
+            print(f"  - {r.repo.name} {t}")
     sys.stdout.flush()
 
 

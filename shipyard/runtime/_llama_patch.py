@@ -1,0 +1,101 @@
+"""Fixes to llama-cpp-python 0.3.36 applied in the server subprocess before it loads a
+model: a grammar its parser accepts for long ``maxLength``, strict JSON strings, and no
+AMX kernels (which segfault on these machines).
+
+Importing this module is cheap: ``llama_cpp`` is imported only inside
+:func:`patch_llama_cpp`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["amx_workaround", "patch_llama_cpp"]
+
+
+def amx_workaround() -> str:
+    """How this machine keeps llama.cpp away from its AMX kernels.
+
+    On CPUs with AMX, llama-cpp-python 0.3.36's AMX matmul segfaults on the first decode
+    (seen on these VMs: SIGSEGV in ggml_backend_amx_mul_mat). Returns ``"none"`` (no AMX
+    here) or ``"no-extra-bufts"``: load models without llama.cpp's extra buffer types
+    (AMX, repacked weights). Measured here, that costs nothing noticeable: 29 tok/s free
+    and 16 tok/s schema-constrained either way (a seccomp filter that refuses AMX but
+    keeps repacking measured the same, so we keep the simple fix).
+    Override with SHIPYARD_LLAMA_AMX=none|no-extra-bufts.
+    """
+    env = os.environ.get("SHIPYARD_LLAMA_AMX", "auto").strip().lower()
+    if env in _AMX_MODES:
+        return env
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return "none"  # not Linux: no AMX in practice
+    return "no-extra-bufts" if " amx_int8" in flags or " amx_tile" in flags else "none"
+
+
+_AMX_MODES = ("none", "no-extra-bufts")
+
+
+def patch_llama_cpp(*, amx: str | None = None) -> str:
+    """Fix three llama-cpp-python 0.3.36 problems before any ``llama_cpp.Llama`` exists.
+
+    1. Its JSON-schema converter spells ``maxLength: 1200`` as 1200 nested optional
+       groups, which llama.cpp's grammar parser rejects ("failed to parse grammar") and
+       the server then dies on the request. Upstream's converter uses the ``{m,n}``
+       repetition syntax the bundled llama.cpp understands; we use that.
+    2. Its JSON-schema grammar lets strings contain raw control characters (its ``char``
+       rule is ``[^"\\]``), so "grammar-valid" replies such as a title ending in a raw
+       newline fail strict JSON parsing (pydantic: "control character found while
+       parsing a string"). We use upstream llama.cpp's rule, which excludes them, so
+       every constrained reply is strict JSON.
+    3. AMX crashes; see :func:`amx_workaround`.
+
+    Runs in the server subprocess (see :func:`_bootstrap_source`) and in code that calls
+    llama_cpp directly (the benchmark). Imports llama_cpp: call it only right before use.
+    Returns the AMX workaround applied.
+    """
+    import llama_cpp.llama_cpp as capi  # Llama() reads its defaults from this module
+    import llama_cpp.llama_grammar as grammar
+
+    grammar.PRIMITIVE_RULES["char"] = grammar.BuiltinRule(_STRICT_JSON_CHAR, [])
+    grammar._build_repetition = _build_repetition
+    mode = amx or amx_workaround()
+    default = capi.llama_model_default_params
+    if mode != "no-extra-bufts" or getattr(default, "_shipyard_patched", False):
+        return mode
+
+    def params() -> object:  # llama_cpp's ctypes llama_model_params
+        p = default()
+        p.use_extra_bufts = False
+        return p
+
+    params._shipyard_patched = True  # type: ignore[attr-defined]
+    capi.llama_model_default_params = params
+    return mode
+
+
+def _build_repetition(item_rule: str, min_items: int, max_items: int | None,
+                      separator_rule: str | None = None, item_rule_is_literal: bool = False) -> str:
+    """Upstream llama.cpp's examples/json_schema_to_grammar.py `_build_repetition`."""
+    del item_rule_is_literal  # llama-cpp-python's extra flag; the {m,n} form does not need it
+    if max_items == 0:
+        return ""
+    if min_items == 0 and max_items == 1:
+        return f"{item_rule}?"
+    if not separator_rule:
+        if min_items == 1 and max_items is None:
+            return f"{item_rule}+"
+        if min_items == 0 and max_items is None:
+            return f"{item_rule}*"
+        return f"{item_rule}{{{min_items},{max_items if max_items is not None else ''}}}"
+    result = item_rule + " " + _build_repetition(
+        f"({separator_rule} {item_rule})", min_items - 1 if min_items > 0 else 0,
+        max_items - 1 if max_items is not None else None)
+    return f"({result})?" if min_items == 0 else result
+
+
+# Upstream llama.cpp (common/json-schema-to-grammar): no raw ", \, DEL or control chars.
+_STRICT_JSON_CHAR = (r'[^"\\\x7F\x00-\x1F] | '
+                     r'"\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])')
