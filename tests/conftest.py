@@ -117,6 +117,8 @@ def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("SHIPYARD_HOME", str(state))
     monkeypatch.setenv("SHIPYARD_RETRY_BACKOFF_S", "0.001")
+    # A test's model server dies with its process (tests/local tests keeping warm say so).
+    monkeypatch.setenv("SHIPYARD_LOCAL_KEEP_WARM_S", "0")
 
     from shipyard.runtime import models
 

@@ -170,6 +170,10 @@ class LocalBackend(OpenAICompatBackend):
     gguf: Path | None = None
 
     def request(self, req: ModelRequest) -> RawReply:
+        from .local import touch_lease
+
+        if self.gguf is not None:
+            touch_lease(self.gguf)  # a warm server's lease runs from its last request
         try:
             return super().request(req)
         except TransientModelError:
@@ -179,6 +183,9 @@ class LocalBackend(OpenAICompatBackend):
                 server = ensure_server(self.gguf, progress=_progress)  # no-op while it lives
                 self.base_url, self.model = server.base_url, server.model
             raise  # the gateway's retry sends the request to the live server
+        finally:
+            if self.gguf is not None:
+                touch_lease(self.gguf)
 
 
 _SLOTS: dict[str, threading.BoundedSemaphore] = {}

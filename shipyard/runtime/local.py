@@ -9,9 +9,11 @@ Two jobs, both behind the optional extra ``shipyard[local]``:
    unless its SHA-256 is the digest Qwen publishes. Any other GGUF can be named with
    ``local:/path/model.gguf[#sha256=HEX]``.
 2. :func:`ensure_server` starts llama-cpp-python's OpenAI-compatible server for that
-   file on a free loopback port, waits until it answers, reuses it for the rest of the
-   process and makes sure it dies with the process — even when the process is killed
-   with SIGKILL (see ``_local_server._bootstrap_source``).
+   file on a free loopback port, waits until it answers and reuses it: for the rest of
+   the process, and kept warm for later processes (a run's `approve` commands) until
+   ``SHIPYARD_LOCAL_KEEP_WARM_S`` seconds after its last request. With that set to 0 it
+   dies with the process — even when the process is killed with SIGKILL (see
+   ``_local_server._bootstrap_source``).
 
 The server subprocess first applies :func:`patch_llama_cpp`: three fixes to
 llama-cpp-python 0.3.36 (a grammar the server cannot parse for long ``maxLength``,
@@ -29,7 +31,7 @@ subprocess.
 from __future__ import annotations
 
 from ._llama_patch import amx_workaround, patch_llama_cpp
-from ._local_server import LocalServer, ensure_server, stop_servers
+from ._local_server import KEEP_WARM_ENV, LocalServer, ensure_server, stop_servers, touch_lease
 from ._local_weights import (
     DEFAULT_FILENAME,
     DEFAULT_SHA256,
@@ -45,6 +47,7 @@ __all__ = [
     "DEFAULT_FILENAME",
     "DEFAULT_SHA256",
     "DEFAULT_SIZE",
+    "KEEP_WARM_ENV",
     "LocalServer",
     "ModelDigestMismatch",
     "amx_workaround",
@@ -55,4 +58,5 @@ __all__ = [
     "patch_llama_cpp",
     "resolve_gguf",
     "stop_servers",
+    "touch_lease",
 ]

@@ -266,6 +266,24 @@ def test_killed_cli_leaves_no_server_behind(embedded_gguf: Path) -> None:
     assert _gone(server_pid, within=10), f"server pid {server_pid} outlived its killed parent"
 
 
+def test_a_warm_server_serves_the_next_command_and_exits_when_idle(
+        embedded_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # what a run does: `run-feature`, then one `approve` per gate, each its own process
+    monkeypatch.setenv(local.KEEP_WARM_ENV, "3")
+    monkeypatch.setenv("SHIPYARD_CACHE_DIR", str(tmp_path / "cache"))  # state and logs only
+    code = textwrap.dedent(f"""
+        from pathlib import Path
+        from shipyard.runtime.local import ensure_server
+        print(ensure_server(Path({str(embedded_gguf)!r})).pid, flush=True)
+    """)
+    first, second = (int(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                        text=True, check=True, timeout=240).stdout)
+                     for _ in range(2))
+    assert first == second, "the second command started its own server"
+    assert not _gone(first, within=0)                    # its starter has exited: still warm
+    assert _gone(first, within=20), "the warm server outlived its lease"
+
+
 def _gone(pid: int, *, within: float) -> bool:
     """True once `pid` no longer exists or is a zombie waiting to be reaped."""
     deadline = time.monotonic() + within
