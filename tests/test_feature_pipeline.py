@@ -89,12 +89,17 @@ def test_revise_at_g1_puts_the_comment_into_the_planners_next_prompt(make_repo, 
     assert "also handle negative numbers" in rfc_calls[1]["messages"]
 
 
+# A first attempt that passes the acceptance cases but builds code from its inputs.
+EVAL_EDIT = MULTIPLY_EDIT.replace("return a * b", 'return eval(f"{a} * {b}")')
+EVAL_BLOCK = {"verdict": "block", "summary": "unsafe", "findings": [
+    {"rule": "injection", "severity": "high", "path": "calc/core.py", "line": 11,
+     "message": "validate the inputs are ints"}]}
+
+
 def test_security_block_goes_back_to_implementer_who_fixes_it(make_repo, cli, replies):
-    replies["security.review"] = [
-        {"verdict": "block", "summary": "unsafe", "findings": [
-            {"rule": "injection", "severity": "high", "path": "calc/core.py", "line": 9,
-             "message": "validate the inputs are ints"}]},
-        {"verdict": "approve", "summary": "fixed", "findings": []}]
+    replies["implementer.implement"] = [{"raw": EVAL_EDIT}, {"raw": MULTIPLY_EDIT}]
+    replies["security.review"] = [EVAL_BLOCK, {"verdict": "approve", "summary": "fixed",
+                                               "findings": []}]
     repo = make_repo(human=["G6"])
     r = start(cli, repo)
     assert (r["status"], r["gate"]) == ("waiting", "G6")
@@ -109,9 +114,8 @@ def test_security_block_goes_back_to_implementer_who_fixes_it(make_repo, cli, re
 
 
 def test_fix_rounds_exhausted_fails_run_keeps_branch_and_base_untouched(make_repo, cli, replies):
-    replies["test.review"] = [{"verdict": "block", "summary": "no edge-case tests", "findings": [
-        {"rule": "edge-case", "path": "calc/core.py", "line": 10,
-         "message": "no test for negative numbers"}]}]
+    replies["implementer.implement"] = [{"raw": EVAL_EDIT}]     # never fixed
+    replies["security.review"] = [EVAL_BLOCK]
     repo = make_repo(human=["G6"], max_fix_rounds=1)
     base = git(repo, "rev-parse", "main").strip()
     r = start(cli, repo)

@@ -132,6 +132,35 @@ def test_a_finding_on_the_acceptance_tests_shipyard_wrote_is_a_note_not_a_block(
     assert review["findings"][0]["grounded"] is False
 
 
+PARENS = ("diff --git a/solution.py b/solution.py\n--- a/solution.py\n+++ b/solution.py\n"
+          "@@ -1,3 +1,6 @@\n def split_groups(text):\n     \"\"\"Split balanced groups.\"\"\"\n"
+          "-    raise NotImplementedError\n+    depth, out = 0, []\n+    for ch in text:\n"
+          "+        depth += {'(': 1, ')': -1}.get(ch, 0)\n+    return out\n")
+
+
+def test_a_finding_whose_cited_lines_show_nothing_of_its_rule_is_a_note():
+    # a 0.5B reviewer's "deserialization" on a parenthesis counter (seen in a benchmark run)
+    review = ground_review({"verdict": "block", "summary": "insecure", "findings": [
+        {"rule": "deserialization", "path": "solution.py", "line": 5,
+         "message": "improper input handling"}]}, parse_diff(PARENS), [])
+    assert review["verdict"] == "approve" and "nothing" in review["findings"][0]["why_not"]
+
+
+def test_missing_test_counts_only_for_a_function_no_test_names():
+    block = {"verdict": "block", "summary": "untested", "findings": [
+        {"rule": "missing-test", "path": "solution.py", "line": 1, "message": "no test"}]}
+    diff = parse_diff(PARENS.replace(" def split_groups", "+def split_groups"))
+    assert ground_review(block, diff, [], untested=["split_groups"])["verdict"] == "block"
+    assert ground_review(block, diff, [], untested=[])["verdict"] == "approve"
+
+
+def test_a_claim_no_check_can_confirm_is_a_note_for_the_human():
+    review = ground_review({"verdict": "block", "summary": "edge cases", "findings": [
+        {"rule": "edge-case", "path": "solution.py", "line": 4, "message": "empty input?"}]},
+        parse_diff(PARENS), [])
+    assert review["verdict"] == "approve" and review["note"]
+
+
 def test_reviewers_whose_concern_the_diff_does_not_touch_record_not_applicable(make_repo, cli):
     repo = make_repo(human=["G6"])
     _start(cli, repo)

@@ -3,13 +3,17 @@ and the decision (graphs/build.py holds the inner loop itself, graphs/review.py 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..agents import REVIEWERS
 from ..agents import artifacts as md
+from ..runtime.repomap import is_test_path
 from .nodes_base import NodeBase, checks_summary
-from .review import block_reasons
+from .review import DiffMap, applicability, block_reasons, ground_review, parse_diff
 from .state import FeatureState
+
+_DEF = re.compile(r"\s*(?:async\s+)?def\s+([A-Za-z]\w*)")
 
 __all__ = ["BuildNodes"]
 
@@ -53,12 +57,26 @@ class BuildNodes(NodeBase):
     def g5_checks(self, s: FeatureState) -> dict[str, Any]:
         # The reviewers read the same diff: compute it once, here.
         git = self.env.workspace(s).git
-        return {"checks": self.run_checks(s, "G5"), "review_diff": self.code_diff(s, s["head"]),
-                "review_files": git.tracked_files("HEAD")}
+        diff = self.code_diff(s, s["head"])
+        return {"checks": self.run_checks(s, "G5"), "review_diff": diff,
+                "review_files": git.tracked_files("HEAD"),
+                "untested": self.untested(s, parse_diff(diff))}
+
+    def untested(self, s: FeatureState, diff: DiffMap) -> list[str]:
+        """Functions the change defines (outside tests) that no test file at head names:
+        the evidence a Test reviewer's `missing-test` finding must point at."""
+        git = self.env.workspace(s).git
+        source = [text for path, lines in diff.lines.items()
+                  if path.endswith(".py") and not is_test_path(path) for text in lines.values()]
+        defined = {m.group(1) for text in source if (m := _DEF.match(text))}
+        out = []
+        for name in sorted(defined):
+            hits = git.run("grep", "-l", "-w", "-e", name, s["head"], "--", "*.py", check=False)
+            if not any(is_test_path(h.split(":", 1)[-1]) for h in hits.splitlines()):
+                out.append(name)
+        return out
 
     def review(self, s: dict[str, Any]) -> dict[str, Any]:
-        from .review import applicability, ground_review, parse_diff
-
         role = s["review_role"]
         diff = parse_diff(s["review_diff"])
         stamp = {"round": s.get("fix_round", 0), "head": s["head"]}
@@ -74,7 +92,8 @@ class BuildNodes(NodeBase):
         raw = REVIEWERS[role].run(self.env.gateway(s["run_id"]), gate="G5", **ctx)
         acc = s.get("acceptance") or {}
         review = ground_review(raw.model_dump(mode="json"), diff, s.get("checks", []),
-                               fixed=[acc["path"]] if acc.get("cases") else [])
+                               fixed=[acc["path"]] if acc.get("cases") else [],
+                               untested=s.get("untested", []))
         if review["note"]:
             self.env.ledger.event(s["run_id"], "review_block_ungrounded", gate="G5", role=role,
                                   findings=review["findings"], summary=review["summary"])

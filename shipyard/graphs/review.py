@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from ..runtime.repomap import is_test_path
+from .evidence import evidence_for
 
 __all__ = ["DiffMap", "applicability", "block_reasons", "ground_review", "parse_diff"]
 
@@ -46,10 +49,13 @@ _SCOPE: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DiffMap:
-    """New-side line ranges of each file's hunks, and the added lines' text."""
+    """New-side line ranges of each file's hunks, the added lines' text, each file's
+    new-side lines by number (added and context), and how many lines each file lost."""
 
     hunks: dict[str, list[tuple[int, int]]]
     added: str
+    lines: dict[str, dict[int, str]] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
 
     def contains(self, path: str | None, line: int | None) -> bool:
         if not path or line is None:
@@ -62,19 +68,38 @@ class DiffMap:
 def parse_diff(diff: str) -> DiffMap:
     hunks: dict[str, list[tuple[int, int]]] = {}
     added: list[str] = []
+    lines: dict[str, dict[int, str]] = {}
+    removed: dict[str, int] = {}
     current: str | None = None
+    old_path: str | None = None
+    at = 0  # the new-side number of the next context or added line
     for line in diff.splitlines():
-        if line.startswith("+++ "):
+        if line.startswith("--- "):
+            source = line[4:].strip()
+            old_path = None if source == "/dev/null" else _norm(source.removeprefix("a/"))
+        elif line.startswith("+++ "):
             target = line[4:].strip()
             current = None if target == "/dev/null" else _norm(target.removeprefix("b/"))
+            if current is None and old_path:  # a deleted file: its lines are all removed
+                current = old_path
         elif line.startswith("@@") and current is not None:
             m = re.search(r"\+(\d+)(?:,(\d+))?", line)
             if m:
                 start, count = int(m.group(1)), int(m.group(2) or "1")
                 hunks.setdefault(current, []).append((start, start + max(count, 1) - 1))
-        elif line.startswith("+") and not line.startswith("+++"):
+                at = start
+        elif current is None:
+            continue
+        elif line.startswith("+"):
             added.append(line[1:])
-    return DiffMap(hunks=hunks, added="\n".join(added))
+            lines.setdefault(current, {})[at] = line[1:]
+            at += 1
+        elif line.startswith("-"):
+            removed[current] = removed.get(current, 0) + 1
+        elif line.startswith(" "):
+            lines.setdefault(current, {})[at] = line[1:]
+            at += 1
+    return DiffMap(hunks=hunks, added="\n".join(added), lines=lines, removed=removed)
 
 
 def _norm(path: str) -> str:
@@ -97,30 +122,40 @@ def applicability(role: str, diff: DiffMap, *, scoped: bool = True) -> str | Non
 
 
 def ground_review(review: dict[str, Any], diff: DiffMap, checks: list[dict[str, Any]],
-                  fixed: Collection[str] = ()) -> dict[str, Any]:
+                  fixed: Collection[str] = (), untested: Collection[str] = ()) -> dict[str, Any]:
     """The review with each finding marked grounded or not, and the verdict that counts.
 
-    `fixed` are files shipyard itself wrote (G3's acceptance tests): the Implementer may not
-    change them, so a finding there could only send the fix loop round in circles; it is
-    kept as a note for the human, who sees those tests at G6."""
+    A finding is grounded when it cites a file and a line of the diff whose text shows what
+    its rule is about (graphs/evidence.py). `fixed` are files shipyard itself wrote (G3's
+    acceptance tests): the Implementer may not change them, so a finding there could only
+    send the fix loop round in circles; it is kept as a note for the human, who sees those
+    tests at G6. `untested` names the functions the change defines that no test mentions."""
     failing = {(_norm(f.get("path") or ""))
                for c in checks if c.get("status") in ("fail", "error")
                for f in c.get("findings", [])}
+    failing_tests = any(c.get("name") == "tests" and c.get("status") == "fail" for c in checks)
     fixed = {_norm(p) for p in fixed}
     findings = []
     for f in review.get("findings", []):
-        ok = diff.contains(f.get("path"), f.get("line"))
-        if ok and f.get("rule") == "tool-finding":
-            ok = _norm(f.get("path") or "") in failing
-        if ok and _norm(f.get("path") or "") in fixed:
-            ok = False
-        findings.append({**f, "grounded": ok})
+        path, line, why = _norm(f.get("path") or ""), f.get("line"), None
+        if not diff.contains(path, line):
+            why = "it cites no line of the diff"
+        elif f.get("rule") == "tool-finding":
+            why = None if path in failing else "no failing check reports this file"
+        elif path in fixed:
+            why = "shipyard wrote this file at G3; the Implementer may not change it"
+        else:
+            why = evidence_for(str(f.get("rule")), path, int(line), diff.lines.get(path, {}),
+                               slack=_SLACK, is_test=is_test_path(path),
+                               removed=diff.removed.get(path, 0), failing_tests=failing_tests,
+                               untested=untested)
+        findings.append({**f, "grounded": why is None, **({"why_not": why} if why else {})})
     grounded = [f for f in findings if f["grounded"]]
     verdict = review["verdict"]
     if verdict == "block" and not grounded:
         verdict = "approve"  # an ungrounded block is a note for the human, not a block
-        note = ("block not counted: no finding cites a rule, a file and a line of the "
-                "Implementer's diff")
+        note = ("block not counted: no finding cites a line of the Implementer's diff that "
+                "shows what its rule is about")
     else:
         note = ""
     return {**review, "findings": findings, "model_verdict": review["verdict"],

@@ -61,6 +61,7 @@ class FeatureState(TypedDict, total=False):
     checks: list[dict[str, Any]]
     review_diff: str            # what the G5 reviewers read (computed once per round)
     review_files: list[str]
+    untested: list[str]    # functions the change defines that no test names (G5 evidence)
     reviews: Annotated[dict[str, dict[str, Any]], merge_dicts]
     g5_verdict: str
     final_checks: list[dict[str, Any]]
