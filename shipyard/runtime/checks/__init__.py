@@ -19,6 +19,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
@@ -28,6 +29,7 @@ from ...errors import RepoError, UserError
 from .base import CheckContext, CheckResult, Evidence, Finding, ProgressFn
 from .baseline import BASELINED, BaseTree, judge_against_base
 from .policy import ALL_CHECKS, CheckPolicy
+from ..telemetry import tool_span
 
 __all__ = [
     "ALL_CHECKS",
@@ -155,6 +157,13 @@ def run_checks(
     base_tree = BaseTree(repo, base_sha, scratch_root / "base-tree")
     try:
         def one(name: str) -> CheckResult:
+            with tool_span(name, run_id=None) as span:
+                result = _checked(name)
+                span.set_attributes({"shipyard.check.status": result.status,
+                                     "shipyard.check.blocking": result.blocking})
+                return result
+
+        def _checked(name: str) -> CheckResult:
             if on_progress:
                 on_progress(name, None)
             scratch = scratch_root / name
@@ -172,7 +181,9 @@ def run_checks(
 
         if parallel and len(names) > 1:
             with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="check") as pool:
-                results = tuple(pool.map(one, names))
+                # each thread runs in a copy of this context: its tool span joins the trace
+                contexts = [contextvars.copy_context() for _ in names]
+                results = tuple(pool.map(lambda c, n: c.run(one, n), contexts, names))
         else:
             results = tuple(one(n) for n in names)
         if only is None:  # on a shipyard branch: the G3 acceptance tests survive and pass
