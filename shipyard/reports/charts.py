@@ -57,7 +57,7 @@ def columns(labels: Sequence[str], series: dict[str, Sequence[float]], *, title:
 def line(labels: Sequence[str], values: Sequence[float | None], *, title: str,
          fmt: Fmt = lambda v: f"{v:g}", width: int = 560, height: int = 200) -> str:
     """A line through the known points; weeks without a value are gaps."""
-    left, right, top, bottom = 44, 10, 20, 24
+    left, right, top, bottom = 44, 20, 20, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     known = [v for v in values if v is not None]
     peak = max(known, default=0) or 1

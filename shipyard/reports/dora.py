@@ -96,7 +96,8 @@ def dora_report(ledger: Ledger, repo: Path | None, *, since: datetime | None = N
     events = _events_by_run(ledger)
     commits = {b: _history(repo, b) for b in {r["base_branch"] for r in runs}} if repo else {}
     changes = [c for r in runs if (c := _change(r, events.get(r["run_id"], {}), commits))]
-    changes = _with_failures(changes, events, commits)
+    # as of `now`: a revert, mark or fix after it has not happened yet
+    changes = _with_failures(changes, events, commits, now)
     start = since or min((parse_ts(r["ts"]) for r in runs), default=now)
     window = [c for c in changes if start <= parse_ts(c.merged_at) <= now]
     failed_early = sum(1 for r in runs if start <= parse_ts(r["ts"]) <= now
@@ -188,19 +189,22 @@ def _change(run: dict[str, Any], events: dict[str, dict[str, Any]],
 
 
 def _with_failures(changes: list[Change], events: dict[str, dict[str, dict[str, Any]]],
-                   commits: dict[str, list[_Commit]]) -> list[Change]:
+                   commits: dict[str, list[_Commit]], now: datetime) -> list[Change]:
     from dataclasses import replace
 
     out = []
     for change in changes:
         marked = events.get(change.run_id, {}).get("change_failed")
-        revert = _revert_of(change, commits.get(change.base_branch, []))
+        if marked and parse_ts(marked["ts"]) > now:
+            marked = None
+        revert = _revert_of(change, [c for c in commits.get(change.base_branch, [])
+                                     if c.at <= now])
         if not marked and revert is None:
             out.append(change)
             continue
         kind = "+".join(k for k, v in (("marked", marked), ("reverted", revert)) if v)
         restored = revert.at if revert else _next_merge(change, changes,
-                                                        parse_ts(marked["ts"]))  # type: ignore[index]
+                                                        parse_ts(marked["ts"]), now)  # type: ignore[index]
         reason = (marked or {}).get("reason") or (f"reverted by {revert.sha[:10]}"
                                                   if revert else None)
         merged = parse_ts(change.merged_at)
@@ -218,10 +222,11 @@ def _revert_of(change: Change, history: list[_Commit]) -> _Commit | None:
     return min(reverts, key=lambda c: c.at, default=None)
 
 
-def _next_merge(change: Change, changes: list[Change], after: datetime) -> datetime | None:
+def _next_merge(change: Change, changes: list[Change], after: datetime,
+                now: datetime) -> datetime | None:
     later = [parse_ts(c.merged_at) for c in changes
              if c.base_branch == change.base_branch and c.run_id != change.run_id
-             and parse_ts(c.merged_at) > after]
+             and after < parse_ts(c.merged_at) <= now]
     return min(later, default=None)
 
 
