@@ -36,9 +36,7 @@ def columns(labels: Sequence[str], series: dict[str, Sequence[float]], *, title:
     totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
     peak = max(totals, default=0) or 1
     step = plot_w / max(len(labels), 1)
-    body = [f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
-            f'stroke="#9ca3af"/>', _text(left - 4, top + 4, fmt(peak), anchor="end"),
-            _text(left - 4, top + plot_h, "0", anchor="end")]
+    body = _axis(left, top, width - right, plot_h, fmt(peak))
     for i, label in enumerate(labels):
         x, base = left + i * step + step * 0.15, top + plot_h
         for color, values in zip(PALETTE, series.values(), strict=False):
@@ -62,9 +60,7 @@ def line(labels: Sequence[str], values: Sequence[float | None], *, title: str,
     known = [v for v in values if v is not None]
     peak = max(known, default=0) or 1
     step = plot_w / max(len(labels) - 1, 1)
-    body = [f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
-            f'stroke="#9ca3af"/>', _text(left - 4, top + 4, fmt(peak), anchor="end"),
-            _text(left - 4, top + plot_h, "0", anchor="end")]
+    body = _axis(left, top, width - right, plot_h, fmt(peak))
     points = []
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         x = left + i * step
@@ -100,6 +96,13 @@ def bars(labels: Sequence[str], values: Sequence[float], *, title: str,
     if not labels:
         body.append(_text(width / 2, 20, "no data in this period", anchor="middle"))
     return _svg(width, height, title, body)
+
+
+def _axis(left: float, top: float, x_end: float, plot_h: float, peak: str) -> list[str]:
+    """The baseline, with the top value and 0 at the left."""
+    return [(f'<line x1="{left}" y1="{top + plot_h}" x2="{x_end}" y2="{top + plot_h}" '
+             f'stroke="#9ca3af"/>'), _text(left - 4, top + 4, peak, anchor="end"),
+            _text(left - 4, top + plot_h, "0", anchor="end")]
 
 
 def _polyline(points: list[tuple[float, float]]) -> str:

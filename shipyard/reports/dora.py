@@ -29,7 +29,7 @@ from ._period import iso, parse_ts, week_of
 
 __all__ = ["Change", "DoraReport", "WeekDora", "dora_report", "mark_failed"]
 
-_RUN_TRAILER = re.compile(r"^Shipyard-Run:\s*(\S+)\s*$", re.M)
+_RUN_TRAILER = re.compile(r"^Shipyard-Run:\s*(\S+)\s*$", re.MULTILINE)
 _REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
 
 
@@ -234,7 +234,7 @@ def _p90(values: list[float]) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
 
 
 def _weeks(changes: list[Change], start: datetime, now: datetime) -> list[WeekDora]:

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .cost import PricedCall
 from ._period import parse_ts
+from .cost import PricedCall
 
 __all__ = ["FOCUS_COLUMNS", "focus_rows", "write_focus_csv"]
 

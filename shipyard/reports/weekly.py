@@ -142,10 +142,10 @@ def weekly_html(data: dict[str, Any]) -> str:
                 for w in dora["weeks"]], title="Median lead time per week (hours)",
         fmt=lambda v: f"{v:.1f}")
     body = [
-        f"<h1>shipyard weekly report</h1><p class=sub>{escape(data['since'][:10])} → "
-        f"{escape(data['until'][:10])} · {data['weeks']} weeks · total model spend "
-        f"{_usd(agents['total']['cost_usd'])} · {agents['total']['calls']} model calls · "
-        f"{agents['total']['input_tokens'] + agents['total']['output_tokens']:,} tokens</p>",
+        (f"<h1>shipyard weekly report</h1><p class=sub>{escape(data['since'][:10])} → "
+         f"{escape(data['until'][:10])} · {data['weeks']} weeks · total model spend "
+         f"{_usd(agents['total']['cost_usd'])} · {agents['total']['calls']} model calls · "
+         f"{agents['total']['input_tokens'] + agents['total']['output_tokens']:,} tokens</p>"),
         "<div class=kpis>" + "".join(f"<div class='card kpi'><b>{escape(v)}</b>"
                                      f"<span>{escape(k)}</span></div>" for v, k in kpis)
         + "</div>",

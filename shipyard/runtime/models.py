@@ -295,13 +295,14 @@ class Gateway:
                            tools: list[dict[str, Any]] | None,
                            limits: dict[str, Any] | None = None,
                            attempt_offset: int = 0) -> Reply:
-        from . import metrics
         from tenacity import (
             Retrying,
             retry_if_exception_type,
             stop_after_attempt,
             wait_random_exponential,
         )
+
+        from . import metrics
 
         retrying = Retrying(
             stop=stop_after_attempt(self.models.max_retries + 1),

@@ -28,7 +28,6 @@ Why it is shaped this way:
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import threading
 import time
@@ -37,9 +36,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._trace_file import JsonlSpanExporter
+
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span, Tracer
 
 __all__ = [
@@ -134,13 +135,13 @@ def _trace_exporter_kinds() -> set[str]:
 
 
 def _processors(trace_file: Path | None, exporters: Sequence[SpanExporter]) -> list[Any]:
+    import sys
+
     from opentelemetry.sdk.trace.export import (
         BatchSpanProcessor,
         ConsoleSpanExporter,
         SimpleSpanProcessor,
     )
-
-    import sys
 
     processors: list[Any] = []
     kinds = _trace_exporter_kinds()
@@ -376,65 +377,3 @@ def current_trace_id() -> str | None:
     if not context.is_valid:
         return None
     return trace.format_trace_id(context.trace_id)
-
-
-# --------------------------------------------------------------------------- JSONL file
-
-
-class JsonlSpanExporter:
-    """Appends one JSON object per finished span to a file: the offline trace log.
-
-    It satisfies the SDK's `SpanExporter` protocol (export, shutdown,
-    force_flush) without subclassing it, so this module does not import the
-    SDK until `configure()` runs. Span processors only call those methods.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._path = Path(path)
-        self._lock = threading.Lock()  # parallel reviewers end spans from several threads
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        from opentelemetry.sdk.trace.export import SpanExportResult
-
-        text = "".join(json.dumps(_span_record(s), default=str) + "\n" for s in spans)
-        try:
-            with self._lock:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                # One write per batch in append mode: lines from concurrent
-                # processes sharing the file do not interleave mid-line.
-                with self._path.open("a", encoding="utf-8") as fh:
-                    fh.write(text)
-        except OSError:
-            return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        """Nothing is held open between exports."""
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return True
-
-
-def _span_record(span: ReadableSpan) -> dict[str, Any]:
-    context = span.get_span_context()
-    parent = span.parent
-    return {
-        "name": span.name,
-        "trace_id": f"{context.trace_id:032x}",
-        "span_id": f"{context.span_id:016x}",
-        "parent_span_id": f"{parent.span_id:016x}" if parent is not None else None,
-        "kind": span.kind.name,
-        "start_ns": span.start_time,
-        "end_ns": span.end_time,
-        "attributes": _plain(span.attributes),
-        "status": {"code": span.status.status_code.name, "description": span.status.description},
-        "events": [{"name": e.name, "time_ns": e.timestamp, "attributes": _plain(e.attributes)}
-                   for e in span.events],
-        "service": (span.resource.attributes.get("service.name") if span.resource else None),
-    }
-
-
-def _plain(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-    """OTel attribute values as JSON types: sequences become lists."""
-    return {k: list(v) if isinstance(v, tuple | list) else v
-            for k, v in (attributes or {}).items()}

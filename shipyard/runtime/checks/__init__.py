@@ -13,23 +13,23 @@ point's name). The built-ins register through the same function.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import shutil
 import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
-import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from pathlib import Path
 
 from ...errors import RepoError, UserError
+from ..telemetry import tool_span
 from .base import CheckContext, CheckResult, Evidence, Finding, ProgressFn
 from .baseline import BASELINED, BaseTree, judge_against_base
 from .policy import ALL_CHECKS, CheckPolicy
-from ..telemetry import tool_span
 
 __all__ = [
     "ALL_CHECKS",
