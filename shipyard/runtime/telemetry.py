@@ -91,6 +91,9 @@ def configure(service_name: str = "shipyard", *, trace_file: Path | None = None,
     with _lock:
         if _provider is not None or _disabled():
             return
+        from . import metrics
+
+        metrics.exporter_kinds()  # a misspelt exporter fails here, before anything starts
         from opentelemetry import trace
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
@@ -101,8 +104,6 @@ def configure(service_name: str = "shipyard", *, trace_file: Path | None = None,
         for processor in _processors(trace_file, exporters):
             provider.add_span_processor(processor)
         _provider = provider
-        from . import metrics
-
         metrics.configure(provider.resource, readers=metric_readers)
         if set_global and _global_provider_unset():
             trace.set_tracer_provider(provider)

@@ -127,3 +127,34 @@ def test_interrupted_and_resumed_run_is_one_trace_with_metrics_and_ledger_links(
         assert span.attributes["shipyard.ledger.id"] == row["id"]
         assert span.attributes["shipyard.agent"] == row["agent"]
     assert events and all(int(e["span_id"], 16) in spans_by_id for e in events)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_collector_neither_fails_a_run_nor_holds_its_end(make_repo, monkeypatch):
+    import time
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+    repo = make_repo()
+
+    out = Runner(repo).start("Add multiply")
+    started = time.perf_counter()
+    telemetry.shutdown()  # the final flush, at exit
+    took = time.perf_counter() - started
+
+    assert (out.status, out.gate) == ("waiting", "G0")
+    assert took < 1 + 1.5  # the exporter's timeout, plus the SDK's own bookkeeping
+
+
+def test_a_misspelt_metrics_exporter_is_a_configuration_error(make_repo, cli, monkeypatch):
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "prometheus")
+    code, _, err = cli("run-feature", "Add multiply", "--repo", make_repo())
+    assert code == 2 and "none, console, otlp" in err
