@@ -28,7 +28,7 @@ def test_cost_of_a_priced_model_matches_litellms_cost_per_token(make_repo, cli, 
     from litellm import cost_per_token
 
     repo = make_repo(price_as=PRICED)
-    run_id = _start(cli, repo)  # G0: the Planner and Governance have been called
+    run_id = _start(cli, repo)  # waiting at G0: the Planner has been called
     calls = _calls(repo)
     expected = sum(sum(cost_per_token(model=PRICED, prompt_tokens=c["input_tokens"],
                                       completion_tokens=c["output_tokens"])) for c in calls)
@@ -38,7 +38,7 @@ def test_cost_of_a_priced_model_matches_litellms_cost_per_token(make_repo, cli, 
 
     assert code == 0 and expected > 0
     assert report["total"]["cost_usd"] == pytest.approx(expected, rel=1e-9)
-    assert report["total"]["calls"] == len(calls) >= 2
+    assert report["total"]["calls"] == len(calls) >= 1
     assert {line["key"] for line in report["lines"]} == {c["agent"] for c in calls}
     assert sum(line["cost_usd"] for line in report["lines"]) == pytest.approx(expected)
 

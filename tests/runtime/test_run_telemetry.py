@@ -54,9 +54,9 @@ def _ledger(repo: Path) -> sqlite3.Connection:
 
 def test_interrupted_and_resumed_run_is_one_trace_with_metrics_and_ledger_links(make_repo,
                                                                                  replies):
-    # a transient error on the first threat model call: one retry
-    replies["security.threats"] = [{"error": {"status": 429, "message": "slow down"}},
-                                   *replies["security.threats"]]
+    # a transient error on the Implementer's first call: one retry
+    replies["implementer.implement"] = [{"error": {"status": 429, "message": "slow down"}},
+                                        *replies["implementer.implement"]]
     repo = make_repo(human=["G0"], price_as="gpt-4o-mini")
 
     first_spans, first_metrics = _process()
