@@ -35,6 +35,8 @@ from typing import Any
 __all__ = [
     "EXPORTER_ENV",
     "configure",
+    "export_timeout_s",
+    "exporter_kinds",
     "record_gate",
     "record_llm_call",
     "record_llm_duration",
@@ -93,7 +95,7 @@ def configure(resource: Any, *, readers: Sequence[Any] = ()) -> None:
 
         _provider = MeterProvider(resource=resource, metric_readers=all_readers)
         _inst = _instruments(_provider.get_meter("shipyard"))
-        _shutdown_timeout_ms = int(_timeout_s() * 1000) + 500
+        _shutdown_timeout_ms = int(export_timeout_s() * 1000) + 500
 
 
 def shutdown() -> None:
@@ -105,7 +107,8 @@ def shutdown() -> None:
         provider.shutdown(timeout_millis=_shutdown_timeout_ms)
 
 
-def _timeout_s() -> float:
+def export_timeout_s() -> float:
+    """Seconds an OTLP export may take (the SDK's env variables, else its 10 s default)."""
     raw = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT") or os.environ.get(
         "OTEL_EXPORTER_OTLP_TIMEOUT")
     try:

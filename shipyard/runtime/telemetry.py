@@ -122,7 +122,7 @@ def shutdown() -> None:
     if provider is not None:
         from . import metrics
 
-        provider.force_flush(timeout_millis=int(metrics._timeout_s() * 1000) + 500)
+        provider.force_flush(timeout_millis=int(metrics.export_timeout_s() * 1000) + 500)
         provider.shutdown()
         metrics.shutdown()
 
