@@ -29,6 +29,7 @@ __all__ = [
     "GATES",
     "BudgetConfig",
     "GatesConfig",
+    "ModelPrice",
     "ModelsConfig",
     "Settings",
     "load_settings",
@@ -37,6 +38,15 @@ __all__ = [
 CONFIG_FILE = "shipyard.toml"
 GATES = ("G0", "G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8")
 AGENT_ROLES = ("planner", "implementer", "security", "test", "sre", "governance", "finops", "docs")
+
+
+class ModelPrice(BaseModel):
+    """USD per million tokens for a model litellm's price map does not know (or gets wrong)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_per_mtok: float = Field(ge=0, description="USD per 1M input tokens.")
+    output_per_mtok: float = Field(0.0, ge=0, description="USD per 1M output tokens.")
 
 
 class ModelsConfig(BaseModel):
@@ -62,9 +72,20 @@ class ModelsConfig(BaseModel):
     api_key_env: str = Field("OPENAI_API_KEY", description="Env var holding the endpoint's key.")
     structured: str | None = Field(
         None, description="json_schema | json_object: how to ask an endpoint for JSON.")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="Prices of private models: [models.prices.NAME] "
+                                          "input_per_mtok, output_per_mtok (USD per 1M tokens).")
 
     def for_agent(self, role: str) -> str:
         return getattr(self, role, None) or self.default
+
+    def custom_prices(self) -> dict[str, Any]:
+        """The configured prices as `pricing.Price`, keyed by model name."""
+        from .runtime.pricing import Price
+
+        return {name: Price(input_per_token=p.input_per_mtok / 1e6,
+                            output_per_token=p.output_per_mtok / 1e6, source=f"config:{name}")
+                for name, p in self.prices.items()}
 
 
 class GatesConfig(BaseModel):
@@ -188,6 +209,9 @@ timeout_s = 300
 max_retries = 4                # transient errors only: 429, 5xx, timeouts, connection
 # base_url = "http://localhost:8000/v1"
 api_key_env = "OPENAI_API_KEY"
+# [models.prices."my-private-model"]   # price a model litellm does not know; USD per 1M tokens
+# input_per_mtok = 0.5                 # (local and scripted models always cost 0)
+# output_per_mtok = 1.5
 
 [gates]
 human = ["G0", "G1", "G6"]     # G6 (Go/No-Go before merge) is always human

@@ -343,10 +343,13 @@ class Runner:
         return snap
 
     def _drive(self, run_id: str, graph_input: Any) -> Outcome:
-        from .runtime.telemetry import node_span
+        from .runtime.telemetry import run_span
 
+        parent, links = self._trace_before(run_id)
         try:
-            with node_span("run", run_id=run_id, gate=None):
+            with run_span(run_id, parent=parent, links=links):
+                # The segment's ids: where a later resume joins this trace.
+                self.ledger.event(run_id, "trace_segment", parent_span_id=parent and parent[1])
                 for update in self.graph.stream(graph_input, self._config(run_id),
                                                 stream_mode="updates", durability="sync"):
                     for node, value in update.items():
@@ -357,6 +360,20 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 — any failure ends the run through G8
             return self._failed(run_id, exc)
         return self._outcome(run_id)
+
+    def _trace_before(self, run_id: str) -> tuple[tuple[str, str] | None, list[tuple[str, str]]]:
+        """A resumed run joins its first drive's trace (as the parent of this drive's span)
+        and links to the last spans before the interrupt: the last drive's root span and the
+        span of its last ledger row."""
+        rows = [r for _, r in self.ledger.timeline(run_id) if r.get("span_id")]
+        segments = [r for r in rows if r.get("kind") == "trace_segment"]
+        if not segments:
+            return None, []
+        first, last = segments[0], segments[-1]
+        links = [(last["trace_id"], last["span_id"])]
+        if rows[-1]["span_id"] != last["span_id"]:
+            links.append((rows[-1]["trace_id"], rows[-1]["span_id"]))
+        return (first["trace_id"], first["span_id"]), links
 
     def _failed(self, run_id: str, exc: Exception) -> Outcome:
         """A node raised: record what failed, take the run through G8, keep it resumable."""

@@ -282,12 +282,14 @@ def init(repo: RepoOpt = Path("."),
 
 
 def _add_subapps() -> None:
-    from . import advisories, evals, gates, serve
+    from . import advisories, evals, gates, report, serve
 
     evals.register(app)
     app.add_typer(gates.app, name="gates", help="Run the zero-trust checks on a diff.")
     app.add_typer(advisories.app, name="advisories", help="The offline vulnerability database.")
     app.command("serve")(serve.serve)
+    app.add_typer(report.app, name="report", help="Cost, DORA and weekly reports from the ledger.")
+    app.command("mark-failed")(report.mark_failed)
 
 
 _add_subapps()

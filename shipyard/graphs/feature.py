@@ -11,12 +11,17 @@ it with the checkpointer it chose (SQLite here, PostgreSQL on a server).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
+from langgraph.errors import GraphInterrupt
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
 from ..agents import REVIEWERS
+from ..runtime import metrics
+from ..runtime.telemetry import node_span
 from .env import RunEnv
 from .nodes import Nodes
 from .state import FeatureState
@@ -74,23 +79,59 @@ def _after_decide(s: FeatureState) -> str:
     return {"pass": "g6_harden", "block": "g5_implement"}.get(s.get("g5_verdict", ""), "g8_learn")
 
 
+def _traced(name: str, fn: Callable[[FeatureState], dict[str, Any]]):
+    """Run a node inside its span (`shipyard.node NAME`): duration, gate and verdict go to the
+    trace and the metrics. A human gate's interrupt is a pause, not an error."""
+    gate = NODE_STEPS.get(name, (None, ""))[0]
+
+    @functools.wraps(fn)
+    def node(s: FeatureState) -> dict[str, Any]:
+        with node_span(name, run_id=s.get("run_id", ""), gate=gate) as span:
+            try:
+                update = fn(s)
+            except GraphInterrupt:
+                span.paused()
+                raise
+            verdict = _verdict(name, update)
+            if verdict and gate:
+                span.set_attributes({"shipyard.verdict": verdict})
+                metrics.record_verdict(gate=gate, verdict=verdict)
+            return update
+
+    return node
+
+
+def _verdict(name: str, update: Any) -> str | None:
+    if not isinstance(update, dict):
+        return None
+    if name in HUMAN_GATE_NODES:
+        return (update.get("last_decision") or {}).get("decision")
+    if name == "g5_decide":
+        return update.get("g5_verdict")
+    return None
+
+
 def build_feature_graph(env: RunEnv) -> StateGraph:
     n = Nodes(env)
     g: StateGraph[Any] = StateGraph(FeatureState)
-    g.add_node("g0_plan", n.g0_plan)
-    g.add_node("g1_plan", n.g1_plan)
-    g.add_node("g2_guardrails", n.g2_guardrails)
-    g.add_node("g3_tests", n.g3_tests)
-    g.add_node("g4_plan", n.g4_plan)
-    g.add_node("g5_implement", n.g5_implement)
-    g.add_node("g5_checks", n.g5_checks)
-    g.add_node("review", n.review)
-    g.add_node("g5_decide", n.g5_decide)
-    g.add_node("g6_harden", n.g6_harden)
-    g.add_node("g7_launch", n.g7_launch)
-    g.add_node("g8_learn", n.g8_learn)
+
+    def add(name: str, fn: Callable[[FeatureState], dict[str, Any]]) -> None:
+        g.add_node(name, _traced(name, fn))
+
+    add("g0_plan", n.g0_plan)
+    add("g1_plan", n.g1_plan)
+    add("g2_guardrails", n.g2_guardrails)
+    add("g3_tests", n.g3_tests)
+    add("g4_plan", n.g4_plan)
+    add("g5_implement", n.g5_implement)
+    add("g5_checks", n.g5_checks)
+    add("review", n.review)
+    add("g5_decide", n.g5_decide)
+    add("g6_harden", n.g6_harden)
+    add("g7_launch", n.g7_launch)
+    add("g8_learn", n.g8_learn)
     for node, gate in HUMAN_GATE_NODES.items():
-        g.add_node(node, n.human_gate(gate))
+        add(node, n.human_gate(gate))
 
     g.add_edge(START, "g0_plan")
     g.add_edge("g0_plan", "g0_gate")

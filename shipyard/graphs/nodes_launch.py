@@ -10,6 +10,7 @@ from typing import Any
 
 from ..agents import artifacts as md
 from ..agents import docs
+from ..runtime import metrics
 from .nodes_base import NodeBase, checks_summary, now
 from .state import FeatureState
 
@@ -133,7 +134,10 @@ class LaunchNodes(NodeBase):
         cost = {"llm_calls": len(calls), "cost_usd": sum(c["cost_usd"] or 0 for c in calls),
                 "input_tokens": sum(c["input_tokens"] or 0 for c in calls),
                 "output_tokens": sum(c["output_tokens"] or 0 for c in calls)}
+        if s.get("merge_sha"):
+            dora["merge_sha"] = s["merge_sha"]
         ledger.event(run_id, "dora", gate="G8", **dora)
+        metrics.record_run_end(status=status, lead_time_s=dora["lead_time_s"])
         ledger.event(run_id, "cost", gate="G8", **cost)
         if status == "failed":
             path = self.env.root / ".shipyard" / "runs" / run_id / "postmortem.md"

@@ -95,6 +95,16 @@ def m010_evals(db: Any) -> None:
     db["evals"].create_index(["run_id"])
 
 
+@migration
+def m011_span_ids(db: Any) -> None:
+    """Every row names the span it was written in, so an audit row leads to its trace."""
+    for table in TABLES:
+        columns = db[table].columns_dict
+        for column in ("trace_id", "span_id"):
+            if column not in columns:
+                db[table].add_column(column, str)
+
+
 def approval_payload(*, run_id: str, gate: str, decision: str, who: str, comment: str,
                      head: str | None = None) -> bytes:
     """What an approval's signature covers; signing and `verify` must agree byte for byte.
@@ -118,6 +128,14 @@ def row_hash(table: str, row: dict[str, Any], prev_hash: str) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _span_ids() -> dict[str, str]:
+    """The active span's ids (none outside a span: the row hashes as it always did)."""
+    from .telemetry import current_ids
+
+    ids = current_ids()
+    return {"trace_id": ids[0], "span_id": ids[1]} if ids else {}
 
 
 def _to_column(value: Any) -> Any:
@@ -208,6 +226,8 @@ class Ledger:
         if table not in TABLES:
             raise ValueError(f"unknown ledger table {table!r}; one of {TABLES}")
         clean = {k: _to_column(redact(v)) for k, v in fields.items()}
+        if clean.get("span_id") is None:
+            clean.update(_span_ids())
         with self._lock, self._write() as db:
             head = db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
             seq, prev = head[0] + 1, head[1]

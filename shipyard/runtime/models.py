@@ -168,6 +168,8 @@ class Gateway:
             wait_random_exponential,
         )
 
+        from . import metrics
+
         retrying = Retrying(
             stop=stop_after_attempt(self.models.max_retries + 1),
             wait=wait_random_exponential(multiplier=self.retry_backoff_s,
@@ -182,6 +184,8 @@ class Gateway:
             for attempt in retrying:
                 with attempt:
                     attempts += 1
+                    if attempts > 1:
+                        metrics.record_retry(agent=agent, model=backend.model)
                     reply = self._attempt(backend, agent, task, gate, prompt, msgs, json_schema,
                                           schema, tools, attempt_offset + attempts, ids,
                                           limits or {})
@@ -222,6 +226,7 @@ class Gateway:
                                    "prompt_id": prompt.id if prompt else None,
                                    "prompt_version": prompt.version if prompt else None}
         start = time.perf_counter()
+        # The row is written inside the span: it carries the span's ids, the span the row's id.
         with llm_span(agent=agent, model=backend.model, provider=backend.provider,
                       temperature=req.temperature, max_tokens=req.max_tokens,
                       run_id=self.run_id) as span:
@@ -233,28 +238,31 @@ class Gateway:
                                              latency_s=time.perf_counter() - start,
                                              error=f"{type(exc).__name__}: {exc}",
                                              trace_id=current_trace_id())
+                span.ledger_row(written["id"])
                 ids.append(written["id"])
                 raise
             latency = time.perf_counter() - start
-            cost = cost_usd(raw.model or backend.model, raw.input_tokens, raw.output_tokens)
+            cost = cost_usd(raw.model or backend.model, raw.input_tokens, raw.output_tokens,
+                            custom=self.models.custom_prices())
             span.record(input_tokens=raw.input_tokens, output_tokens=raw.output_tokens,
                         finish_reasons=[raw.finish_reason] if raw.finish_reason else None,
                         cost_usd=cost)
-        parsed, error = None, None
-        content = clean_text(raw.content, msgs)
-        if schema is not None and raw.finish_reason == "length":
-            error = (f"invalid output: the reply hit the {req.max_tokens}-token limit and was "
-                     f"cut off; reply shorter")
-        elif schema is not None:
-            try:
-                parsed = parse_reply(schema, content)
-            except ValidationError as exc:
-                error = "invalid output: " + _validation_summary(exc)
-        written = self.ledger.append(
-            "llm_calls", run_id=self.run_id, **row, response=raw.content,
-            parsed=parsed.model_dump(mode="json") if parsed else None,
-            input_tokens=raw.input_tokens, output_tokens=raw.output_tokens, cost_usd=cost,
-            latency_s=latency, error=error, trace_id=current_trace_id())
+            parsed, error = None, None
+            content = clean_text(raw.content, msgs)
+            if schema is not None and raw.finish_reason == "length":
+                error = (f"invalid output: the reply hit the {req.max_tokens}-token limit and "
+                         f"was cut off; reply shorter")
+            elif schema is not None:
+                try:
+                    parsed = parse_reply(schema, content)
+                except ValidationError as exc:
+                    error = "invalid output: " + _validation_summary(exc)
+            written = self.ledger.append(
+                "llm_calls", run_id=self.run_id, **row, response=raw.content,
+                parsed=parsed.model_dump(mode="json") if parsed else None,
+                input_tokens=raw.input_tokens, output_tokens=raw.output_tokens, cost_usd=cost,
+                latency_s=latency, error=error, trace_id=current_trace_id())
+            span.ledger_row(written["id"])
         ids.append(written["id"])
         return Reply(content=content, parsed=parsed, input_tokens=raw.input_tokens,
                      output_tokens=raw.output_tokens, cost_usd=cost, model=raw.model or backend.model,

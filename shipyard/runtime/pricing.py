@@ -18,13 +18,14 @@ import functools
 import importlib.util
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shipyard.errors import ConfigError
 
-__all__ = ["PRICES_ENV", "Price", "cost_usd", "price_for"]
+__all__ = ["PRICES_ENV", "Price", "cost_usd", "is_free", "price_for"]
 
 PRICES_ENV = "SHIPYARD_PRICES"
 
@@ -67,14 +68,22 @@ def price_for(model: str) -> Price | None:
     return None
 
 
-def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
-    """USD for one call; 0.0 for free (local, scripted) and unknown models."""
-    if model.lower().startswith(_FREE_PREFIXES):
+def cost_usd(model: str, input_tokens: int, output_tokens: int, *,
+             custom: Mapping[str, Price] | None = None) -> float:
+    """USD for one call; 0.0 for free (local, scripted) and unknown models.
+
+    `custom` (`[models.prices]` in shipyard.toml) wins over both price maps."""
+    if is_free(model):
         return 0.0
-    price = price_for(model)
+    price = (custom or {}).get(model) or price_for(model)
     if price is None:
         return 0.0
     return input_tokens * price.input_per_token + output_tokens * price.output_per_token
+
+
+def is_free(model: str) -> bool:
+    """Local and scripted models: their tokens and seconds count, their cost is 0."""
+    return model.lower().startswith(_FREE_PREFIXES)
 
 
 def _candidates(model: str) -> list[str]:

@@ -16,22 +16,31 @@ Why it is shaped this way:
 - Exporters are chosen in code because the bare SDK ignores
   `OTEL_TRACES_EXPORTER`. The network is used only when an OTLP endpoint is
   configured (invariant 5); the offline default is a JSONL file.
+- Metrics (`metrics.py`) start and stop with the traces and share their resource.
+  `OTEL_SDK_DISABLED=true` turns both off: spans are then the API's no-ops.
+- A run that stops at a human gate and resumes in another process stays one
+  trace: `run_span` takes the first segment's span as its remote parent and links
+  to the spans before the interrupt. Ledger rows carry `trace_id` and `span_id`
+  (`current_ids()`), and a model-call span carries its row's id, so each leads to
+  the other.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._trace_file import JsonlSpanExporter
+
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span, Tracer
 
 __all__ = [
@@ -39,9 +48,11 @@ __all__ = [
     "LLMSpan",
     "SpanHandle",
     "configure",
+    "current_ids",
     "current_trace_id",
     "llm_span",
     "node_span",
+    "run_span",
     "shutdown",
     "tool_span",
 ]
@@ -49,6 +60,7 @@ __all__ = [
 _TRACER_NAME = "shipyard"
 _CONSOLE_ENV = "SHIPYARD_OTEL_CONSOLE"
 _OTLP_ENVS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+_TRACES_ENV = "OTEL_TRACES_EXPORTER"  # none | console | otlp, comma-separated
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
@@ -61,7 +73,8 @@ AttributeValue = str | bool | int | float | Sequence[str] | Sequence[int] | Sequ
 
 
 def configure(service_name: str = "shipyard", *, trace_file: Path | None = None,
-              exporters: Sequence[SpanExporter] = (), set_global: bool = True) -> None:
+              exporters: Sequence[SpanExporter] = (), set_global: bool = True,
+              metric_readers: Sequence[Any] = ()) -> None:
     """Start tracing for this process; later calls are no-ops until `shutdown()`.
 
     Exporters: OTLP over http/protobuf when `OTEL_EXPORTER_OTLP_ENDPOINT` or
@@ -72,11 +85,15 @@ def configure(service_name: str = "shipyard", *, trace_file: Path | None = None,
 
     `set_global` also installs the provider as the process-wide default (only
     if none is installed yet) so third-party instrumentation joins our traces.
+    `metric_readers` are added to the exporters `OTEL_METRICS_EXPORTER` asks for.
     """
     global _provider, _atexit_registered
     with _lock:
-        if _provider is not None:
+        if _provider is not None or _disabled():
             return
+        from . import metrics
+
+        metrics.exporter_kinds()  # a misspelt exporter fails here, before anything starts
         from opentelemetry import trace
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
@@ -87,6 +104,7 @@ def configure(service_name: str = "shipyard", *, trace_file: Path | None = None,
         for processor in _processors(trace_file, exporters):
             provider.add_span_processor(processor)
         _provider = provider
+        metrics.configure(provider.resource, readers=metric_readers)
         if set_global and _global_provider_unset():
             trace.set_tracer_provider(provider)
         if not _atexit_registered:
@@ -95,16 +113,31 @@ def configure(service_name: str = "shipyard", *, trace_file: Path | None = None,
 
 
 def shutdown() -> None:
-    """Flush every exporter and stop tracing; `configure()` may be called again."""
+    """Flush every exporter and stop tracing; `configure()` may be called again.
+
+    Bounded: an unreachable collector costs at most the exporter's timeout here."""
     global _provider
     with _lock:
         provider, _provider = _provider, None
     if provider is not None:
-        provider.force_flush()
+        from . import metrics
+
+        provider.force_flush(timeout_millis=int(metrics.export_timeout_s() * 1000) + 500)
         provider.shutdown()
+        metrics.shutdown()
+
+
+def _disabled() -> bool:
+    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
+def _trace_exporter_kinds() -> set[str]:
+    return {k.strip().lower() for k in os.environ.get(_TRACES_ENV, "").split(",") if k.strip()}
 
 
 def _processors(trace_file: Path | None, exporters: Sequence[SpanExporter]) -> list[Any]:
+    import sys
+
     from opentelemetry.sdk.trace.export import (
         BatchSpanProcessor,
         ConsoleSpanExporter,
@@ -112,14 +145,16 @@ def _processors(trace_file: Path | None, exporters: Sequence[SpanExporter]) -> l
     )
 
     processors: list[Any] = []
-    if any(os.environ.get(name) for name in _OTLP_ENVS):
+    kinds = _trace_exporter_kinds()
+    if "otlp" in kinds or ("none" not in kinds and any(os.environ.get(n) for n in _OTLP_ENVS)):
         # Batched: a collector round-trip must not sit inside every model call.
         processors.append(BatchSpanProcessor(_otlp_exporter()))
     if trace_file is not None:
         # Synchronous: a local append is cheap, and a crash loses no spans.
         processors.append(SimpleSpanProcessor(JsonlSpanExporter(trace_file)))
-    if os.environ.get(_CONSOLE_ENV) == "1":
-        processors.append(SimpleSpanProcessor(ConsoleSpanExporter()))
+    if os.environ.get(_CONSOLE_ENV) == "1" or "console" in kinds:
+        # stderr: stdout carries `--json` output, which a span dump would break
+        processors.append(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
     processors.extend(SimpleSpanProcessor(exporter) for exporter in exporters)
     return processors
 
@@ -157,13 +192,14 @@ def _tracer() -> Tracer:
 
 
 class SpanHandle:
-    """What a span context manager yields: add attributes, mark a failure."""
+    """What a span context manager yields: add attributes, mark a failure or a pause."""
 
-    __slots__ = ("_failed", "_span")
+    __slots__ = ("_failed", "_paused", "_span")
 
     def __init__(self, span: Span) -> None:
         self._span = span
         self._failed = False
+        self._paused = False
 
     def set_attributes(self, attributes: Mapping[str, AttributeValue | None]) -> None:
         """Add attributes; None values are skipped (OTel rejects them with a warning)."""
@@ -180,20 +216,37 @@ class SpanHandle:
         self._span.set_attribute("error.type", type(exc).__qualname__)
         self._span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
 
+    def paused(self) -> None:
+        """The exception leaving this span is a pause for a human, not a failure."""
+        self._paused = True
+        self._span.set_attribute("shipyard.paused", True)
+
 
 class LLMSpan(SpanHandle):
-    """A GenAI `chat` span; `record()` adds what the reply reported."""
+    """A GenAI `chat` span; `record()` adds what the reply reported, and counts it."""
 
-    __slots__ = ()
+    __slots__ = ("_agent", "_model")
+
+    def __init__(self, span: Span, agent: str = "", model: str = "") -> None:
+        super().__init__(span)
+        self._agent, self._model = agent, model
 
     def record(self, input_tokens: int, output_tokens: int, finish_reasons: list[str] | None,
                cost_usd: float) -> None:
+        from . import metrics
+
         self.set_attributes({
             "gen_ai.usage.input_tokens": input_tokens,
             "gen_ai.usage.output_tokens": output_tokens,
             "gen_ai.response.finish_reasons": list(finish_reasons) if finish_reasons else None,
             "shipyard.cost_usd": cost_usd,
         })
+        metrics.record_llm_call(agent=self._agent, model=self._model, input_tokens=input_tokens,
+                                output_tokens=output_tokens, cost_usd=cost_usd)
+
+    def ledger_row(self, row_id: str) -> None:
+        """The id of the `llm_calls` row this call wrote: from the span back to the audit."""
+        self._span.set_attribute("shipyard.ledger.id", row_id)
 
 
 @contextmanager
@@ -201,6 +254,8 @@ def llm_span(*, agent: str, model: str, provider: str, temperature: float | None
              max_tokens: int | None, run_id: str) -> Iterator[LLMSpan]:
     """A span around one model call, named `chat {model}` as the GenAI conventions ask."""
     from opentelemetry.trace import SpanKind
+
+    from . import metrics
 
     attributes = {
         "gen_ai.operation.name": "chat",
@@ -211,24 +266,72 @@ def llm_span(*, agent: str, model: str, provider: str, temperature: float | None
         "shipyard.agent": agent,
         "shipyard.run_id": run_id,
     }
-    with _span(f"chat {model}", attributes, LLMSpan, kind=SpanKind.CLIENT) as handle:
-        yield handle
+    start, error = time.perf_counter(), None
+    try:
+        with _span(f"chat {model}", attributes, LLMSpan, kind=SpanKind.CLIENT) as handle:
+            handle._agent, handle._model = agent, model
+            yield handle
+    except BaseException as exc:
+        error = type(exc).__qualname__
+        raise
+    finally:
+        metrics.record_llm_duration(agent=agent, model=model,
+                                    seconds=time.perf_counter() - start, error_type=error)
 
 
 @contextmanager
 def node_span(name: str, *, run_id: str, gate: str | None) -> Iterator[SpanHandle]:
-    """A span around one graph node; model and tool spans inside it become its children."""
+    """A span around one graph node; model and tool spans inside it become its children.
+
+    Its duration is recorded as `shipyard.gate.duration` with the outcome: ok, paused
+    (the node stopped for a human: `handle.paused()`) or error."""
+    from . import metrics
+
     attributes = {"shipyard.node": name, "shipyard.run_id": run_id, "shipyard.gate": gate}
-    with _span(f"shipyard.node {name}", attributes, SpanHandle) as handle:
-        yield handle
+    start, outcome = time.perf_counter(), "error"
+    handle: SpanHandle | None = None
+    try:
+        with _span(f"shipyard.node {name}", attributes, SpanHandle) as handle:
+            yield handle
+        outcome = "ok"
+    finally:
+        if handle is not None and handle._paused:
+            outcome = "paused"
+        metrics.record_gate(node=name, gate=gate, seconds=time.perf_counter() - start,
+                            outcome=outcome)
 
 
 @contextmanager
-def tool_span(name: str, *, run_id: str) -> Iterator[SpanHandle]:
-    """A span around one tool or check run (ruff, bandit, pytest, ...)."""
-    attributes = {"shipyard.tool": name, "shipyard.run_id": run_id}
-    with _span(f"shipyard.tool {name}", attributes, SpanHandle) as handle:
+def run_span(run_id: str, *, parent: tuple[str, str] | None = None,
+             links: Sequence[tuple[str, str]] = ()) -> Iterator[SpanHandle]:
+    """The root span of one drive of a run. A resumed run passes the first drive's
+    (trace id, span id) as `parent`, so the whole run stays one trace across processes,
+    and `links` to the spans that ran before the interrupt."""
+    from opentelemetry import trace
+    from opentelemetry.trace import Link
+
+    context = trace.set_span_in_context(trace.NonRecordingSpan(_remote(*parent))) \
+        if parent else None
+    span_links = [Link(_remote(*ids), {"shipyard.link": "before_interrupt"}) for ids in links]
+    attributes = {"shipyard.node": "run", "shipyard.run_id": run_id,
+                  "shipyard.resumed": bool(parent) or None}
+    with _span("shipyard.node run", attributes, SpanHandle, context=context,
+               links=span_links) as handle:
         yield handle
+
+
+def tool_span(name: str, *, run_id: str | None) -> Any:
+    """A span around one tool or check run (ruff, bandit, pytest, ...); inside a run its
+    parent node span already names the run."""
+    attributes = {"shipyard.tool": name, "shipyard.run_id": run_id}
+    return _span(f"shipyard.tool {name}", attributes, SpanHandle)
+
+
+def _remote(trace_id: str, span_id: str) -> Any:
+    from opentelemetry.trace import SpanContext, TraceFlags
+
+    return SpanContext(trace_id=int(trace_id, 16), span_id=int(span_id, 16), is_remote=True,
+                       trace_flags=TraceFlags(TraceFlags.SAMPLED))
 
 
 _H = TypeVar("_H", bound=SpanHandle)
@@ -236,14 +339,14 @@ _H = TypeVar("_H", bound=SpanHandle)
 
 @contextmanager
 def _span(name: str, attributes: Mapping[str, AttributeValue | None], handle_type: type[_H],
-          *, kind: Any = None) -> Iterator[_H]:
+          *, kind: Any = None, context: Any = None, links: Sequence[Any] = ()) -> Iterator[_H]:
     from opentelemetry.trace import SpanKind
 
     # We record exceptions ourselves: the SDK's automatic recording would
     # record a second copy when the caller already called .error(exc).
     with _tracer().start_as_current_span(
-        name, kind=kind or SpanKind.INTERNAL, record_exception=False,
-        set_status_on_exception=False,
+        name, context=context, kind=kind or SpanKind.INTERNAL, links=list(links) or None,
+        record_exception=False, set_status_on_exception=False,
     ) as span:
         handle = handle_type(span)
         handle.set_attributes(attributes)
@@ -252,9 +355,19 @@ def _span(name: str, attributes: Mapping[str, AttributeValue | None], handle_typ
         except GeneratorExit:  # the generator was closed, not failed
             raise
         except BaseException as exc:  # Ctrl-C and cancellation are failed calls too
-            if not handle._failed:
+            if not handle._failed and not handle._paused:
                 handle.error(exc)
             raise
+
+
+def current_ids() -> tuple[str, str] | None:
+    """(trace id, span id) of the active span as hex, or None outside a recorded span."""
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return trace.format_trace_id(context.trace_id), trace.format_span_id(context.span_id)
 
 
 def current_trace_id() -> str | None:
@@ -265,65 +378,3 @@ def current_trace_id() -> str | None:
     if not context.is_valid:
         return None
     return trace.format_trace_id(context.trace_id)
-
-
-# --------------------------------------------------------------------------- JSONL file
-
-
-class JsonlSpanExporter:
-    """Appends one JSON object per finished span to a file: the offline trace log.
-
-    It satisfies the SDK's `SpanExporter` protocol (export, shutdown,
-    force_flush) without subclassing it, so this module does not import the
-    SDK until `configure()` runs. Span processors only call those methods.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._path = Path(path)
-        self._lock = threading.Lock()  # parallel reviewers end spans from several threads
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        from opentelemetry.sdk.trace.export import SpanExportResult
-
-        text = "".join(json.dumps(_span_record(s), default=str) + "\n" for s in spans)
-        try:
-            with self._lock:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                # One write per batch in append mode: lines from concurrent
-                # processes sharing the file do not interleave mid-line.
-                with self._path.open("a", encoding="utf-8") as fh:
-                    fh.write(text)
-        except OSError:
-            return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        """Nothing is held open between exports."""
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return True
-
-
-def _span_record(span: ReadableSpan) -> dict[str, Any]:
-    context = span.get_span_context()
-    parent = span.parent
-    return {
-        "name": span.name,
-        "trace_id": f"{context.trace_id:032x}",
-        "span_id": f"{context.span_id:016x}",
-        "parent_span_id": f"{parent.span_id:016x}" if parent is not None else None,
-        "kind": span.kind.name,
-        "start_ns": span.start_time,
-        "end_ns": span.end_time,
-        "attributes": _plain(span.attributes),
-        "status": {"code": span.status.status_code.name, "description": span.status.description},
-        "events": [{"name": e.name, "time_ns": e.timestamp, "attributes": _plain(e.attributes)}
-                   for e in span.events],
-        "service": (span.resource.attributes.get("service.name") if span.resource else None),
-    }
-
-
-def _plain(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-    """OTel attribute values as JSON types: sequences become lists."""
-    return {k: list(v) if isinstance(v, tuple | list) else v
-            for k, v in (attributes or {}).items()}

@@ -13,6 +13,7 @@ point's name). The built-ins register through the same function.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import shutil
 import tempfile
@@ -25,6 +26,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from ...errors import RepoError, UserError
+from ..telemetry import tool_span
 from .base import CheckContext, CheckResult, Evidence, Finding, ProgressFn
 from .baseline import BASELINED, BaseTree, judge_against_base
 from .policy import ALL_CHECKS, CheckPolicy
@@ -155,6 +157,13 @@ def run_checks(
     base_tree = BaseTree(repo, base_sha, scratch_root / "base-tree")
     try:
         def one(name: str) -> CheckResult:
+            with tool_span(name, run_id=None) as span:
+                result = _checked(name)
+                span.set_attributes({"shipyard.check.status": result.status,
+                                     "shipyard.check.blocking": result.blocking})
+                return result
+
+        def _checked(name: str) -> CheckResult:
             if on_progress:
                 on_progress(name, None)
             scratch = scratch_root / name
@@ -172,7 +181,9 @@ def run_checks(
 
         if parallel and len(names) > 1:
             with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="check") as pool:
-                results = tuple(pool.map(one, names))
+                # each thread runs in a copy of this context: its tool span joins the trace
+                contexts = [contextvars.copy_context() for _ in names]
+                results = tuple(pool.map(lambda c, n: c.run(one, n), contexts, names))
         else:
             results = tuple(one(n) for n in names)
         if only is None:  # on a shipyard branch: the G3 acceptance tests survive and pass
