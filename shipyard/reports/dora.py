@@ -27,7 +27,7 @@ from ..errors import RunNotFound, UserError
 from ..runtime.ledger import Ledger
 from ._period import iso, parse_ts, week_of
 
-__all__ = ["Change", "DoraReport", "WeekDora", "dora_report", "mark_failed"]
+__all__ = ["Change", "DoraReport", "WeekDora", "dora_report", "event_data", "mark_failed"]
 
 _RUN_TRAILER = re.compile(r"^Shipyard-Run:\s*(\S+)\s*$", re.MULTILINE)
 _REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
@@ -126,7 +126,7 @@ def mark_failed(ledger: Ledger, run_id: str, *, reason: str, who: str) -> dict[s
     if run_id not in ledger.run_ids():
         raise RunNotFound(f"no run {run_id!r} in this ledger; `shipyard runs` lists them.")
     ended = [r for r in ledger.rows("events", run_id=run_id, where="kind = 'run_ended'")]
-    status = _data(ended[-1]).get("status") if ended else "running"
+    status = event_data(ended[-1]).get("status") if ended else "running"
     if status != "merged":
         raise UserError(f"run {run_id} has not merged (status: {status}); only a merged "
                         f"change can fail after deployment.")
@@ -138,7 +138,8 @@ def mark_failed(ledger: Ledger, run_id: str, *, reason: str, who: str) -> dict[s
 # --------------------------------------------------------------------------- internals
 
 
-def _data(row: dict[str, Any]) -> dict[str, Any]:
+def event_data(row: dict[str, Any]) -> dict[str, Any]:
+    """An event row's `data` as a dict ({} when it is not one)."""
     import json
 
     try:
@@ -152,7 +153,7 @@ def _events_by_run(ledger: Ledger) -> dict[str, dict[str, dict[str, Any]]]:
     """run -> kind -> the latest event of that kind (its data, plus `ts`)."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for row in ledger.rows("events", where="kind IN ('run_ended', 'dora', 'change_failed')"):
-        out.setdefault(row["run_id"], {})[row["kind"]] = {**_data(row), "ts": row["ts"]}
+        out.setdefault(row["run_id"], {})[row["kind"]] = {**event_data(row), "ts": row["ts"]}
     return out
 
 

@@ -7,7 +7,6 @@ same content as a dict (for `--json` and the web console).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ from ..runtime.pricing import Price
 from . import charts
 from ._period import iso
 from .cost import priced_calls, summarize
-from .dora import dora_report
+from .dora import dora_report, event_data
 
 __all__ = ["weekly_data", "weekly_html"]
 
@@ -48,14 +47,6 @@ def _in(row: dict[str, Any], since: datetime, now: datetime) -> bool:
     return iso(since) <= row["ts"] <= iso(now)
 
 
-def _data(row: dict[str, Any]) -> dict[str, Any]:
-    try:
-        value = json.loads(row.get("data") or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _verdicts(ledger: Ledger, since: datetime, now: datetime) -> dict[str, dict[str, int]]:
     """gate -> verdict -> count: human decisions, G5 pass/block, and how runs ended."""
     counts: dict[str, Counter[str]] = {}
@@ -65,7 +56,7 @@ def _verdicts(ledger: Ledger, since: datetime, now: datetime) -> dict[str, dict[
     for row in ledger.rows("events", where="kind IN ('g5_decision', 'run_ended')"):
         if not _in(row, since, now):
             continue
-        data = _data(row)
+        data = event_data(row)
         if row["kind"] == "g5_decision":
             counts.setdefault("G5", Counter())[data.get("verdict", "?")] += 1
         else:
@@ -83,7 +74,7 @@ def _blocked(ledger: Ledger, since: datetime, now: datetime) -> dict[str, Any]:
     for row in ledger.rows("events", where="kind IN ('g5_decision', 'run_ended')"):
         if not _in(row, since, now):
             continue
-        data = _data(row)
+        data = event_data(row)
         if row["kind"] == "g5_decision":
             for reason in data.get("reasons") or []:
                 kind = str(reason).split(":", 1)[0].strip()[:60] or "other"
