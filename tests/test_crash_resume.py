@@ -98,7 +98,8 @@ def test_a_run_survives_its_worktree_being_deleted(make_repo, cli):
 
 def test_two_concurrent_approvals_drive_the_run_once_and_status_says_running(make_repo,
                                                                               replies):
-    replies["planner.rfc"] = [{"delay_s": 8, "reply": replies["planner.rfc"][0]}]
+    # long enough for two more CLI processes to start on a loaded machine
+    replies["planner.rfc"] = [{"delay_s": 20, "reply": replies["planner.rfc"][0]}]
     repo = make_repo()
     started = subprocess.run([SHIPYARD, "run-feature", "Add multiply", "--repo", str(repo),
                               "--json", "--no-input"], capture_output=True, text=True, check=False)

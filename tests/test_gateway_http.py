@@ -12,6 +12,7 @@ import pytest
 from conftest import DEFAULT_REPLIES, make_calc_repo
 
 BY_SCHEMA = {"OnePager": DEFAULT_REPLIES["planner.onepager"][0],
+             "OnePagerBrief": DEFAULT_REPLIES["planner.onepager"][0],   # a short request's
              "AIScope": DEFAULT_REPLIES["governance.scope"][0]}
 
 
@@ -94,7 +95,7 @@ def test_429_over_http_is_retried_and_both_attempts_are_in_the_ledger(tmp_path, 
     params = json.loads(rows[1][5])
     assert (params["temperature"], params["max_tokens"]) == (0.3, 900)
     sent = next(r for r in server.requests if "response_format" in r
-                and r["response_format"]["json_schema"]["name"] == "OnePager")
+                and r["response_format"]["json_schema"]["name"].startswith("OnePager"))
     assert sent["temperature"] == 0.3 and sent["max_tokens"] == 900
     assert sent["response_format"]["type"] == "json_schema"
     assert sent["response_format"]["json_schema"]["schema"]["properties"]["title"]["maxLength"] == 100
