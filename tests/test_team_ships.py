@@ -227,3 +227,20 @@ def test_a_test_file_the_implementer_adds_unasked_is_dropped_not_linted(make_rep
     attempts = _events(repo, "inner_attempt")
     assert attempts[0]["passed"] and attempts[0]["files"] == ["calc/core.py"]
     assert "tests.py" not in git(repo, "ls-tree", "-r", "--name-only", f"shipyard/{r['run_id']}")
+
+
+def test_a_reply_that_changes_nothing_or_omits_the_named_function_is_not_green(
+        make_repo, cli, replies):
+    # seen in `make demo`: the model re-sent the files unchanged and, with no usable case
+    # from G3, it was green; an empty change was merged
+    unchanged = f"FILE: calc/core.py\n```python\n{CALC_CORE}```\n"
+    other = "FILE: calc/core.py\n```python\ndef double(a):\n    return 2 * a\n```\n"
+    replies["implementer.implement"] = [{"raw": unchanged}, {"raw": other}, {"raw": MULTIPLY_EDIT}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo)
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    problems = [a["problems"] for a in _events(repo, "inner_attempt")]
+    assert "changes nothing" in problems[0][0]
+    assert "`multiply` is not defined anywhere" in problems[1][0]
+    assert problems[2] == []
+    assert "def multiply" in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")

@@ -301,6 +301,8 @@ def _attempt(n: Nodes, s: FeatureState, gw: Any, i: int, temperature: float,
                           protected=protected)
     if applied.problems:
         return Candidate(attempt=i, files=applied.files, problems=applied.problems)
+    if missing := _missing(ws.path, s["feature"], applied.files):
+        return Candidate(attempt=i, files=applied.files, problems=missing)
     fixed, lint = _ruff(ws.path, applied.files)
     cand = Candidate(attempt=i, files=fixed, problems=lint)
     if not lint:
@@ -308,6 +310,28 @@ def _attempt(n: Nodes, s: FeatureState, gw: Any, i: int, temperature: float,
         if cand.probe.error:
             cand.problems = [cand.probe.error]
     return cand
+
+
+def _missing(root: Path, feature: str, files: dict[str, str]) -> list[str]:
+    """What makes a candidate no change at all: it rewrites files as they were, or a new
+    function the request names (`slugify(text)`, not `os.system(`) is defined nowhere."""
+    if all(_existing(root, rel) == text for rel, text in files.items()):
+        return ["your reply changes nothing: add or change the code the request asks for"]
+    undotted = {m.group(1) or m.group(2) for m in _IDENT.finditer(feature)
+                if not feature[:m.start()].endswith(".")}
+    named = targets(feature) & undotted
+    py = [rel for rel in files if rel.endswith(".py")]
+    defined = set().union(*(_defs(files[rel]) for rel in py)) if py else set()
+    new = {n for n in named - defined if not _defined_in_repo(root, n, skip=set(files))}
+    return [f"`{n}` is not defined anywhere: write it where the request says" for n in sorted(new)]
+
+
+def _defined_in_repo(root: Path, name: str, *, skip: set[str]) -> bool:
+    from ..runtime.proc import run as run_proc
+
+    res = run_proc(["git", "grep", "-l", "-E", rf"^\s*(async\s+)?(def|class)\s+{name}\b", "--",
+                    "*.py"], cwd=root, timeout=30)
+    return any(p not in skip for p in res.stdout.split())
 
 
 def _without_tests(code: str) -> str:

@@ -107,6 +107,9 @@ class BuildNodes(NodeBase):
         inner = s.get("inner") or {"green": True, "reasons": []}
         if inner["green"]:
             reasons = block_reasons(s.get("checks", []), reviews, s.get("refusals", []))
+            if not (s.get("review_diff") or "").strip():  # only shipyard's own documents
+                reasons.append("the change has no code: nothing but shipyard's documents "
+                               "differs from the base")
         else:  # no candidate passed the acceptance cases: nothing was reviewed
             reasons = [f"acceptance: {r}" for r in inner["reasons"]] or [
                 "acceptance: no candidate passed the acceptance cases"]
