@@ -301,7 +301,9 @@ def _attempt(n: Nodes, s: FeatureState, gw: Any, i: int, temperature: float,
                           protected=protected)
     if applied.problems:
         return Candidate(attempt=i, files=applied.files, problems=applied.problems)
-    if missing := _missing(ws.path, s["feature"], applied.files):
+    base = {rel: ws.git.run("show", f"{s['base_sha']}:{rel}", check=False)
+            for rel in applied.files}
+    if missing := _missing(ws.path, s["feature"], applied.files, base):
         return Candidate(attempt=i, files=applied.files, problems=missing)
     fixed, lint = _ruff(ws.path, applied.files)
     cand = Candidate(attempt=i, files=fixed, problems=lint)
@@ -312,10 +314,12 @@ def _attempt(n: Nodes, s: FeatureState, gw: Any, i: int, temperature: float,
     return cand
 
 
-def _missing(root: Path, feature: str, files: dict[str, str]) -> list[str]:
-    """What makes a candidate no change at all: it rewrites files as they were, or a new
-    function the request names (`slugify(text)`, not `os.system(`) is defined nowhere."""
-    if all(_existing(root, rel) == text for rel, text in files.items()):
+def _missing(root: Path, feature: str, files: dict[str, str],
+             base: dict[str, str]) -> list[str]:
+    """What makes a candidate no change at all: its files are as they were at the base, or
+    a new function the request names (`slugify(text)`, not `os.system(`) is defined nowhere.
+    (A fix round may resend the code it already committed: that is still a change.)"""
+    if all(base.get(rel) == text for rel, text in files.items()):
         return ["your reply changes nothing: add or change the code the request asks for"]
     undotted = {m.group(1) or m.group(2) for m in _IDENT.finditer(feature)
                 if not feature[:m.start()].endswith(".")}
