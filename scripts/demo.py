@@ -31,8 +31,9 @@ SAMPLE = ROOT / "examples" / "sample-app"
 VENV = ROOT / os.environ.get("SHIPYARD_VENV", ".venv")  # a relative path is taken from ROOT
 FEATURE = (
     "Add a slugify(text) helper to textkit/strings.py: lowercase the text, replace every run "
-    "of characters that are not letters or digits with a single hyphen, and strip hyphens "
-    "from both ends. Export it from textkit/__init__.py and add pytest tests for it."
+    "of characters that are not letters or digits (regex [^a-z0-9]+) with a single hyphen, "
+    "and strip hyphens from both ends, so slugify('  Hello, World!  ') returns 'hello-world'. "
+    "Export it from textkit/__init__.py and add pytest tests for it."
 )
 EXIT_WAITING = 3
 MAX_APPROVALS = 10  # a run has three human gates by default; this only stops a runaway loop

@@ -195,7 +195,7 @@ def test_a_proposed_case_two_different_implementations_agree_against_is_set_asid
     replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT},
                                         {"raw": MULTIPLY_EDIT.replace("a * b", "b * a")}]
     repo = make_repo(human=["G6"])
-    r = _start(cli, repo)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     disputed = _events(repo, "acceptance_case_disputed")
     assert [(d["call"], d["expected"]) for d in disputed] == [("multiply(3, 4)", "13")]
@@ -203,8 +203,20 @@ def test_a_proposed_case_two_different_implementations_agree_against_is_set_asid
     assert "multiply(2, 5)" in test and "13" not in test      # the disputed case is gone
 
 
+def test_without_a_documented_example_agreement_sets_nothing_aside(make_repo, cli, replies):
+    # seen on `make demo`: two wrong candidates agreed against the one correct proposed case
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "13"}, {"call": "multiply(2, 5)", "expected": "10"}]}]
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT},
+                                        {"raw": MULTIPLY_EDIT.replace("a * b", "b * a")}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo)
+    assert r["status"] == "failed" and "multiply(3, 4) returned 12, expected 13" in r["reason"]
+    assert _events(repo, "acceptance_case_disputed") == []
+
+
 def test_an_unused_local_in_new_code_is_fixed_by_ruff_not_sent_back(tmp_path):
-    from shipyard.graphs.build import _ruff
+    from shipyard.graphs.lint import fix_and_lint as _ruff
 
     git(tmp_path, "init", "-q")
     new = "def f(a):\n    return a\n\n\ndef g(xs):\n    seen = set(xs)\n    return len(xs)\n"
@@ -237,10 +249,33 @@ def test_a_reply_that_changes_nothing_or_omits_the_named_function_is_not_green(
     other = "FILE: calc/core.py\n```python\ndef double(a):\n    return 2 * a\n```\n"
     replies["implementer.implement"] = [{"raw": unchanged}, {"raw": other}, {"raw": MULTIPLY_EDIT}]
     repo = make_repo(human=["G6"])
-    r = _start(cli, repo)
+    r = _start(cli, repo, "Add a `multiply` helper")  # no signature given: no stub is written
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     problems = [a["problems"] for a in _events(repo, "inner_attempt")]
     assert "changes nothing" in problems[0][0]
     assert "`multiply` is not defined anywhere" in problems[1][0]
     assert problems[2] == []
     assert "def multiply" in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+
+
+def test_a_doubled_opening_fence_counts_once():
+    # seen in `make demo`: "```" then "```python" opened one block
+    blocks = parse_blocks("FILE: a.py\n```\n```python\nx = 1\n```\n")
+    assert [(b.path, b.code, b.lang) for b in blocks] == [("a.py", "x = 1\n", "python")]
+
+
+def test_an_example_followed_by_a_sentence_is_still_an_example():
+    # seen on `make demo`: "'hello-world'. Export it" parses as an attribute access
+    text = "strip both ends, so slugify('  Hi, You!  ') returns 'hi-you'. Export it too."
+    cases = extract_examples(text, {"slugify"}, source="request")
+    assert [(c.call, c.expected) for c in cases] == [("slugify('  Hi, You!  ')", "'hi-you'")]
+
+
+def test_the_implementers_own_test_function_and_its_call_are_dropped():
+    from shipyard.graphs.build import _without_tests
+
+    code = ("def f(x):\n    return x\n\n\ndef test_f():\n    assert f(1) == 2\n\n\n"
+            "test_f()\nprint(f(2))\n")
+    kept = _without_tests(code)
+    assert "test_f" not in kept and kept.startswith("def f(x):\n    return x\n")
+    assert kept.rstrip().endswith("print(f(2))")

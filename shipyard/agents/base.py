@@ -130,12 +130,13 @@ class TextTask:
 
     role: str
     task: str
+    section: str = ""  # the prompt's `## task:` section, when it is not the task's name
 
     def run(self, gateway: Gateway, *, gate: str, temperature: float | None = None,
             max_tokens: int | None = None, **context: Any) -> Reply:
         from ..runtime.models import PromptInfo
 
-        prompt, messages = render(self.role, self.task, **context)
+        prompt, messages = render(self.role, self.section or self.task, **context)
         return gateway.complete(self.role, messages, task=self.task, gate=gate,
                                 prompt=PromptInfo(id=prompt.id, version=prompt.version),
                                 temperature=temperature, max_tokens=max_tokens)

@@ -78,6 +78,10 @@ def parse_blocks(reply: str) -> list[FileBlock]:
                     else found.group(1)
             i += 1
             continue
+        if i + 1 < len(lines) and _FENCE_OPEN.match(lines[i + 1]) \
+                and not _FENCE_CLOSE.match(lines[i + 1]):
+            i += 1  # "```" then "```python": a doubled opener, the second one counts
+            continue
         lang = m.group(1).lower()
         end = next((j for j in range(i + 1, len(lines))
                     if _FENCE_CLOSE.match(lines[j]) or _NEXT_FILE.match(lines[j])), None)

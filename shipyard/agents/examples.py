@@ -84,13 +84,18 @@ def _balanced_call(line: str, start: int, open_at: int) -> str | None:
 
 
 def _leading_expr(text: str) -> str:
-    """The longest prefix of `text` that is a Python expression (drops trailing prose)."""
+    """The longest prefix of `text` that is a literal, else the longest that is a Python
+    expression (drops trailing prose: "'a-b'. Export it" parses as an attribute access)."""
     text = text.strip().rstrip(".,;")
+    found = ""
     for end in range(len(text), 0, -1):
         candidate = text[:end].strip().rstrip(".,;")
-        if candidate and _expr(candidate) is not None:
-            return candidate
-    return ""
+        node = _expr(candidate) if candidate else None
+        if node is not None:
+            if _literal_ish(node):
+                return candidate
+            found = found or candidate
+    return found
 
 
 def _keep(out: list[Example], call: str, expected: str, wanted: set[str], source: str) -> None:

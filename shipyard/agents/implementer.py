@@ -10,3 +10,6 @@ from __future__ import annotations
 from .base import TextTask
 
 IMPLEMENT = TextTask(role="implementer", task="implement")
+# A first attempt at declared stubs, posed with only the stubs and their imports
+# (graphs/build.py). The same task in the ledger: one Implementer attempt, another prompt.
+COMPLETE = TextTask(role="implementer", task="implement", section="complete")

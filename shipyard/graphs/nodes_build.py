@@ -23,7 +23,9 @@ class BuildNodes(NodeBase):
     def g5_implement(self, s: FeatureState) -> dict[str, Any]:
         """The inner loop (graphs/build.py): attempts run against the acceptance cases; only
         a green candidate is committed and goes on to the checks and reviews."""
-        from .build import implement, relevant_files, test_file
+        from .acceptance import test_file
+        from .build import implement
+        from .context import relevant_files
 
         ws = self.env.workspace(s)
         rnd = s.get("fix_round", 0)

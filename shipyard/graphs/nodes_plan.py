@@ -118,7 +118,8 @@ class PlanNodes(NodeBase):
     def g3_tests(self, s: FeatureState) -> dict[str, Any]:
         """Acceptance cases first: examples from the request and docstrings (by code) and the
         Test Engineer's proposed cases, as one pytest file committed before any code."""
-        from .build import acceptance, relevant_files, test_file
+        from .acceptance import acceptance, test_file
+        from .context import relevant_files
 
         ws = self.env.workspace(s)
         acc = acceptance(self, s, relevant_files(self, s))

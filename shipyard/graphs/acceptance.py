@@ -1,0 +1,145 @@
+"""G3's executable acceptance cases (DESIGN §1, issue 7).
+
+Examples in the request and in the docstrings of the functions it names become test
+cases by code ("docstring"/"request": authoritative); the Test Engineer adds cases of its
+own ("proposed"). All are written as one pytest file and committed before any code
+exists. G5's inner loop (graphs/build.py) runs them against every candidate.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..agents import test_engineer
+from ..agents.examples import Example, extract_examples, module_of, render_tests
+from .context import NOT_TARGETS, defs, is_test, planned_files, targets
+from .lint import ruff_stdin
+from .scale import BRIEF
+
+if TYPE_CHECKING:
+    from .nodes import Nodes
+    from .state import FeatureState
+
+__all__ = ["AUTHORITATIVE", "acceptance", "test_file"]
+
+AUTHORITATIVE = ("docstring", "request")
+
+
+def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, Any]:
+    """The acceptance cases and where they live: {path, imports, cases, disputed}."""
+    plan = _test_plan(n, s, files)
+    split = [_split_case(c["call"], c["expected"]) for c in plan.get("cases", [])]
+    # The functions the request names; only when it names none, those the Test Engineer's
+    # cases call (a 0.5B model otherwise writes cases for whatever functions it was shown).
+    names = targets(s["feature"]) or {m.group(1) for call, _ in split
+                                      if (m := re.match(r"\s*([A-Za-z_]\w*)\s*\(", call))
+                                      and m.group(1) not in NOT_TARGETS}
+    imports = _imports(s, files, names)
+    cases: list[Example] = []
+    for path, text in files.items():
+        if path.endswith(".py") and not is_test(path):
+            for name, doc in _docstrings(text).items():
+                if name in imports:
+                    cases += extract_examples(doc, {name}, source="docstring")
+    cases += extract_examples(s["feature"], set(imports), source="request")
+    known = {c.call.replace(" ", "") for c in cases}
+    for call, expected in split:
+        proposed = extract_examples(f">>> {call}\n{_as_literal(expected)}", set(imports),
+                                    source="proposed")
+        cases += [p for p in proposed if p.call.replace(" ", "") not in known]
+    cases = list(dict.fromkeys(cases))
+    used = {c.function for c in cases}
+    return {"path": _test_path(n, s, used), "plan": plan,
+            "imports": {k: v for k, v in imports.items() if k in used},
+            "cases": [{"call": c.call, "expected": c.expected, "source": c.source}
+                      for c in cases], "disputed": []}
+
+
+def _as_literal(expected: str) -> str:
+    """The Test Engineer's expected value as a Python literal. A 0.5B model writes JSON
+    `"expected": "hello-world"` meaning the string: a bare word or phrase that is no
+    literal is quoted, and `""` is the empty string; anything with quotes or brackets is
+    left as is."""
+    text = expected.strip()
+    if not text:
+        return "''"
+    try:
+        ast.literal_eval(text)
+        return text
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    return repr(text) if text and not re.search(r"[\"'()\[\]{}\\]", text) else text
+
+
+def _split_case(call: str, expected: str) -> tuple[str, str]:
+    """Small models write `assert f(x) == y` as the call: take it apart."""
+    call = call.strip().removeprefix("assert ").strip()
+    if "==" in call:
+        left, _, right = call.partition("==")
+        return left.strip(), right.strip() or expected
+    return call, expected
+
+
+def _test_plan(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, Any]:
+    recorded = n.recorded_output(s, "test", "plan")
+    if recorded is not None and n.env.workspace(s).git.find_step_commit(s["base_sha"],
+                                                                        "g3-tests"):
+        return recorded
+    functions = sorted(targets(s["feature"]))
+    return test_engineer.plan_for(functions).run(n.env.gateway(s["run_id"]), gate="G3",
+                                  brief=s.get("planning") == BRIEF,
+                                  **n.context(s, "tests", file_contents=files,
+                                              functions=functions)
+                                  ).model_dump(
+        mode="json")
+
+
+def _imports(s: FeatureState, files: dict[str, str], names: set[str]) -> dict[str, str]:
+    """name -> module for each target: where it is defined, else the planned module."""
+    out = {}
+    for path, text in files.items():
+        if path.endswith(".py") and not is_test(path):
+            for name in names & defs(text):
+                out.setdefault(name, module_of(path))
+    home = next((f for f in [*re.findall(r"[\w./-]+\.py", s["feature"]), *planned_files(s)]
+                 if f.endswith(".py") and not is_test(f) and not f.endswith("__init__.py")),
+                None)
+    if home:
+        for name in names - set(out):
+            out[name] = module_of(home)
+    return out
+
+
+def _docstrings(text: str) -> dict[str, str]:
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return {}
+    return {node.name: ast.get_docstring(node) or "" for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+
+
+def _test_path(n: Nodes, s: FeatureState, names: set[str | None]) -> str:
+    stem = "_".join(sorted(x for x in names if x))[:40] or "feature"
+    root = n.env.workspace(s).path
+    folder = "tests" if (root / "tests").is_dir() or not (root / "test").is_dir() else "test"
+    path = f"{folder}/test_{stem}_acceptance.py"
+    return path if not (root / path).exists() else f"{folder}/test_{stem}_{s['run_id'][-6:]}.py"
+
+
+def test_file(root: Path, s: FeatureState, acc: dict[str, Any]) -> str:
+    """The acceptance test file, fixed and formatted with the repository's own ruff config
+    (it is shipyard's file: its style must not be what blocks the change)."""
+
+    cases = [Example(**c) for c in acc["cases"] if c not in acc["disputed"]]
+    text = render_tests((s.get("onepager") or {}).get("title", s["feature"]), acc["imports"],
+                        cases)
+    for argv in (["check", "--fix", "--exit-zero", "--quiet"], ["format", "--quiet"]):
+        res = ruff_stdin(root, acc["path"], text, *argv)
+        if res.ok and res.stdout.strip():
+            text = res.stdout
+    return text
+

@@ -1,0 +1,229 @@
+"""G5's skeleton: the part of a new function code can write before the model does.
+
+A request that names a new function and its file — "Add a slugify(text) helper to
+textkit/strings.py … Export it from textkit/__init__.py" — gets a stub written by
+code: the signature the request gives, the request's own words as the docstring, a
+body that raises NotImplementedError, and the import and `__all__` entry in the
+`__init__.py` it asks to export from. The Implementer then fills in one body, the task
+a 0.5B model does best (it is how HumanEval poses problems), instead of deciding where
+code goes and re-sending whole files, which is where it failed (it copied the files it
+was shown unchanged). A stub is never the change: `stubbed` names the functions still
+raising NotImplementedError, and G5 sends such a candidate back.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..agents.examples import extract_examples, module_of
+from ..runtime.repomap import is_test_path
+
+__all__ = ["Skeleton", "build", "focus", "stubbed"]
+
+_CALL = re.compile(r"(?<![\w.])`?([A-Za-z_]\w*)\(([^()]*)\)")
+_PY = re.compile(r"[\w./-]+\.py\b")
+_EXPORT = re.compile(r"\b(export|expose|re-export)", re.IGNORECASE)
+_STUB_BODY = "raise NotImplementedError"
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    files: dict[str, str]          # path -> whole text with the stubs (and exports) in place
+    stubs: list[tuple[str, str]]   # (function, path) whose body the Implementer writes
+
+
+def build(root: Path, feature: str, *, names: set[str], planned: list[str],
+          read: Callable[[str], str | None], defined: Callable[[str], bool]) -> Skeleton:
+    """Stubs for each of `names` the request gives a signature for and the repository does
+    not define yet, in the first non-test module the request (else the plan) names."""
+    home = next((p for p in [*_PY.findall(feature), *planned] if p.endswith(".py")
+                 and not is_test_path(p) and not p.endswith("__init__.py")), None)
+    if home is None or not _inside(root, home):
+        return Skeleton({}, [])
+    signatures = _signatures(feature, names)
+    new = [(name, params) for name, params in signatures.items() if not defined(name)]
+    if not new:
+        return Skeleton({}, [])
+    text = read(home) or ""
+    for name, params in new:
+        text = _append(text, _stub(name, params, _doc(feature, name)))
+    files = {home: text}
+    if _EXPORT.search(feature):
+        for init in dict.fromkeys(p for p in _PY.findall(feature) if p.endswith("__init__.py")):
+            old = read(init)
+            if old is not None and _inside(root, init):
+                files[init] = _export(old, module_of(home), [n for n, _ in new])
+    return Skeleton(files, [(name, home) for name, _ in new])
+
+
+def stubbed(text: str) -> set[str]:
+    """Top-level functions whose body (after the docstring) only raises NotImplementedError,
+    or is `pass` / `...`: declared, not written."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return set()
+    out = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+            if all(_placeholder(stmt) for stmt in body):
+                out.add(node.name)
+    return out
+
+
+def focus(text: str, names: set[str]) -> str:
+    """The file's imports and the stubs of `names`, nothing else: the whole prompt of a
+    first attempt, as HumanEval poses a problem (a 0.5B model completes a lone function
+    far better than it edits a file it is shown whole)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return ""
+    lines = text.splitlines()
+    imports, functions = [], []
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            imports.append("\n".join(lines[node.lineno - 1:node.end_lineno]))
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            functions.append("\n".join(lines[first - 1:node.end_lineno]))
+    if not functions:
+        return ""
+    return "\n\n\n".join(["\n".join(imports), *functions] if imports else functions)
+
+
+def _placeholder(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.Pass):
+        return True
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+        return stmt.value.value is Ellipsis
+    if isinstance(stmt, ast.Raise) and stmt.exc is not None:
+        exc = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
+        return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+    return False
+
+
+def _inside(root: Path, rel: str) -> bool:
+    return not rel.startswith("/") and ".." not in Path(rel).parts and bool(rel)
+
+
+def _signatures(feature: str, names: set[str]) -> dict[str, str]:
+    """name -> parameter list, from the first mention that is a valid signature
+    (`slugify(text)`, `sub(a, b)`; not `slugify("A b")`)."""
+    out: dict[str, str] = {}
+    for m in _CALL.finditer(feature):
+        name, params = m.group(1), m.group(2).strip()
+        if name in names and name not in out and _valid(name, params):
+            out[name] = params
+    return out
+
+
+def _valid(name: str, params: str) -> bool:
+    try:
+        ast.parse(f"def {name}({params}):\n    pass\n")
+    except SyntaxError:
+        return False
+    return True
+
+
+def _doc(feature: str, name: str) -> str:
+    """The request's sentence about `name`, from after its colon when it has one."""
+    text = re.sub(r"\s*\n\s*", " ", feature.strip())  # spaces inside a literal stay
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text)
+    sentence = next((x for x in sentences if f"{name}(" in x), text)
+    head, colon, rest = sentence.partition(":")
+    said = rest.strip() if colon and f"{name}(" in head and rest.strip() else sentence
+    said = said[0].upper() + said[1:]
+    return said if said.endswith((".", "!", "?")) else said + "."
+
+
+def _stub(name: str, params: str, doc: str) -> str:
+    """The stub; the request's examples of `name` also go in as doctests, as HumanEval
+    writes them (a string literal is never wrapped or respaced)."""
+    doc = doc.replace("\\", "\\\\").replace('"""', "'''")
+    quoted = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+    guarded = quoted.sub(lambda m: m.group(0).replace(" ", "\0"), doc)
+    lines = [ln.replace("\0", " ") for ln in textwrap.wrap(guarded, width=84)]
+    examples = extract_examples(doc, {name}, source="request")
+    if examples:
+        lines.append("")
+        for ex in examples:
+            lines += [f">>> {ex.call}", ex.expected]
+    body = '"""' + "\n".join(f"    {ln}" if ln else "" for ln in lines).lstrip() \
+        + ('\n    """' if len(lines) > 1 else '"""')
+    return f"def {name}({params}):\n    {body}\n    {_STUB_BODY}\n"
+
+
+def _append(text: str, block: str) -> str:
+    if not text.strip():
+        return block
+    return text.rstrip("\n") + "\n\n\n" + block
+
+
+def _export(text: str, module: str, names: list[str]) -> str:
+    """`text` (an __init__.py) importing `names` from `module` and listing them in a
+    literal `__all__`; the lines it does not touch stay as they were."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return text
+    lines = text.splitlines(keepends=True)
+    edits: list[tuple[int, int, str]] = []  # (first line, last line, new text), 1-based
+    package = module.rpartition(".")[0]
+    same = [n for n in tree.body if isinstance(n, ast.ImportFrom) and (
+        (n.level == 0 and n.module == module)
+        or (n.level == 1 and package and n.module == module.rpartition(".")[2]))]
+    if same:
+        node = same[-1]
+        have = [a.name if a.asname is None else f"{a.name} as {a.asname}" for a in node.names]
+        source = "." * node.level + (node.module or "")
+        edits.append((node.lineno, node.end_lineno or node.lineno,
+                      _import_line(source, sorted({*have, *names}))))
+    else:
+        imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+        after = (imports[-1].end_lineno or imports[-1].lineno) if imports else _doc_end(tree)
+        edits.append((after + 1, after, _import_line(module, sorted(names))))
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "__all__"
+                and isinstance(node.value, ast.List | ast.Tuple)
+                and all(isinstance(e, ast.Constant) and isinstance(e.value, str)
+                        for e in node.value.elts)):
+            old = [e.value for e in node.value.elts]  # type: ignore[attr-defined]
+            new = old + [n for n in names if n not in old]
+            if old == sorted(old):
+                new = sorted(new)
+            multiline = node.lineno != node.end_lineno
+            edits.append((node.lineno, node.end_lineno or node.lineno,
+                          _all_literal(new, multiline, isinstance(node.value, ast.Tuple))))
+    for first, last, new_text in sorted(edits, reverse=True):
+        lines[first - 1:last] = [new_text]
+    return "".join(lines)
+
+
+def _doc_end(tree: ast.Module) -> int:
+    first = tree.body[0] if tree.body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+        return first.end_lineno or first.lineno
+    return 0
+
+
+def _import_line(source: str, names: list[str]) -> str:
+    line = f"from {source} import {', '.join(names)}\n"
+    if len(line) <= 89:
+        return line
+    return f"from {source} import (\n" + "".join(f"    {n},\n" for n in names) + ")\n"
+
+
+def _all_literal(names: list[str], multiline: bool, as_tuple: bool) -> str:
+    open_, close = ("(", ")") if as_tuple else ("[", "]")
+    if multiline:
+        return f"__all__ = {open_}\n" + "".join(f'    "{n}",\n' for n in names) + f"{close}\n"
+    return f"__all__ = {open_}{', '.join(repr(n).replace(chr(39), chr(34)) for n in names)}" \
+           f"{',' if as_tuple and len(names) == 1 else ''}{close}\n"

@@ -1,0 +1,142 @@
+"""Issue 7: code writes the new function's stub and its export; the model writes one body.
+
+Seen in `make demo`: shown three whole files and asked to add `slugify`, the embedded
+model copied the files back unchanged, four attempts in a row."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+from conftest import CALC_CORE, git
+
+from shipyard.graphs.acceptance import _as_literal
+from shipyard.graphs.skeleton import build, focus, stubbed
+
+INIT = '''"""textkit: small helpers."""
+
+from textkit.numbers import clamp, mean
+from textkit.strings import count_words, truncate
+
+__all__ = [
+    "clamp",
+    "count_words",
+    "mean",
+    "truncate",
+]
+__version__ = "0.1.0"
+'''
+STRINGS = '''"""Text helpers."""
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+def truncate(text: str, width: int) -> str:
+    return text[:width]
+'''
+FEATURE = ("Add a slugify(text) helper to textkit/strings.py: lowercase the text, replace "
+           "every run of characters that are not letters or digits with a single hyphen, "
+           "and strip hyphens from both ends. Export it from textkit/__init__.py and add "
+           "pytest tests for it.")
+
+
+def _build(feature: str, files: dict[str, str], defined: set[str] = frozenset()):  # type: ignore[assignment]
+    return build(Path("/repo"), feature, names={"slugify"}, planned=[], read=files.get,
+                 defined=lambda name: name in defined)
+
+
+def test_a_new_function_the_request_names_gets_a_stub_with_the_requests_words():
+    skel = _build(FEATURE, {"textkit/strings.py": STRINGS, "textkit/__init__.py": INIT})
+    text = skel.files["textkit/strings.py"]
+    assert text.startswith(STRINGS.rstrip("\n"))          # the old lines are untouched
+    fn = ast.parse(text).body[-1]
+    assert isinstance(fn, ast.FunctionDef) and fn.name == "slugify"
+    assert [a.arg for a in fn.args.args] == ["text"]
+    assert ast.get_docstring(fn).startswith("Lowercase the text, replace every run")
+    assert "pytest" not in ast.get_docstring(fn)           # only the sentence about slugify
+    assert stubbed(text) == {"slugify"}
+    assert skel.stubs == [("slugify", "textkit/strings.py")]
+
+
+def test_the_export_the_request_asks_for_is_written_by_code_in_the_files_own_style():
+    skel = _build(FEATURE, {"textkit/strings.py": STRINGS, "textkit/__init__.py": INIT})
+    init = skel.files["textkit/__init__.py"]
+    assert "from textkit.strings import count_words, slugify, truncate\n" in init
+    assert '    "mean",\n    "slugify",\n    "truncate",\n' in init   # sorted, one per line
+    old, new = INIT.splitlines(), init.splitlines()
+    assert [ln for ln in new if ln not in old] == [
+        "from textkit.strings import count_words, slugify, truncate", '    "slugify",']
+    assert "from textkit.strings import count_words, truncate" not in init
+
+
+def test_no_stub_without_a_signature_or_for_a_function_that_exists():
+    assert _build("Make slugify faster in textkit/strings.py", {"textkit/strings.py": STRINGS}
+                  ).files == {}
+    assert _build(FEATURE, {"textkit/strings.py": STRINGS}, defined={"slugify"}).files == {}
+    # a call with arguments is an example, not a signature
+    assert _build('slugify("A b") should give "a-b"; put it in textkit/strings.py',
+                  {"textkit/strings.py": STRINGS}).files == {}
+
+
+def test_a_body_that_only_raises_not_implemented_or_passes_is_a_stub():
+    code = ('def a():\n    """Doc."""\n    raise NotImplementedError\n\n'
+            'def b():\n    pass\n\ndef c():\n    ...\n\ndef d():\n    return 1\n')
+    assert stubbed(code) == {"a", "b", "c"}
+
+
+def test_a_bare_word_expected_value_is_the_string_the_test_engineer_meant():
+    assert _as_literal("hello-world") == "'hello-world'"
+    assert _as_literal("12") == "12"
+    assert _as_literal("'a-b'") == "'a-b'"
+    assert _as_literal("[1, 2") == "[1, 2"                  # broken data stays broken
+    assert _as_literal("") == "''"
+
+
+def test_the_implementer_writes_only_the_body_and_the_stub_is_never_the_change(
+        make_repo, cli, replies):
+    stub_back = ("FILE: calc/core.py\n```python\ndef multiply(a, b):\n"
+                 '    """Return a * b."""\n    raise NotImplementedError\n```\n')
+    body = "FILE: calc/core.py\n```python\ndef multiply(a, b):\n    return a * b\n```\n"
+    replies["implementer.implement"] = [{"raw": stub_back}, {"raw": body}]
+    repo = make_repo(human=["G6"])
+    _, out, _ = cli("run-feature", "Add a multiply(a, b) helper to calc/core.py", "--repo",
+                    repo, "--json")
+    r = json.loads(out.strip().splitlines()[-1])
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    db = repo / ".shipyard" / "ledger.db"
+    import sqlite3
+    rows = sqlite3.connect(db).execute(
+        "select data from events where kind='inner_attempt' order by seq").fetchall()
+    problems = [json.loads(d)["problems"] for (d,) in rows]
+    assert problems[0] == ["`multiply` still raises NotImplementedError: write its body"]
+    assert problems[1] == []
+    first = sqlite3.connect(db).execute(
+        "select messages from llm_calls where agent='implementer' order by seq").fetchone()[0]
+    # the first attempt is posed as HumanEval poses a problem: the stub alone
+    assert "def multiply(a, b):" in first and "Complete this function: multiply" in first
+    assert "def add" not in first
+    merged = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    assert merged.startswith(CALC_CORE.rstrip("\n"))
+    assert "return a * b" in merged and "NotImplementedError" not in merged
+
+
+def test_a_first_attempt_sees_only_the_imports_and_the_stub_as_humaneval_poses_it():
+    text = ('"""Mod."""\nfrom typing import List\n\nX = 1\n\n\ndef other():\n    return 2\n\n\n'
+            'def f(xs: List[int]) -> int:\n    """Sum them."""\n    raise NotImplementedError\n')
+    assert focus(text, {"f"}) == ("from typing import List\n\n\ndef f(xs: List[int]) -> int:\n"
+                                  '    """Sum them."""\n    raise NotImplementedError')
+    assert focus(text, {"g"}) == ""
+
+
+def test_a_forgotten_standard_library_import_is_added_by_code():
+    from shipyard.graphs.lint import import_stdlib
+
+    text = ('"""Doc."""\nfrom __future__ import annotations\n\n\n'
+            'def slug(s):\n    return re.sub("[^a-z]+", "-", s)\n')
+    fixed = import_stdlib(text)
+    assert fixed == text.replace("annotations\n", "annotations\nimport re\n")
+    assert import_stdlib(fixed) == fixed                         # nothing twice
+    assert import_stdlib("def f(x):\n    return x.y\n") == "def f(x):\n    return x.y\n"
