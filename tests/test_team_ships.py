@@ -279,3 +279,17 @@ def test_the_implementers_own_test_function_and_its_call_are_dropped():
     kept = _without_tests(code)
     assert "test_f" not in kept and kept.startswith("def f(x):\n    return x\n")
     assert kept.rstrip().endswith("print(f(2))")
+
+
+def test_while_a_documented_example_fails_the_repair_sees_only_documented_examples():
+    from shipyard.graphs.build import _case_feedback
+    from shipyard.runtime.probe import CaseResult, Probe
+
+    def case(call, source, ok):
+        return CaseResult(call=call, expected="1", source=source, ok=ok, got="0")
+
+    probe = Probe(results=(case("f(1)", "proposed", False), case("f(2)", "docstring", False),
+                           case("f(3)", "request", True)))
+    assert _case_feedback(probe) == ["f(2) returned 0, expected 1"]
+    probe = Probe(results=(case("f(1)", "proposed", False), case("f(2)", "docstring", True)))
+    assert _case_feedback(probe) == ["f(1) returned 0, expected 1"]
