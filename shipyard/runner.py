@@ -9,17 +9,17 @@ Either survives the process: any later process can `resume`, `approve`,
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from . import runlock
 from .errors import (
     ApproverIsRequester,
     FeatureTextError,
@@ -252,44 +252,12 @@ class Runner:
                            cost_usd=self.ledger.spent_usd(run_id), extra={"pid": holder})
         return self._outcome(run_id)
 
-    # -- one driver per run -----------------------------------------------------------------
-    def _lock_path(self, run_id: str) -> Path:
-        path = self.env.root / ".shipyard" / "runs" / run_id / "driver.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
-
-    @contextlib.contextmanager
-    def _driving(self, run_id: str) -> Iterator[None]:
-        """Hold the run's lock while driving it; a second driver is refused, not queued."""
-        with open(self._lock_path(run_id), "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.seek(0)
-                pid = fh.read().strip() or "?"
-                raise RunStateConflict(f"run {run_id} is being driven by another process (pid {pid}); "
-                                f"wait for it to finish (`shipyard status {run_id}`).") from None
-            fh.seek(0)
-            fh.truncate()
-            fh.write(str(os.getpid()))
-            fh.flush()
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    # -- one driver per run (runlock.py) -----------------------------------------------------
+    def _driving(self, run_id: str) -> contextlib.AbstractContextManager[None]:
+        return runlock.driving(self.env.root, run_id)
 
     def _driver(self, run_id: str) -> int | None:
-        """The pid holding the run's lock, if another process is driving it now."""
-        path = self._lock_path(run_id)
-        with open(path, "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.seek(0)
-                text = fh.read().strip()
-                return int(text) if text.isdigit() else -1
-            fcntl.flock(fh, fcntl.LOCK_UN)
-        return None
+        return runlock.driver(self.env.root, run_id)
 
     def runs(self) -> list[dict[str, Any]]:
         out = []

@@ -137,6 +137,6 @@ def test_a_forgotten_standard_library_import_is_added_by_code():
     text = ('"""Doc."""\nfrom __future__ import annotations\n\n\n'
             'def slug(s):\n    return re.sub("[^a-z]+", "-", s)\n')
     fixed = import_stdlib(text)
-    assert fixed == text.replace("annotations\n", "annotations\nimport re\n")
+    assert fixed == text.replace("annotations\n", "annotations\n\nimport re\n")
     assert import_stdlib(fixed) == fixed                         # nothing twice
     assert import_stdlib("def f(x):\n    return x.y\n") == "def f(x):\n    return x.y\n"

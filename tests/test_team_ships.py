@@ -293,3 +293,14 @@ def test_while_a_documented_example_fails_the_repair_sees_only_documented_exampl
     assert _case_feedback(probe) == ["f(2) returned 0, expected 1"]
     probe = Probe(results=(case("f(1)", "proposed", False), case("f(2)", "docstring", True)))
     assert _case_feedback(probe) == ["f(1) returned 0, expected 1"]
+
+
+def test_cases_for_functions_the_request_does_not_name_are_dropped(make_repo, cli, replies):
+    # seen on `make demo`: asked about slugify, the Test Engineer tested truncate and mean
+    replies["test.plan"] = [{"strategy": "s", "cases": [
+        {"call": "add(1, 2)", "expected": "3"}, {"call": "multiply(3, 4)", "expected": "12"}]}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo)
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    calls = [c["call"] for c in _events(repo, "acceptance_cases")[0]["cases"]]
+    assert calls == ["multiply(3, 4)"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from pydantic import Field, create_model
+from pydantic import Field
 
 from .base import AgentTask, ReviewTask, Strict
 
@@ -33,20 +31,3 @@ REVIEW = ReviewTask(role="test", rules=(
     "edge-case",
     "tool-finding",
 ))
-
-
-def plan_for(functions: list[str]) -> AgentTask[TestPlan]:
-    """PLAN whose every case must call one of `functions` (the ones the request names). On
-    a local model the schema's pattern becomes part of the grammar: a 0.5B model otherwise
-    writes cases for whichever functions it was shown."""
-    if not functions:
-        return PLAN
-    # no double quote or backslash inside: llama.cpp applies the pattern to the raw JSON
-    # text, where either would end or escape the string (arguments use single quotes)
-    pattern = rf"^({'|'.join(functions)})\([^\"\\]*\)$"
-    case = create_model("TestCase", __base__=TestCase,
-                        call=(str, Field(..., max_length=200, pattern=pattern,
-                                         description=TestCase.model_fields["call"].description)))
-    plan = create_model("TestPlan", __base__=TestPlan,
-                        cases=(list[case], Field(..., min_length=1, max_length=6)))  # type: ignore[valid-type]
-    return replace(PLAN, output=plan)

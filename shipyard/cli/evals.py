@@ -19,7 +19,7 @@ __all__ = ["eval_command", "register", "release_command"]
 RepoOpt = Annotated[Path, typer.Option("--repo", "-r", help="Repository whose shipyard.toml "
                                        "(models, policy) and ledger to use.")]
 ModelOpt = Annotated[str | None, typer.Option(
-    "--model", help="Model for every agent (default: [models] of shipyard.toml). "
+    "--model", help="Model for every agent (default: \\[models] of shipyard.toml). "
                     "`reference` answers with each case's labelled answer (no model).")]
 SampleOpt = Annotated[int | None, typer.Option(
     "--sample", min=1, help="At most N cases per dataset, good and bad alternating "
@@ -95,7 +95,7 @@ def eval_command(
 
 def release_command(
     version: Annotated[str | None, typer.Option("--version", help="The version to release "
-                                                "(default: [project] version of pyproject.toml)."
+                                                "(default: \\[project] version of pyproject.toml)."
                                                 )] = None,
     model: ModelOpt = None, sample: SampleOpt = None, as_json: JsonOpt = False,
     repo: RepoOpt = Path("."),

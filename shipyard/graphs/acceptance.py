@@ -89,7 +89,10 @@ def _test_plan(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
                                                                         "g3-tests"):
         return recorded
     functions = sorted(targets(s["feature"]))
-    return test_engineer.plan_for(functions).run(n.env.gateway(s["run_id"]), gate="G3",
+    # The prompt names the functions; cases calling others are dropped by `acceptance`. (A
+    # grammar pattern on `call` was tried: the model lost its way inside the string and ran
+    # to the 2,048-token limit on HumanEval problem 1.)
+    return test_engineer.PLAN.run(n.env.gateway(s["run_id"]), gate="G3",
                                   brief=s.get("planning") == BRIEF,
                                   **n.context(s, "tests", file_contents=files,
                                               functions=functions)

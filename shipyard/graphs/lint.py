@@ -101,5 +101,8 @@ def import_stdlib(text: str) -> str:
     after = (imports[-1].end_lineno if imports else
              (first.end_lineno if docstring and first is not None else 0)) or 0
     lines = text.splitlines(keepends=True)
-    lines[after:after] = [f"import {m}\n" for m in missing]
+    new = [f"import {m}\n" for m in missing]
+    if imports and isinstance(imports[-1], ast.ImportFrom) and imports[-1].module == "__future__":
+        new.insert(0, "\n")  # isort: `from __future__` is a block of its own
+    lines[after:after] = new
     return "".join(lines)

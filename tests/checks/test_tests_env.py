@@ -153,6 +153,44 @@ lint = ["mypy"]
     assert decl.key("py") == read_declarations(tmp_path).key("py") != decl.key("py2")
 
 
+NOXFILE = """import nox
+
+REQS = ["never-read"]
+
+
+@nox.session
+def lint(session):
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python=["3.11", "3.12"])
+def tests(session):
+    session.install("-e", ".[test]", "-r", "requirements-ci.txt", "-c", "constraints.txt",
+                    "pytest-xdist", *REQS)
+    session.run("pytest", "-x", "tests/unit", *session.posargs)
+"""
+
+
+def test_a_noxfile_is_read_never_run_for_its_pytest_arguments_and_requirements(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\n[project.optional-dependencies]\ntest = ["hypothesis"]\n'
+        'lint = ["ruff"]\n')
+    (tmp_path / "requirements-ci.txt").write_text("freezegun\n")
+    (tmp_path / "noxfile.py").write_text(NOXFILE + "\nraise SystemExit('executed!')\n")
+    from shipyard.runtime.checks._nox import read_noxfile
+
+    nox = read_noxfile(tmp_path)
+    assert nox is not None and nox.session == "tests"
+    assert nox.pytest_args == ("-x", "tests/unit")
+    decl = read_declarations(tmp_path)
+    assert {"pytest-xdist", "hypothesis", "freezegun"} <= set(decl.requirements)
+    assert "never-read" not in decl.requirements and "constraints.txt" not in decl.requirements
+    assert "noxfile.py" in decl.sources
+    (tmp_path / "noxfile.py").write_text("def (broken")
+    assert read_noxfile(tmp_path) is None                 # a broken noxfile is not a crash
+
+
 def test_cached_line_coverage_matches_coverage_py(tmp_path):
     import json
 

@@ -2,7 +2,8 @@
 
 The tests check builds its environment from these declarations only — `[project]
 dependencies` plus test extras, PEP 735 `[dependency-groups]`, poetry/PDM dev groups,
-requirements files and tox `deps`/`extras` — so creating (and caching) the environment
+requirements files, tox `deps`/`extras` and a noxfile's literal `session.install`
+arguments (read with ast) — so creating (and caching) the environment
 never runs the target's code. The environment's cache key is the hash of what is read.
 """
 
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+
+from ._nox import read_noxfile
 
 __all__ = ["TEST_GROUPS", "Declarations", "read_declarations"]
 
@@ -57,6 +60,11 @@ def read_declarations(tree: Path) -> Declarations:
     if (tree / "tox.ini").is_file():
         reqs += _tox(tree, project, name)
         sources.append("tox.ini")
+    if (nox := read_noxfile(tree)) is not None:
+        reqs += [*nox.requirements, *_extras(project, name, nox.extras)]
+        for rel in nox.requirement_files:
+            reqs += _requirements_file(tree / rel, set())
+        sources.append("noxfile.py")
     packaged = bool(pyproject.get("build-system") or project) or any(
         (tree / f).is_file() for f in ("setup.py", "setup.cfg"))
     build = pyproject.get("build-system", {}).get("requires") or list(_DEFAULT_BUILD)

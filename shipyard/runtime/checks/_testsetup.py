@@ -28,6 +28,7 @@ from packaging.version import InvalidVersion, Version
 from ..proc import run as run_proc
 from ..proc import scrubbed_env
 from ._declared import Declarations
+from ._nox import read_noxfile
 from ._testenv import Env, find_uv, install_wheel, layered_venv, pretend_version_env
 from ._util import git
 from .base import CheckContext
@@ -173,9 +174,12 @@ def _remove_sources(path: Path) -> bool:
 
 
 def _pytest_args(ctx: CheckContext, tree: Path) -> tuple[str, ...]:
-    """Arguments of tox's pytest command, when the policy keeps the default command."""
-    if ctx.policy.test_command != "pytest" or not (tree / "tox.ini").is_file():
+    """Arguments of tox's (else nox's) pytest command, when the policy keeps the default."""
+    if ctx.policy.test_command != "pytest":
         return ()
+    if not (tree / "tox.ini").is_file():
+        nox = read_noxfile(tree)
+        return nox.pytest_args if nox else ()
     cfg = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         cfg.read(tree / "tox.ini", encoding="utf-8")
