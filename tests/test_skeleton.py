@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import json
-from pathlib import Path
 
 from conftest import CALC_CORE, git
 
@@ -44,8 +43,9 @@ FEATURE = ("Add a slugify(text) helper to textkit/strings.py: lowercase the text
 
 
 def _build(feature: str, files: dict[str, str], defined: set[str] = frozenset()):  # type: ignore[assignment]
-    return build(Path("/repo"), feature, names={"slugify"}, planned=[], read=files.get,
-                 defined=lambda name: name in defined)
+    return build(feature, names={"slugify"}, planned=[], read=files.get,
+                 defined=lambda name: name in defined,
+                 refusal=lambda rel: "outside" if rel.startswith(("/", "..")) else None)
 
 
 def test_a_new_function_the_request_names_gets_a_stub_with_the_requests_words():
@@ -70,6 +70,11 @@ def test_the_export_the_request_asks_for_is_written_by_code_in_the_files_own_sty
     assert [ln for ln in new if ln not in old] == [
         "from textkit.strings import count_words, slugify, truncate", '    "slugify",']
     assert "from textkit.strings import count_words, truncate" not in init
+
+
+def test_a_path_the_workspace_would_refuse_gets_no_stub():
+    hostile = FEATURE.replace("textkit/strings.py", "../../etc/evil.py")
+    assert _build(hostile, {"../../etc/evil.py": ""}).files == {}
 
 
 def test_no_stub_without_a_signature_or_for_a_function_that_exists():

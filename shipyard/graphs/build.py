@@ -115,10 +115,11 @@ def _skeleton(n: Nodes, s: FeatureState, shown: dict[str, str]) -> skeleton.Skel
     plus the stubs of named functions already in the files shown (declared, not written)."""
     ws = n.env.workspace(s)
     names = named(s["feature"])
-    skel = skeleton.build(ws.path, s["feature"], names=names,
+    skel = skeleton.build(s["feature"], names=names,
                           planned=[f for f in planned_files(s) if not is_test(f)],
                           read=lambda rel: existing(ws.path, rel),
-                          defined=lambda name: defined_in_repo(ws.path, name, skip=set()))
+                          defined=lambda name: defined_in_repo(ws.path, name, skip=set()),
+                          refusal=ws.refusal)
     stubs = list(skel.stubs)
     for rel in shown:
         if rel.endswith(".py") and not is_test(rel) and rel not in skel.files:

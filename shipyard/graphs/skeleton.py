@@ -18,7 +18,6 @@ import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..agents.examples import extract_examples, module_of
 from ..runtime.repomap import is_test_path
@@ -37,13 +36,16 @@ class Skeleton:
     stubs: list[tuple[str, str]]   # (function, path) whose body the Implementer writes
 
 
-def build(root: Path, feature: str, *, names: set[str], planned: list[str],
-          read: Callable[[str], str | None], defined: Callable[[str], bool]) -> Skeleton:
+def build(feature: str, *, names: set[str], planned: list[str],
+          read: Callable[[str], str | None], defined: Callable[[str], bool],
+          refusal: Callable[[str], str | None]) -> Skeleton:
     """Stubs for each of `names` the request gives a signature for and the repository does
-    not define yet, in the first non-test module the request (else the plan) names."""
+    not define yet, in the first non-test module the request (else the plan) names.
+    `refusal` is the workspace's rule for writes: a path from the request text that a
+    reply could not write (outside the worktree, CI config, ignored) gets no stub either."""
     home = next((p for p in [*_PY.findall(feature), *planned] if p.endswith(".py")
                  and not is_test_path(p) and not p.endswith("__init__.py")), None)
-    if home is None or not _inside(root, home):
+    if home is None or refusal(home):
         return Skeleton({}, [])
     signatures = _signatures(feature, names)
     new = [(name, params) for name, params in signatures.items() if not defined(name)]
@@ -56,7 +58,7 @@ def build(root: Path, feature: str, *, names: set[str], planned: list[str],
     if _EXPORT.search(feature):
         for init in dict.fromkeys(p for p in _PY.findall(feature) if p.endswith("__init__.py")):
             old = read(init)
-            if old is not None and _inside(root, init):
+            if old is not None and not refusal(init):
                 files[init] = _export(old, module_of(home), [n for n, _ in new])
     return Skeleton(files, [(name, home) for name, _ in new])
 
@@ -107,10 +109,6 @@ def _placeholder(stmt: ast.stmt) -> bool:
         exc = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
         return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
     return False
-
-
-def _inside(root: Path, rel: str) -> bool:
-    return not rel.startswith("/") and ".." not in Path(rel).parts and bool(rel)
 
 
 def _signatures(feature: str, names: set[str]) -> dict[str, str]:
