@@ -55,7 +55,7 @@ def test_a_new_function_the_request_names_gets_a_stub_with_the_requests_words():
     fn = ast.parse(text).body[-1]
     assert isinstance(fn, ast.FunctionDef) and fn.name == "slugify"
     assert [a.arg for a in fn.args.args] == ["text"]
-    assert ast.get_docstring(fn).startswith("Lowercase the text, replace every run")
+    assert ast.get_docstring(fn).startswith("Steps:\n1. Lowercase the text.\n2. Replace every run")
     assert "pytest" not in ast.get_docstring(fn)           # only the sentence about slugify
     assert stubbed(text) == {"slugify"}
     assert skel.stubs == [("slugify", "textkit/strings.py")]
@@ -128,6 +128,22 @@ def test_the_implementer_writes_only_the_body_and_the_stub_is_never_the_change(
     assert "return a * b" in merged and "NotImplementedError" not in merged
 
 
+def test_functions_the_model_was_not_shown_are_left_alone(make_repo, cli, replies):
+    # seen on `make demo`: asked for slugify, the model also rewrote normalize_whitespace
+    reply = ("```python\ndef add(a, b):\n    return 0\n\n\ndef multiply(a, b):\n"
+             "    return _half(2 * a * b)\n\n\ndef _half(x):\n    return x // 2\n```\n")
+    replies["implementer.implement"] = [{"raw": reply}]
+    repo = make_repo(human=["G6"])
+    _, out, _ = cli("run-feature", "Add a multiply(a, b) helper to calc/core.py", "--repo",
+                    repo, "--json")
+    r = json.loads(out.strip().splitlines()[-1])
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    merged = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    assert merged.startswith(CALC_CORE.rstrip("\n"))        # add is untouched
+    assert "return 0" not in merged
+    assert "return _half(2 * a * b)" in merged and "def _half" in merged  # a new helper stays
+
+
 def test_a_first_attempt_sees_only_the_imports_and_the_stub_as_humaneval_poses_it():
     text = ('"""Mod."""\nfrom typing import List\n\nX = 1\n\n\ndef other():\n    return 2\n\n\n'
             'def f(xs: List[int]) -> int:\n    """Sum them."""\n    raise NotImplementedError\n')
@@ -145,3 +161,22 @@ def test_a_forgotten_standard_library_import_is_added_by_code():
     assert fixed == text.replace("annotations\n", "annotations\n\nimport re\n")
     assert import_stdlib(fixed) == fixed                         # nothing twice
     assert import_stdlib("def f(x):\n    return x.y\n") == "def f(x):\n    return x.y\n"
+
+
+def test_a_description_in_three_or_more_clauses_becomes_numbered_steps():
+    from shipyard.graphs.skeleton import _stub
+
+    stub = _stub("clean", "s", "Strip spaces, lowercase it (with str.lower, not casefold), "
+                               "and drop digits, so clean(' A1 ') returns 'a'.")
+    assert ("Steps:\n    1. Strip spaces.\n    2. Lowercase it (with str.lower, not casefold).\n"
+            "    3. Drop digits.\n    So clean(' A1 ') returns 'a'.") in stub
+    assert ">>> clean(' A1 ')\n    'a'" in stub
+
+
+def test_a_plain_sentence_stays_a_sentence():
+    from shipyard.graphs.skeleton import _stub
+
+    for doc in ("Return the sum of a and b, e.g. add(1, 2) returns 3.",
+                "Split on commas, keeping empty fields.",
+                "Parse the header. Then, if valid, store it, log it, and return it."):
+        assert "Steps:" not in _stub("f", "s", doc)

@@ -53,6 +53,12 @@ def gate_narrative(s: dict[str, Any], gate: str, *, spent_usd: float,
                   checks_table_md(s.get("final_checks", [])), "", "## Reviews"]
         lines += [f"- {role}: {r['verdict']} — {r['summary'][:200]}"
                   for role, r in sorted(reviews.items())]
+        acc = s.get("acceptance") or {}
+        if acc.get("disputed"):  # the Test Engineer's cases the code fails: the human decides
+            lines += ["", "## Proposed acceptance cases set aside (check these)"]
+            lines += [f"- `{c['call']}` expected `{c['expected']}`: "
+                      f"{acc.get('why', {}).get(c['call'], 'set aside')}"
+                      for c in acc["disputed"]]
         findings = [f"{c['name']}: {f.get('path') or ''}:{f.get('line') or ''} {f['message']}"
                     for c in s.get("final_checks", []) for f in c.get("findings", [])][:20]
     lines += ["", f"Cost so far: ${spent_usd:.4f} of ${budget_usd:.2f}"]

@@ -143,11 +143,16 @@ def _doc(feature: str, name: str) -> str:
 
 def _stub(name: str, params: str, doc: str) -> str:
     """The stub; the request's examples of `name` also go in as doctests, as HumanEval
-    writes them (a string literal is never wrapped or respaced)."""
+    writes them (a string literal is never wrapped or respaced). A description that is a
+    series of steps ("lowercase the text, replace …, and strip …") is written as numbered
+    steps: probed on the demo's slugify, the 0.5B model wrote a correct body in 2 of 6
+    samples from numbered steps and in 0 of 6 from the same words as one sentence."""
     doc = doc.replace("\\", "\\\\").replace('"""', "'''")
-    quoted = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
-    guarded = quoted.sub(lambda m: m.group(0).replace(" ", "\0"), doc)
-    lines = [ln.replace("\0", " ") for ln in textwrap.wrap(guarded, width=84)]
+    steps, tail = _steps(doc)
+    lines = ["Steps:"] if steps else []
+    for i, step in enumerate(steps, 1):
+        lines += _wrap(f"{i}. {step}", width=84, indent="   ")
+    lines += _wrap(tail if steps else doc, width=84)
     examples = extract_examples(doc, {name}, source="request")
     if examples:
         lines.append("")
@@ -156,6 +161,46 @@ def _stub(name: str, params: str, doc: str) -> str:
     body = '"""' + "\n".join(f"    {ln}" if ln else "" for ln in lines).lstrip() \
         + ('\n    """' if len(lines) > 1 else '"""')
     return f"def {name}({params}):\n    {body}\n    {_STUB_BODY}\n"
+
+
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|\([^()]*\)|\[[^\[\]]*\]")
+
+
+def _wrap(text: str, *, width: int, indent: str = "") -> list[str]:
+    """textwrap that never breaks inside a string literal, parentheses or brackets."""
+    if not text:
+        return []
+    guarded = _QUOTED.sub(lambda m: m.group(0).replace(" ", "\0"), text)
+    return [ln.replace("\0", " ") for ln in
+            textwrap.wrap(guarded, width=width, subsequent_indent=indent)]
+
+
+def _steps(doc: str) -> tuple[list[str], str]:
+    """(the steps, the rest) when `doc` is one sentence of three or more imperative
+    clauses separated by commas ("a, b, and c") before an optional "so f(x) returns y";
+    else ([], doc)."""
+    guarded = _QUOTED.sub(lambda m: m.group(0).replace(",", "\1").replace(";", "\2"), doc)
+    m = re.search(r",?\s+(so|e\.g\.|for example)\b[,:]?\s*", guarded)
+    body, lead, tail = (guarded[:m.start()], m.group(1), guarded[m.end():]) if m else (
+        guarded, "", "")
+    body = body.rstrip(".")
+    if re.search(r"[.!?]\s", body):
+        return [], doc
+    parts = [x.strip() for x in re.split(r",\s+(?:and\s+|then\s+)?|;\s+", body)]
+    verbish = re.compile(r"^[A-Za-z][a-z]+\b")
+    if len(parts) < 3 or not all(verbish.match(x) and len(x.split()) <= 24 for x in parts):
+        return [], doc
+
+    def unguard(x: str) -> str:
+        return x.replace("\1", ",").replace("\2", ";")
+
+    steps = [unguard(x[0].upper() + x[1:]).rstrip(".") + "." for x in parts]
+    rest = unguard(tail).strip()
+    if rest:
+        rest = rest if rest.endswith((".", "!", "?")) else rest + "."
+        if lead == "so":
+            rest = "So " + rest[0].lower() + rest[1:]
+    return steps, rest
 
 
 def _append(text: str, block: str) -> str:
