@@ -180,3 +180,35 @@ def test_a_plain_sentence_stays_a_sentence():
                 "Split on commas, keeping empty fields.",
                 "Parse the header. Then, if valid, store it, log it, and return it."):
         assert "Steps:" not in _stub("f", "s", doc)
+
+
+def test_a_body_whose_comment_says_it_is_a_placeholder_is_not_the_change(
+        make_repo, cli, replies):
+    # HumanEval 38 merged `return s  # Placeholder for actual decoding logic`
+    placeholder = ("FILE: calc/core.py\n```python\ndef multiply(a, b):\n"
+                   "    return a  # Placeholder for the actual logic\n```\n")
+    body = "FILE: calc/core.py\n```python\ndef multiply(a, b):\n    return a * b\n```\n"
+    replies["implementer.implement"] = [{"raw": placeholder}, {"raw": body}]
+    repo = make_repo(human=["G6"])
+    _, out, _ = cli("run-feature", "Add a multiply(a, b) helper to calc/core.py", "--repo",
+                    repo, "--json")
+    r = json.loads(out.strip().splitlines()[-1])
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    import sqlite3
+    rows = sqlite3.connect(repo / ".shipyard" / "ledger.db").execute(
+        "select data from events where kind='inner_attempt' order by seq").fetchall()
+    assert json.loads(rows[0][0])["problems"] == [
+        "`multiply` is a placeholder (its comment says so): write the real body"]
+    assert "return a * b" in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+
+
+def test_an_ordinary_comment_is_no_placeholder():
+    from shipyard.graphs.skeleton import placeholders
+
+    assert placeholders("def f(s):\n    # implement the logic later\n    return s\n") == {"f"}
+    # HumanEval 50 merged this one
+    assert placeholders('def f(s):\n    # Implement the decoding logic here\n'
+                        '    return "decoded string"\n') == {"f"}
+    assert placeholders("def f(s):\n    # strip, then compare\n    return s.strip()\n") == set()
+    assert placeholders('def f(s):\n    """A placeholder-free docstring."""\n    return s\n') \
+        == set()

@@ -80,6 +80,24 @@ def test_docstring_examples_become_cases_without_a_model():
                                                       ("slugify('A  b')", "'a-b'")]
 
 
+def test_an_example_wrapped_in_a_builtin_is_still_an_example_and_loses_its_comment():
+    # HumanEval 32: `round(find_zero([1, 2]), 2) # f(x) = 1 + 2x` then `-0.5`
+    doc = (">>> round(find_zero([1, 2]), 2) # f(x) = 1 + 2x\n-0.5\n"
+           ">>> sorted(roots([1, 0, -1]))\n[-1.0, 1.0]\n>>> print(find_zero([1]))\nNone\n")
+    cases = extract_examples(doc, {"find_zero", "roots"}, source="docstring")
+    assert [(c.call, c.expected, c.function) for c in cases] == [
+        ("round(find_zero([1, 2]), 2)", "-0.5", "find_zero"),
+        ("sorted(roots([1, 0, -1]))", "[-1.0, 1.0]", "roots")]   # print is no wrapper
+
+
+def test_a_case_written_as_the_argument_alone_calls_the_one_function_named():
+    from shipyard.graphs.acceptance import _as_call
+
+    assert _as_call("ab", "decode") == "decode('ab')"
+    assert _as_call("[1, 2]", "f") == "f([1, 2])" and _as_call("1, 2", "f") == "f(1, 2)"
+    assert _as_call("g(1)", "f") == "g(1)" and _as_call("", "f") == ""
+
+
 # -- the pipeline ----------------------------------------------------------------------------
 def test_a_truncated_implementer_output_is_never_committed(make_repo, cli, replies):
     replies["implementer.implement"] = [{"raw": "FILE: calc/core.py\n```python\n"

@@ -12,7 +12,9 @@ agree against it (see `graphs/build.py`).
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -30,9 +32,7 @@ class Example:
 
     @property
     def function(self) -> str | None:
-        node = _expr(self.call)
-        return node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-            else None
+        return _called(_expr(self.call))
 
 
 def extract_examples(text: str, names: Iterable[str], *, source: str) -> list[Example]:
@@ -99,14 +99,42 @@ def _leading_expr(text: str) -> str:
 
 
 def _keep(out: list[Example], call: str, expected: str, wanted: set[str], source: str) -> None:
-    call, expected = call.strip(), expected.strip()
+    call, expected = _uncommented(call.strip()), _uncommented(expected.strip())
     node, want = _expr(call), _expr(expected)
     if node is None or want is None or not _literal_ish(want):
         return
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id in wanted):
+    if _called(node) not in wanted:
         return
     out.append(Example(call=call, expected=expected, source=source))
+
+
+# Builtins a docstring wraps a call in to state its result (`round(find_zero([1, 2]), 2)`,
+# `sorted(unique(xs))`): the example is still about the wrapped function.
+_WRAPPERS = frozenset({"abs", "bool", "float", "int", "len", "list", "max", "min", "round",
+                       "set", "sorted", "str", "sum", "tuple"})
+
+
+def _called(node: ast.expr | None) -> str | None:
+    """The function an example calls: `f(x)`, or `f` inside a builtin wrapper."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        return None
+    if node.func.id in _WRAPPERS and node.args and isinstance(node.args[0], ast.Call) \
+            and isinstance(node.args[0].func, ast.Name):
+        return node.args[0].func.id
+    return node.func.id
+
+
+def _uncommented(text: str) -> str:
+    """`text` without a trailing `# comment` (HumanEval writes `f(x) # f(x) = 1 + 2x`),
+    which would swallow the rest of the assertion it is written into."""
+    if "#" not in text:
+        return text
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return text
+    cut = next((tok.start[1] for tok in tokens if tok.type == tokenize.COMMENT), None)
+    return text if cut is None else text[:cut].rstrip()
 
 
 def _expr(text: str) -> ast.expr | None:

@@ -247,11 +247,14 @@ def _missing(root: Path, feature: str, files: dict[str, str],
     py = [rel for rel in files if rel.endswith(".py")]
     defined = set().union(*(defs(files[rel]) for rel in py)) if py else set()
     stubs = set().union(*(skeleton.stubbed(files[rel]) for rel in py)) if py else set()
+    marked = set().union(*(skeleton.placeholders(files[rel]) for rel in py)) if py else set()
     new = {n for n in names - defined if not defined_in_repo(root, n, skip=set(files))}
     return ([f"`{n}` is not defined anywhere: write it where the request says"
              for n in sorted(new)]
             + [f"`{n}` still raises NotImplementedError: write its body" for n in
-               sorted(names & stubs)])
+               sorted(names & stubs)]
+            + [f"`{n}` is a placeholder (its comment says so): write the real body" for n in
+               sorted((names & marked) - stubs)])
 
 
 def _in_focus(blocks: list[Any], focus: tuple[str, set[str]], default: str | None,
