@@ -250,6 +250,21 @@ def test_the_same_code_sampled_twice_agrees_against_a_proposed_case(make_repo, c
     assert [a["temperature"] for a in attempts] == [0.0, 0.8]   # greedy, then a fresh vote
 
 
+def test_samples_raising_the_same_exception_agree_whatever_its_message(
+        make_repo, cli, replies):
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(-1, 2)", "expected": "-2"}]}]
+    def raising(msg):  # ValueError: invalid literal for int() with base 10: <msg>
+        return MULTIPLY_EDIT.replace("return a * b", f"return a * b if a >= 0 else int({msg!r})")
+    replies["implementer.implement"] = [{"raw": raising("negative")},
+                                        {"raw": raising("no negatives, please")}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert d["call"] == "multiply(-1, 2)" and len(d["got"]) == 2
+
+
 def test_a_sample_that_passes_the_proposed_case_is_chosen_over_a_dispute(
         make_repo, cli, replies):
     replies["test.plan"] = [{"strategy": "examples", "cases": [

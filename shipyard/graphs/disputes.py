@@ -10,6 +10,7 @@ and without one nothing is (wrong candidates agree with each other as readily as
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from .acceptance import AUTHORITATIVE
@@ -74,7 +75,7 @@ def _settle_disputes(n: Nodes, s: FeatureState, acc: dict[str, Any],
         if any(c.probe.results[idx].ok for c in votes):  # type: ignore[union-attr]
             continue
         wrong = [c.probe.results[idx].got for c in votes]  # type: ignore[union-attr]
-        if len(set(wrong)) == 1 and (last or len(wrong) >= 2):
+        if len({_outcome(w) for w in wrong}) == 1 and (last or len(wrong) >= 2):
             disputed.append(case)
             why[case["call"]] = (
                 f"{len(wrong)} samples that pass every documented example all return "
@@ -86,3 +87,10 @@ def _settle_disputes(n: Nodes, s: FeatureState, acc: dict[str, Any],
                     s["run_id"], "acceptance_case_disputed", gate="G5", call=case["call"],
                     expected=case["expected"], got=wrong, why=why[case["call"]])
     return {**acc, "disputed": disputed, "why": why}
+
+
+def _outcome(got: str) -> str:
+    """What a call did, for agreement: its value, or the type of what it raised (two
+    samples that raise ValueError with different messages agree that the input is bad)."""
+    m = re.match(r"raised (\w+)", got)
+    return f"raised {m.group(1)}" if m else got
