@@ -269,7 +269,9 @@ def _in_focus(blocks: list[Any], focus: tuple[str, set[str]], default: str | Non
 
 
 def _drop_defs(code: str, names: set[str]) -> str:
-    """`code` without its top-level functions and classes named in `names`."""
+    """`code` without its top-level functions and classes named in `names`, and without
+    top-level calls of them (a small model adds `test_f()` after "# Run the tests"), which
+    would run at import."""
     try:
         tree = ast.parse(textwrap.dedent(code))
     except SyntaxError:
@@ -279,29 +281,25 @@ def _drop_defs(code: str, names: set[str]) -> str:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) \
                 and node.name in names:
             start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            del lines[start - 1:node.end_lineno or node.lineno]
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
+                and isinstance(node.value.func, ast.Name) and node.value.func.id in names:
+            start = node.lineno
+        else:
+            continue
+        del lines[start - 1:node.end_lineno or node.lineno]
     return "".join(lines)
 
 
 def _without_tests(code: str) -> str:
-    """`code` without top-level `test_*` functions and `Test*` classes, and without the
-    top-level calls of them a small model adds ("# Run the tests" / `test_f()`), which
-    would run at import."""
+    """`code` without top-level `test_*` functions and `Test*` classes, and their calls."""
     try:
         tree = ast.parse(textwrap.dedent(code))
     except SyntaxError:
         return code
-    lines = textwrap.dedent(code).splitlines(keepends=True)
-    tests = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)
-             and n.name.startswith(("test", "Test"))}
-    drop = [(n.lineno, n.end_lineno or n.lineno) for n in tree.body
-            if (isinstance(n, ast.FunctionDef) and n.name.startswith("test"))
-            or (isinstance(n, ast.ClassDef) and n.name.startswith("Test"))
-            or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
-                and isinstance(n.value.func, ast.Name) and n.value.func.id in tests)]
-    for start, end in reversed(drop):
-        del lines[start - 1:end]
-    return "".join(lines)
+    return _drop_defs(code, {
+        n.name for n in tree.body
+        if (isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name.startswith("test"))
+        or (isinstance(n, ast.ClassDef) and n.name.startswith("Test"))})
 
 
 def _probe(n: Nodes, s: FeatureState, files: dict[str, str], acc: dict[str, Any],
