@@ -20,10 +20,10 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["key", "settle", "voters"]
+__all__ = ["settle", "voters"]
 
 
-def key(case: Any) -> tuple[str, str]:
+def _key(case: Any) -> tuple[str, str]:
     return (case["call"], case["expected"]) if isinstance(case, dict) else (case.call,
                                                                           case.expected)
 
@@ -39,19 +39,20 @@ def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Cand
            *, last: bool = False) -> tuple[Candidate, list[str], dict[str, Any]] | None:
     """A candidate that passes every case left once disputes are settled, with the settled
     acceptance record; None when there is none yet. Nothing is recorded unless one is found."""
-    settled = _settle_disputes(n, s, acc, candidates, last=last, record=False)
-    aside = {key(d) for d in settled["disputed"]}
+    settled, events = _settle_disputes(acc, candidates, last=last)
+    aside = {_key(d) for d in settled["disputed"]}
     live = [c for c in candidates if not c.problems and c.probe is not None
             and c.probe.error is None and all(r.ok for r in c.probe.results
-                                              if key(r) not in aside)]
+                                              if _key(r) not in aside)]
     if not live:
         return None
-    return live[0], [], _settle_disputes(n, s, acc, candidates, last=last, record=True)
+    for event in events:
+        n.env.ledger.event(s["run_id"], "acceptance_case_disputed", gate="G5", **event)
+    return live[0], [], settled
 
 
-def _settle_disputes(n: Nodes, s: FeatureState, acc: dict[str, Any],
-                     candidates: list[Candidate], *, last: bool,
-                     record: bool) -> dict[str, Any]:
+def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: bool
+                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Set aside proposed cases that no candidate passes and that the candidates passing
     every documented example agree against (the same returned value, not the expected one):
     two or more samples — identical code sampled twice counts twice, as CodeT counts
@@ -59,16 +60,18 @@ def _settle_disputes(n: Nodes, s: FeatureState, acc: dict[str, Any],
     agreement — or, once the attempts are spent (`last`), a single one. Those are shown to
     the human at G6, not silently dropped: on HumanEval 0-29, 98% of the candidates that
     passed the documented examples were correct, and the Test Engineer's cases were the
-    wrong party far more often."""
+    wrong party far more often. Returns the settled record and the ledger events for the
+    cases newly set aside."""
     # Without one documented example to pass, agreement is no evidence: wrong candidates of
     # a 0.5B model agree with each other as readily as right ones (seen on `make demo`,
     # where two agreed "hello world!" -> 'helloworld' against the correct case).
     if not any(c["source"] in AUTHORITATIVE for c in acc["cases"]):
-        return acc
+        return acc, []
     votes = voters(candidates)
     if not votes or (len(votes) < 2 and not last):
-        return acc
+        return acc, []
     disputed, why = list(acc["disputed"]), dict(acc.get("why", {}))
+    events: list[dict[str, Any]] = []
     for idx, case in enumerate(acc["cases"]):
         if case["source"] in AUTHORITATIVE or case in disputed:
             continue
@@ -82,11 +85,9 @@ def _settle_disputes(n: Nodes, s: FeatureState, acc: dict[str, Any],
                 f"{wrong[0]}" if len(wrong) >= 2 else
                 f"unconfirmed: the only code that passes every documented example returns "
                 f"{wrong[0]}; no second sample could confirm either value")
-            if record:
-                n.env.ledger.event(
-                    s["run_id"], "acceptance_case_disputed", gate="G5", call=case["call"],
-                    expected=case["expected"], got=wrong, why=why[case["call"]])
-    return {**acc, "disputed": disputed, "why": why}
+            events.append({"call": case["call"], "expected": case["expected"], "got": wrong,
+                           "why": why[case["call"]]})
+    return {**acc, "disputed": disputed, "why": why}, events
 
 
 def _outcome(got: str) -> str:
