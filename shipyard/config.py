@@ -94,7 +94,7 @@ class GatesConfig(BaseModel):
     human: list[str] = Field(default_factory=lambda: ["G0", "G1", "G6"])
     max_fix_rounds: int = Field(2, ge=0, le=10)
     inner_attempts: int = Field(
-        4, ge=1, le=12, description="G5 inner loop: Implementer attempts per round, each run "
+        8, ge=1, le=16, description="G5 inner loop: Implementer attempts per round, each run "
                                     "against the acceptance cases before any review.")
     scoped_reviews: bool = Field(
         True, description="Skip (as not applicable, decided by code) the SRE, Governance and "

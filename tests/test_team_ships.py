@@ -289,10 +289,11 @@ def test_attempts_after_a_failed_example_are_fresh_samples_told_what_went_wrong(
     _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
     prompts = [json.loads(m)[-1]["content"] for (m,) in _db(repo).execute(
         "select messages from llm_calls where agent='implementer' order by seq")]
-    assert len(prompts) == 4
+    assert len(prompts) == 8                               # [gates] inner_attempts
     assert "failed" not in prompts[0]
     assert "multiply(2, 3) returned 5, expected 6 (off by one)" in prompts[1]
-    assert "a + b" not in prompts[1]                       # the failed code is not shown
+    assert not any("a + b" in p for p in prompts)          # the failed code is never shown
+    assert sum("returned 5, expected 6" in p for p in prompts) == 2   # most are fresh samples
 
 
 def test_the_only_candidate_passing_the_examples_goes_to_the_human_with_the_case_flagged(
@@ -434,3 +435,16 @@ def test_cases_for_functions_the_request_does_not_name_are_dropped(make_repo, cl
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     calls = [c["call"] for c in _events(repo, "acceptance_cases")[0]["cases"]]
     assert calls == ["multiply(3, 4)"]
+
+
+def test_a_second_round_samples_instead_of_repeating_the_greedy_attempt(
+        make_repo, cli, replies):
+    # the same prompt at temperature 0 gives the same wrong answer: round 2 starts sampling
+    wrong = MULTIPLY_EDIT.replace("a * b", "a + b")
+    replies["implementer.implement"] = [{"raw": wrong}]
+    repo = make_repo(human=["G6"], max_fix_rounds=1)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert r["status"] == "failed"
+    temps = [json.loads(p)["temperature"] for (p,) in _db(repo).execute(
+        "select params from llm_calls where agent='implementer' order by seq")]
+    assert len(temps) == 16 and temps.count(0.0) == 1 and temps[0] == 0.0
