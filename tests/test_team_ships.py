@@ -90,6 +90,17 @@ def test_an_example_wrapped_in_a_builtin_is_still_an_example_and_loses_its_comme
         ("sorted(roots([1, 0, -1]))", "[-1.0, 1.0]", "roots")]   # print is no wrapper
 
 
+def test_a_worked_example_states_its_result_not_its_first_number():
+    # HumanEval 67: the arithmetic after the arrow ends in the result
+    doc = ('fruit_distribution("5 apples and 6 oranges", 19) ->19 - 5 - 6 = 8\n'
+           "area(2, 3) -> 2 * 3 = 6\nsame(1) -> 1\nlabel(1) -> 'a' = 'b'\n")
+    cases = extract_examples(doc, {"fruit_distribution", "area", "same", "label"},
+                             source="docstring")
+    assert [(c.call, c.expected) for c in cases] == [
+        ('fruit_distribution("5 apples and 6 oranges", 19)', "8"), ("area(2, 3)", "6"),
+        ("same(1)", "1"), ("label(1)", "'a'")]          # only arithmetic is worked out
+
+
 def test_a_case_written_as_the_argument_alone_calls_the_one_function_named():
     from shipyard.graphs.acceptance import _as_call
 

@@ -62,7 +62,29 @@ def _inline(line: str, wanted: set[str]) -> Iterable[tuple[str, str]]:
             rest = line[m.start() + len(call):]
             sep = re.match(rf"\s*{_SEPS}\s*", rest)
             if sep:
-                yield call, _leading_expr(rest[sep.end():])
+                yield call, _leading_expr(_worked_result(rest[sep.end():]))
+
+
+def _worked_result(text: str) -> str:
+    """The result of a worked example: `19 - 5 - 6 = 8` states 8, not 19 (HumanEval 67's
+    docstring writes `f("5 apples and 6 oranges", 19) ->19 - 5 - 6 = 8`). Only when what
+    comes before `=` is arithmetic on numbers; anything else is left as it is."""
+    left, eq, right = text.partition("=")
+    if not eq or right.startswith("=") or left.endswith(("=", "<", ">", "!")):
+        return text
+    node = _expr(left.strip())
+    return right if node is not None and _arithmetic(node) and \
+        not isinstance(node, ast.Constant) else text
+
+
+def _arithmetic(node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, int | float) and not isinstance(node.value, bool)
+    if isinstance(node, ast.UnaryOp):
+        return _arithmetic(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _arithmetic(node.left) and _arithmetic(node.right)
+    return False
 
 
 def _balanced_call(line: str, start: int, open_at: int) -> str | None:
