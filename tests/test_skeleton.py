@@ -121,7 +121,7 @@ def test_the_implementer_writes_only_the_body_and_the_stub_is_never_the_change(
     first = sqlite3.connect(db).execute(
         "select messages from llm_calls where agent='implementer' order by seq").fetchone()[0]
     # the first attempt is posed as HumanEval poses a problem: the stub alone
-    assert "def multiply(a, b):" in first and "Complete this function: multiply" in first
+    assert "def multiply(a, b):" in first and "Complete this Python function" in first
     assert "def add" not in first
     merged = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
     assert merged.startswith(CALC_CORE.rstrip("\n"))
@@ -150,6 +150,17 @@ def test_a_first_attempt_sees_only_the_imports_and_the_stub_as_humaneval_poses_i
     assert focus(text, {"f"}) == ("from typing import List\n\n\ndef f(xs: List[int]) -> int:\n"
                                   '    """Sum them."""\n    raise NotImplementedError')
     assert focus(text, {"g"}) == ""
+
+
+def test_a_helper_the_stub_names_is_shown_with_it_as_humaneval_shows_it():
+    text = ('def encode_cyclic(s: str):\n    """Cycle groups of three."""\n    return s[1:] + s[0]\n\n\n'
+            'def unrelated():\n    return 2\n\n\nSHIFT = 5\n\n\n'
+            'def decode_cyclic(s: str):\n    """Takes a string encoded with encode_cyclic; shifts by SHIFT."""\n'
+            '    raise NotImplementedError\n')
+    shown = focus(text, {"decode_cyclic"})
+    assert "def encode_cyclic" in shown and "SHIFT = 5" in shown
+    assert "unrelated" not in shown
+    assert shown.index("def encode_cyclic") < shown.index("def decode_cyclic")
 
 
 def test_a_forgotten_standard_library_import_is_added_by_code():

@@ -304,7 +304,7 @@ def test_attempts_after_a_failed_example_are_fresh_samples_told_what_went_wrong(
     assert "failed" not in prompts[0]
     assert "multiply(2, 3) returned 5, expected 6 (off by one)" in prompts[1]
     assert not any("a + b" in p for p in prompts)          # the failed code is never shown
-    assert sum("returned 5, expected 6" in p for p in prompts) == 2   # most are fresh samples
+    assert sum("returned 5, expected 6" in p for p in prompts) == 3   # most are fresh samples
 
 
 def test_the_only_candidate_passing_the_examples_goes_to_the_human_with_the_case_flagged(
@@ -448,6 +448,25 @@ def test_cases_for_functions_the_request_does_not_name_are_dropped(make_repo, cl
     assert calls == ["multiply(3, 4)"]
 
 
+def test_the_first_two_attempts_are_greedy_answers_to_two_different_prompts(
+        make_repo, cli, replies):
+    # HumanEval 0-49, greedy: the stub alone 38/50, the task prompt 35/50, each right where
+    # the other was wrong on several problems: two prompts, two good different answers
+    wrong = MULTIPLY_EDIT.replace("a * b", "a + b")
+    replies["implementer.implement"] = [{"raw": wrong}, {"raw": wrong}, {"raw": MULTIPLY_EDIT}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper to calc/core.py: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    calls = [(json.loads(m)[-1]["content"], json.loads(p)["temperature"]) for (m, p) in
+             _db(repo).execute("select messages, params from llm_calls "
+                               "where agent='implementer' order by seq")]
+    assert [t for _, t in calls] == [0.0, 0.0, 0.8]
+    plain, task = calls[0][0], calls[1][0]
+    assert plain.rstrip().endswith("```") and "def multiply(a, b)" in plain
+    assert "Feature request" not in plain and "Feature request" in task   # the stub alone
+    assert "multiply(2, 3) returns 6" in plain                # its docstring carries the request
+
+
 def test_a_second_round_samples_instead_of_repeating_the_greedy_attempt(
         make_repo, cli, replies):
     # the same prompt at temperature 0 gives the same wrong answer: round 2 starts sampling
@@ -458,4 +477,4 @@ def test_a_second_round_samples_instead_of_repeating_the_greedy_attempt(
     assert r["status"] == "failed"
     temps = [json.loads(p)["temperature"] for (p,) in _db(repo).execute(
         "select params from llm_calls where agent='implementer' order by seq")]
-    assert len(temps) == 16 and temps.count(0.0) == 1 and temps[0] == 0.0
+    assert len(temps) == 16 and temps.count(0.0) == 2 and temps[:2] == [0.0, 0.0]

@@ -38,6 +38,7 @@ TEAM = "team"  # the shared system prompt and context blocks
 _TASK = re.compile(r"^## task: *([a-z0-9_]+) *$", re.MULTILINE)
 _CONTEXT = re.compile(r"^## context: *([a-z0-9_]+) *$", re.MULTILINE)
 _CONTEXT_LINE = re.compile(r"\Acontext: *([a-z0-9_]+) *\n")
+_SYSTEM_LINE = re.compile(r"\Asystem: *(.+?) *\n")
 _REQUIRED_CARD = ("id", "version", "owner", "intended_use")
 
 
@@ -83,26 +84,34 @@ def _env() -> Any:
 
 
 @cache
-def _templates(role: str, task: str) -> tuple[Any, Any, Any]:
-    """(shared context, role text, task text) templates of one task."""
+def _templates(role: str, task: str) -> tuple[Any, Any, Any, str | None]:
+    """(shared context, role text, task text, own system line or None) templates of one task.
+
+    A task whose body starts with `system: …` is posed alone: that line is its system
+    message and the task text its whole user message, with no shared context and no role
+    text. It is for prompts measured to work best bare (the Implementer's `complete_plain`,
+    which poses a stub as HumanEval does)."""
     prompt, team = load_prompt(role), load_prompt(TEAM)
     if task not in prompt.tasks:
         raise KeyError(f"prompt {role}.md has no '## task: {task}' section")
     body = prompt.tasks[task]
+    env = _env()
+    if own := _SYSTEM_LINE.match(body):
+        return (env.from_string(""), env.from_string(""),
+                env.from_string(body[own.end():]), own.group(1))
     m = _CONTEXT_LINE.match(body)
     name = m.group(1) if m else "request"
     if name not in team.tasks:
         raise KeyError(f"prompt {role}.md task {task} names context {name!r}, which team.md "
                        f"does not define (it has {sorted(team.tasks)})")
-    env = _env()
     return (env.from_string(team.tasks[name]), env.from_string(prompt.system),
-            env.from_string(body[m.end():] if m else body))
+            env.from_string(body[m.end():] if m else body), None)
 
 
 def render(role: str, task: str, **context: Any) -> tuple[PromptFile, list[dict[str, str]]]:
-    shared, role_text, task_text = _templates(role, task)
+    shared, role_text, task_text, system = _templates(role, task)
     user = "\n\n".join(part for part in (shared.render(**context).strip(),
                                           role_text.render(**context).strip(),
                                           task_text.render(**context).strip()) if part)
-    return load_prompt(role), [{"role": "system", "content": load_prompt(TEAM).system},
+    return load_prompt(role), [{"role": "system", "content": system or load_prompt(TEAM).system},
                                {"role": "user", "content": user}]

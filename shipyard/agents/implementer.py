@@ -13,3 +13,6 @@ IMPLEMENT = TextTask(role="implementer", task="implement")
 # A first attempt at declared stubs, posed with only the stubs and their imports
 # (graphs/build.py). The same task in the ledger: one Implementer attempt, another prompt.
 COMPLETE = TextTask(role="implementer", task="implement", section="complete")
+# The stub alone, as HumanEval poses a problem: its docstring carries the request. One of
+# the two greedy prompts of G5's inner loop (graphs/build.py says what each is worth).
+COMPLETE_PLAIN = TextTask(role="implementer", task="implement", section="complete_plain")

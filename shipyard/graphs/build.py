@@ -42,16 +42,21 @@ if TYPE_CHECKING:
 __all__ = ["Candidate", "implement"]
 
 IMPLEMENT_MAX_TOKENS = 1024
-# attempt -> (temperature, informed?): greedy, then samples, mostly fresh at 0.8-1.0 with an
-# informed one (shown what the last attempt got wrong, not its code) now and then. Repairs
-# shown their own previous code were tried: on HumanEval 0-29 not one turned a failing
-# documented example into a passing one, and on `make demo` they resent the same function
-# word for word ("Is Self-Repair a Silver Bullet?", ICLR 2024). What finds the hard ones is
-# more samples: on 5 problems the greedy answer got wrong, a fresh sample at 0.8 was right
-# 5 times in 30 (about 1 in 6), so four attempts find it about half the time and eight
-# about three times in four. Easy problems stop at the first green attempt and pay nothing.
-_SCHEDULE = [(0.0, False), (0.7, True), (0.8, False), (0.9, False),
-             (0.6, True), (0.8, False), (1.0, False), (0.8, False)]
+# attempt -> (temperature, informed?, plain?). Two greedy attempts first, one per prompt:
+# `plain` poses the stub as HumanEval does ("Complete this Python function", the stub and
+# nothing else, 140 prompt tokens), the second is the `complete` task with the request and
+# what the first attempt's calls returned. Measured greedy on HumanEval 0-49, uninformed:
+# plain 37/50, the task prompt 35/50 at 2.3x the prompt tokens, each right where the other
+# was wrong on several problems, so two prompts at temperature 0 are two good, different
+# answers (41/50 between them). Then samples, mostly fresh at 0.8-1.0, with an informed one
+# (told what the last attempt got wrong, never its code) now and then. Repairs shown their own previous code were tried: on HumanEval 0-29
+# not one turned a failing documented example into a passing one, and on `make demo` they
+# resent the same function word for word ("Is Self-Repair a Silver Bullet?", ICLR 2024).
+# What finds the hard ones is more samples: on 5 problems the greedy answer got wrong, a
+# fresh sample at 0.8 was right 5 times in 30 (about 1 in 6). Easy problems stop at the
+# first green attempt and pay nothing.
+_SCHEDULE = [(0.0, False, True), (0.0, True, False), (0.8, False, True), (0.7, True, False),
+             (0.9, False, True), (0.8, False, False), (1.0, False, True), (0.6, True, False)]
 
 
 @dataclass(kw_only=True)
@@ -86,9 +91,9 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
     scratch = Path(tempfile.mkdtemp(prefix="shipyard-inner-"))
     try:
         for i in range(attempts):
-            temperature, informed = _next(i, previous, acc, rnd)
+            temperature, informed, plain = _next(i, previous, acc, rnd)
             cand = _attempt(n, s, gw, i, temperature, feedback if informed else [], files,
-                            acc, scratch, skel)
+                            acc, scratch, skel, plain=plain)
             candidates.append(cand)
             _record(n, s, rnd, cand, temperature)
             if not cand.problems and cand.probe is not None and cand.probe.passed:
@@ -102,7 +107,8 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
                     len(voters(candidates)) >= 2:
                 break
             # dual agreement needs a second sample that passes the documented examples
-            extra = _attempt(n, s, gw, attempts + extra_i, temp, [], files, acc, scratch, skel)
+            extra = _attempt(n, s, gw, attempts + extra_i, temp, [], files, acc, scratch, skel,
+                             plain=extra_i == 0)
             candidates.append(extra)
             _record(n, s, rnd, extra, temp)
             if not extra.problems and extra.probe is not None and extra.probe.passed:
@@ -118,17 +124,19 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
 
 
 def _next(i: int, previous: Candidate | None, acc: dict[str, Any],
-          rnd: int = 0) -> tuple[float, bool]:
-    """(temperature, informed?) of attempt i. After a candidate that passes every documented
-    example but fails a proposed case, the next attempt is a fresh sample: a second opinion
-    on that case, which decides whether it is set aside (graphs/disputes.py); shown the
-    case, it would chase it, and the Test Engineer's cases are often the wrong party."""
+          rnd: int = 0) -> tuple[float, bool, bool]:
+    """(temperature, informed?, plain?) of attempt i. After a candidate that passes every
+    documented example but fails a proposed case, the next attempt is a fresh sample: a
+    second opinion on that case, which decides whether it is set aside (graphs/disputes.py);
+    shown the case, it would chase it, and the Test Engineer's cases are often the wrong
+    party."""
+    temperature, informed, plain = _SCHEDULE[i % len(_SCHEDULE)]
     if previous is not None and previous.authoritative_ok() and not previous.problems and any(
             c["source"] in AUTHORITATIVE for c in acc["cases"]):
-        return 0.8, False
-    if rnd and i % len(_SCHEDULE) == 0:  # greedy was tried last round: the same prompt,
-        return 0.8, False                 # the same answer
-    return _SCHEDULE[i % len(_SCHEDULE)]
+        return 0.8, False, plain
+    if rnd and temperature == 0.0:  # greedy was tried last round: the same prompt, the
+        return 0.8, False, plain     # same answer
+    return temperature, informed, plain
 
 
 def _skeleton(n: Nodes, s: FeatureState, shown: dict[str, str]) -> skeleton.Skeleton:
@@ -151,13 +159,15 @@ def _skeleton(n: Nodes, s: FeatureState, shown: dict[str, str]) -> skeleton.Skel
 
 def _reply(n: Nodes, s: FeatureState, gw: Any, temperature: float, feedback: list[str],
            files: dict[str, str], cases: list[dict[str, Any]],
-           skel: skeleton.Skeleton) -> tuple[Any, tuple[str, set[str]] | None]:
+           skel: skeleton.Skeleton, *, plain: bool = False
+           ) -> tuple[Any, tuple[str, set[str]] | None]:
     """(the reply, the focus: the file and the functions it was shown, or None).
 
     When the functions the request names live in one file, the attempt is posed as
     HumanEval poses a problem: that file's imports and those functions (skeleton.focus),
     "complete this function" — with what an earlier attempt got wrong, the findings and the
-    human's revisions when there are any. Shown whole files,
+    human's revisions when there are any; `plain`, and with none of those, the stub alone
+    (its docstring carries the request: graphs/skeleton.py). Shown whole files,
     a 0.5B model copies them back (and runs out of tokens). Otherwise: the `implement`
     prompt with the files."""
     ctx = n.context(s, "implement", file_contents=files, cases=cases[:8], feedback=feedback,
@@ -168,11 +178,16 @@ def _reply(n: Nodes, s: FeatureState, gw: Any, temperature: float, feedback: lis
     if home:
         text = skel.files.get(home) or existing(root, home) or ""
         code = skeleton.focus(text, set(names))
+        stubbed = bool(skeleton.stubbed(text) & set(names))
+        if code and plain and stubbed and not (feedback or ctx["findings"] or ctx["revisions"]):
+            return implementer.COMPLETE_PLAIN.run(
+                gw, gate="G5", temperature=temperature, max_tokens=IMPLEMENT_MAX_TOKENS,
+                stub_code=skeleton.posed(code)), (home, set(names))
         if code:
             return implementer.COMPLETE.run(
                 gw, gate="G5", temperature=temperature, max_tokens=IMPLEMENT_MAX_TOKENS,
                 stub_path=home, stub_code=code, stub_names=names,
-                stubbed=bool(skeleton.stubbed(text) & set(names)), **ctx), (home, set(names))
+                stubbed=stubbed, **ctx), (home, set(names))
     return implementer.IMPLEMENT.run(gw, gate="G5", temperature=temperature,
                                      max_tokens=IMPLEMENT_MAX_TOKENS, **ctx), None
 
@@ -194,13 +209,13 @@ def _focus_home(root: Path, feature: str, files: dict[str, str],
 
 def _attempt(n: Nodes, s: FeatureState, gw: Any, i: int, temperature: float,
              feedback: list[str], files: dict[str, str],
-             acc: dict[str, Any],
-             scratch: Path, skel: skeleton.Skeleton) -> Candidate:
+             acc: dict[str, Any], scratch: Path, skel: skeleton.Skeleton, *,
+             plain: bool = False) -> Candidate:
     ws = n.env.workspace(s)
     cases = [c for c in acc["cases"] if c not in acc["disputed"]]
     # With executable cases, the planner's prose criteria are left out: a 0.5B model follows
     # their noise ("use set operations") over the request and the cases that decide.
-    reply, focus = _reply(n, s, gw, temperature, feedback, files, cases, skel)
+    reply, focus = _reply(n, s, gw, temperature, feedback, files, cases, skel, plain=plain)
     if reply.truncated:
         return Candidate(attempt=i, files={}, problems=[
             (f"your reply hit the {IMPLEMENT_MAX_TOKENS}-token limit and was cut off; give only "

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ..agents.examples import extract_examples, module_of
 from ..runtime.repomap import is_test_path
 
-__all__ = ["Skeleton", "build", "focus", "stubbed"]
+__all__ = ["Skeleton", "build", "focus", "posed", "stubbed"]
 
 _CALL = re.compile(r"(?<![\w.])`?([A-Za-z_]\w*)\(([^()]*)\)")
 _PY = re.compile(r"[\w./-]+\.py\b")
@@ -99,24 +99,46 @@ def placeholders(text: str) -> set[str]:
 
 
 def focus(text: str, names: set[str]) -> str:
-    """The file's imports and the stubs of `names`, nothing else: the whole prompt of a
-    first attempt, as HumanEval poses a problem (a 0.5B model completes a lone function
-    far better than it edits a file it is shown whole)."""
+    """The file's imports, the stubs of `names`, and the module-level helpers and constants
+    those mention, nothing else: the whole prompt of a first attempt, as HumanEval poses a
+    problem (a 0.5B model completes a lone function far better than it edits a file it is
+    shown whole). A helper the function's docstring or body names is part of its meaning
+    (`decode_cyclic` "takes a string encoded with encode_cyclic"): shown, never edited."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
         return ""
     lines = text.splitlines()
-    imports, functions = [], []
-    for node in tree.body:
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            imports.append("\n".join(lines[node.lineno - 1:node.end_lineno]))
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names:
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            functions.append("\n".join(lines[first - 1:node.end_lineno]))
-    if not functions:
+
+    def source(node: ast.stmt) -> str:
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        return "\n".join(lines[first - 1:node.end_lineno])
+
+    targets = [node for node in tree.body
+               if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names]
+    if not targets:
         return ""
-    return "\n\n\n".join(["\n".join(imports), *functions] if imports else functions)
+    mentioned = set(re.findall(r"[A-Za-z_]\w*", "\n".join(source(t) for t in targets)))
+    imports = [source(n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    shown = [source(n) for n in tree.body
+             if n in targets or _defined_names(n) & (mentioned - names)]
+    return "\n\n\n".join(["\n".join(imports), *shown] if imports else shown)
+
+
+def posed(code: str) -> str:
+    """`code` (a focus) with each stub's `raise NotImplementedError` line taken out: the
+    function ends at its docstring, as HumanEval poses a problem for completion."""
+    return "\n".join(line for line in code.splitlines() if line.strip() != _STUB_BODY)
+
+
+def _defined_names(node: ast.stmt) -> set[str]:
+    """The names a top-level statement defines: a function, a class, or a constant."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Assign | ast.AnnAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {t.id for t in targets if isinstance(t, ast.Name)}
+    return set()
 
 
 def _placeholder(stmt: ast.stmt) -> bool:
@@ -156,7 +178,8 @@ def _doc(feature: str, name: str) -> str:
     sentence = next((x for x in sentences if f"{name}(" in x), text)
     head, colon, rest = sentence.partition(":")
     said = rest.strip() if colon and f"{name}(" in head and rest.strip() else sentence
-    said = said[0].upper() + said[1:]
+    if not re.match(r"[A-Za-z_]\w*\(", said):  # `multiply(2, 3) returns 6` keeps its name
+        said = said[0].upper() + said[1:]
     return said if said.endswith((".", "!", "?")) else said + "."
 
 
