@@ -51,5 +51,6 @@ def test_the_implementer_is_not_shown_the_tests_it_must_not_change(make_repo, cl
     (messages,) = db.execute("select messages from llm_calls where task='implement' "
                              "order by seq limit 1").fetchone()
     prompt = json.loads(messages)[-1]["content"]
-    assert "FILE: calc/core.py" in prompt
-    assert "FILE: tests/" not in prompt       # neither the repo's tests nor G3's acceptance file
+    assert "def multiply(a, b)" in prompt     # the stub in calc/core.py
+    assert "FILE: tests/" not in prompt and "def test_" not in prompt  # neither the repo's
+    # tests nor G3's acceptance file
