@@ -174,6 +174,38 @@ def test_a_forgotten_standard_library_import_is_added_by_code():
     assert import_stdlib("def f(x):\n    return x.y\n") == "def f(x):\n    return x.y\n"
 
 
+def test_a_habitual_star_import_becomes_the_names_the_code_uses():
+    # Qwen2.5-Coder opens a completion with these two lines; ruff's F403 cost the attempt
+    from shipyard.graphs.lint import expand_star_imports
+
+    text = ("from typing import *\nfrom collections import *\n\n\n"
+            "def f(xs: List[int]) -> Dict[int, int]:\n    return dict(Counter(xs))\n")
+    assert expand_star_imports(text) == text.replace(
+        "from typing import *\nfrom collections import *\n",
+        "from typing import Dict, List\nfrom collections import Counter\n")
+    unused = "from itertools import *\n\n\ndef g():\n    return 1\n"
+    assert expand_star_imports(unused) == "\n\ndef g():\n    return 1\n"
+    # a star import the file already had is the repository's own: left byte-identical
+    assert expand_star_imports(text, old="from typing import *\n").startswith(
+        "from typing import *\nfrom collections import Counter\n")
+    # only well-known modules are imported to read their names: never one with side effects
+    assert expand_star_imports("from antigravity import *\nx = 1\n") == \
+        "from antigravity import *\nx = 1\n"
+
+
+def test_a_first_attempt_opening_with_star_imports_is_green(make_repo, cli, replies):
+    reply = ("```python\nfrom typing import *\nfrom collections import *\n\n"
+             "def multiply(a: int, b: int) -> int:\n    return a * b\n```\n")
+    replies["implementer.implement"] = [{"raw": reply}]
+    repo = make_repo(human=["G6"])
+    _, out, _ = cli("run-feature", "Add a multiply(a, b) helper to calc/core.py: "
+                    "multiply(2, 3) returns 6", "--repo", repo, "--json")
+    r = json.loads(out.strip().splitlines()[-1])
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    assert "import *" not in code and "return a * b" in code
+
+
 def test_a_description_in_three_or_more_clauses_becomes_numbered_steps():
     from shipyard.graphs.skeleton import _stub
 

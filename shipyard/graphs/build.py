@@ -32,7 +32,7 @@ from .acceptance import AUTHORITATIVE
 from .context import defined_in_repo, defs, existing, is_test, named, planned_files
 from .disputes import settle, voters
 from .hints import hint
-from .lint import fix_and_lint, import_stdlib
+from .lint import expand_star_imports, fix_and_lint, import_stdlib
 
 if TYPE_CHECKING:
     from ..runtime.probe import Probe
@@ -244,8 +244,8 @@ def _attempt(n: Nodes, s: FeatureState, gw: Any, i: int, temperature: float,
     if applied.problems:
         return Candidate(attempt=i, files=applied.files, problems=applied.problems)
     written = {**skel.files, **applied.files}  # a stub the reply leaves alone is still there
-    written = {rel: import_stdlib(text) if rel.endswith(".py") else text
-               for rel, text in written.items()}
+    written = {rel: import_stdlib(expand_star_imports(text, existing(ws.path, rel) or ""))
+               if rel.endswith(".py") else text for rel, text in written.items()}
     base = {rel: ws.git.run("show", f"{s['base_sha']}:{rel}", check=False) for rel in written}
     if missing := _missing(ws.path, s["feature"], written, base):
         return Candidate(attempt=i, files=written, problems=missing)
