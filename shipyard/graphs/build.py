@@ -49,12 +49,12 @@ IMPLEMENT_MAX_TOKENS = 1024
 # plain 37/50, the task prompt 35/50 at 2.3x the prompt tokens, each right where the other
 # was wrong on several problems, so two prompts at temperature 0 are two good, different
 # answers (41/50 between them). Then samples, mostly fresh at 0.8-1.0, with an informed one
-# (told what the last attempt got wrong, never its code) now and then. Repairs shown their own previous code were tried: on HumanEval 0-29
-# not one turned a failing documented example into a passing one, and on `make demo` they
-# resent the same function word for word ("Is Self-Repair a Silver Bullet?", ICLR 2024).
-# What finds the hard ones is more samples: on 5 problems the greedy answer got wrong, a
-# fresh sample at 0.8 was right 5 times in 30 (about 1 in 6). Easy problems stop at the
-# first green attempt and pay nothing.
+# (told what the last attempt got wrong, never its code) now and then. Repairs shown their
+# own previous code were tried: on HumanEval 0-29 not one turned a failing documented
+# example into a passing one, and on `make demo` they resent the same function word for
+# word ("Is Self-Repair a Silver Bullet?", ICLR 2024). What finds the hard ones is more
+# samples: on 5 problems the greedy answer got wrong, a fresh sample at 0.8 was right 5
+# times in 30 (about 1 in 6). Easy problems stop at the first green attempt and pay nothing.
 _SCHEDULE = [(0.0, False, True), (0.0, True, False), (0.8, False, True), (0.7, True, False),
              (0.9, False, True), (0.8, False, False), (1.0, False, True), (0.6, True, False)]
 
