@@ -2,6 +2,7 @@
 
     python benchmarks/delivery.py --first 30          # problems 0..29
     python benchmarks/delivery.py --problems 10-19 --json out.json
+    python benchmarks/delivery.py --problems 64,65,74,87   # single problems and ranges
 
 For each problem: a tiny git repository whose `solution.py` holds the signature and
 docstring raising NotImplementedError, plus one trivial test. `shipyard run-feature`
@@ -132,16 +133,28 @@ def raw_pass(p: dict, base_url: str) -> bool:
     return passes(header + "\n" + code, p)
 
 
+def parse_ids(spec: str) -> list[int]:
+    """`10-19` or `64,65,70-72` -> the problem numbers, in order."""
+    ids: list[int] = []
+    for part in spec.split(","):
+        try:
+            a, _, b = part.strip().partition("-")
+            ids += list(range(int(a), int(b or a) + 1))
+        except ValueError:
+            sys.exit(f"--problems: {part!r} is not a number or a range a-b (e.g. 10-19,42)")
+    return ids
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--first", type=int, default=None, help="problems 0..N-1")
-    ap.add_argument("--problems", default=None, help="a range a-b (inclusive), e.g. 10-19")
+    ap.add_argument("--problems", default=None,
+                    help="ranges a-b (inclusive) and single problems, e.g. 10-19 or 64,65,70-72")
     ap.add_argument("--json", dest="json_out", default=None, help="write the rows here")
     ap.add_argument("--no-raw", action="store_true", help="skip the raw pass@1 baseline")
     args = ap.parse_args()
     if args.problems:
-        a, b = (int(x) for x in args.problems.split("-"))
-        ids = list(range(a, b + 1))
+        ids = parse_ids(args.problems)
     else:
         ids = list(range(args.first or 30))
     if max(ids) >= LIMIT:

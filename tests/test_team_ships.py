@@ -478,3 +478,116 @@ def test_a_second_round_samples_instead_of_repeating_the_greedy_attempt(
     temps = [json.loads(p)["temperature"] for (p,) in _db(repo).execute(
         "select params from llm_calls where agent='implementer' order by seq")]
     assert len(temps) == 16 and temps.count(0.0) == 2 and temps[:2] == [0.0, 0.0]
+
+
+# -- confirmation: the documented examples alone do not decide -----------------------------
+def test_the_documented_examples_alone_merge_only_once_a_second_sample_agrees(
+        make_repo, cli, replies):
+    # HumanEval 65: the examples could not tell a left shift from a right one, and the first
+    # code that passed them merged wrong; now a second, independent sample must agree
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    assert [a["temperature"] for a in _events(repo, "inner_attempt")] == [0.0, 0.8]
+
+
+def test_samples_that_pass_the_examples_but_differ_near_them_go_to_the_majority(
+        make_repo, cli, replies):
+    # `a + b` passes multiply(2, 2) == 4 as well as `a * b` does; on multiply(3, 2) they part
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    plus = MULTIPLY_EDIT.replace("a * b", "a + b")
+    replies["implementer.implement"] = [{"raw": plus}, {"raw": MULTIPLY_EDIT},
+                                        {"raw": MULTIPLY_EDIT.replace("a * b", "b * a")}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [split] = _events(repo, "candidates_disagree")
+    assert split["attempts"] == [0, 1] and split["groups"] == 2
+    code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    assert "return a * b" in code.split("def multiply")[1]
+
+
+def test_samples_that_never_agree_leave_the_change_unmerged(make_repo, cli, replies):
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    replies["implementer.implement"] = [
+        {"raw": MULTIPLY_EDIT.replace("a * b", f"a * b + (a - 2) * {k}")} for k in range(12)]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
+    assert r["status"] == "failed", r
+    assert git(repo, "log", "--oneline", "main").count("\n") == 1   # nothing merged
+
+
+def test_a_proposed_call_the_signature_does_not_accept_is_dropped_at_g3(
+        make_repo, cli, replies):
+    # HumanEval 65: `circular_shift(12)` for `circular_shift(x, shift)`; every candidate raised
+    # TypeError on it, and that agreement counted as a second opinion
+    replies["test.plan"] = [{"strategy": "s", "cases": [
+        {"call": "multiply(3)", "expected": "3"}, {"call": "multiply(3, 4)", "expected": "12"},
+        {"call": "multiply(3, 4, 5)", "expected": "60"}]}]
+    repo = make_repo(human=["G6"])
+    (repo / "calc" / "core.py").write_text(CALC_CORE + '\n\ndef multiply(a: int, b: int) -> int:'
+                                           '\n    """Return a * b."""\n'
+                                           '    raise NotImplementedError\n')
+    git(repo, "commit", "-qam", "multiply stub")
+    r = _start(cli, repo, "Implement multiply(a, b) in calc/core.py as its docstring says")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [dropped] = _events(repo, "acceptance_case_dropped")
+    assert dropped["calls"] == ["multiply(3)", "multiply(3, 4, 5)"]
+    test = git(repo, "show", f"shipyard/{r['run_id']}:tests/test_multiply_acceptance.py")
+    assert "multiply(3, 4)" in test and "multiply(3)" not in test
+
+
+def test_variant_inputs_keep_each_arguments_type_and_stay_near_it():
+    from shipyard.graphs.variants import variants
+
+    near = variants(["circular_shift(12, 1)", 'vowels_count("abcde")', "f(x=[1, 2])",
+                     "g(*args)", "h(len)"])
+    assert "circular_shift(12, 1)" not in near and "circular_shift(13, 1)" in near
+    assert "circular_shift(121, 1)" in near                  # one digit more
+    assert "vowels_count('edcba')" in near                   # the same characters
+    assert "f(x=[2, 1])" in near
+    assert not any(v.startswith(("g(", "h(")) for v in near)  # nothing code cannot read
+    assert len(variants([f"k({i})" for i in range(40)])) == 16
+
+
+# -- documented examples in the forms docs write them -----------------------------------------
+def _doc_cases(doc: str, params: list[str] | None = None, name: str = "f") -> list[tuple]:
+    return [(e.call, e.expected) for e in extract_examples(
+        doc, {name}, source="docstring", params={name: params} if params else None)]
+
+
+def test_prose_examples_of_a_one_argument_function_become_cases():
+    doc = ('For num = "AB" the output should be 1.\n'
+           "For N = 1000, the sum of digits will be 1 the output should be \"1\".\n"
+           "Example 1:\n    Input: [4,2,3]\n    Output: [2, 1]\n"
+           "    Explanation: 2 is the smallest even value.\n"
+           "Example 2:\n    Input: num = []\n    Output: []\n")
+    assert _doc_cases(doc, ["num"]) == [('f("AB")', "1"), ("f([4,2,3])", "[2, 1]"),
+                                        ("f([])", "[]")]
+    # `num = []` names another parameter: not an input of this function
+    assert _doc_cases(doc, ["N"]) == [("f(1000)", '"1"'), ("f([4,2,3])", "[2, 1]")]
+    assert _doc_cases(doc, ["a", "b"]) == []        # two arguments: which one is "Input"?
+    assert _doc_cases(doc) == []                    # no signature known: no prose cases
+
+
+def test_a_comment_saying_returns_and_json_booleans_state_results():
+    doc = 'f(15)   # returns "db1111db"\nf(1, 4) => true\nf(3, 2) => false\n'
+    assert _doc_cases(doc) == [("f(15)", '"db1111db"'), ("f(1, 4)", "True"),
+                               ("f(3, 2)", "False")]
+
+
+def test_bare_words_as_arguments_are_the_strings_they_spell():
+    # HumanEval 80 writes `is_happy(aa) => False`: as written, every candidate raises NameError
+    # a name the prose defined cannot run as written: no case
+    assert _doc_cases("f(aa) => False\nf(len) => 3\nf(x, 1) => 2\n") == [
+        ("f('aa')", "False"), ("f(len)", "3")]
+
+
+def test_an_example_whose_argument_spans_lines_is_read_whole():
+    doc = ("get_row([\n  [1,2,3],\n  [1,2,1]\n], 1) == [(0, 0), (1, 2), (1, 0)]\n"
+           "get_row([], 1) == []\n")
+    assert _doc_cases(doc, name="get_row") == [
+        ("get_row([ [1,2,3], [1,2,1] ], 1)", "[(0, 0), (1, 2), (1, 0)]"),
+        ("get_row([], 1)", "[]")]

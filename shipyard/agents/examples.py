@@ -12,6 +12,7 @@ agree against it (see `graphs/build.py`).
 from __future__ import annotations
 
 import ast
+import builtins
 import io
 import re
 import tokenize
@@ -20,8 +21,15 @@ from dataclasses import dataclass
 
 __all__ = ["Example", "extract_examples", "module_of", "render_tests"]
 
-# `call(...)  SEP  expected` on one line, where SEP is one of the ways docs write "gives".
-_SEPS = r"(?:==>|=>|->|➞|→|==|\bshould (?:return|be)\b|\breturns?\b|\bgives?\b|=)"
+# `call(...)  SEP  expected` on one line, where SEP is one of the ways docs write "gives"
+# (`f(15)   # returns "db1111db"` too).
+_SEPS = (r"(?:\#\s*(?:returns?\b|gives?\b|==>|=>|->|➞|→)|==>|=>|->|➞|→|==|"
+         r"\bshould (?:return|be)\b|\breturns?\b|\bgives?\b|=)")
+# Prose examples of a one-argument function: "For num = "AB" the output should be 1."
+_FOR = re.compile(r"\bFor\s+([A-Za-z_]\w*)\s*=\s*")
+_OUTPUT = re.compile(r"\b(?:the\s+)?output\s+(?:should\s+be|is|will\s+be)\s*:?\s*", re.IGNORECASE)
+# JSON's and English's booleans, as docs write them: `f(1, 4) => true`.
+_WORDS = {"true": "True", "false": "False", "null": "None"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -35,8 +43,11 @@ class Example:
         return _called(_expr(self.call))
 
 
-def extract_examples(text: str, names: Iterable[str], *, source: str) -> list[Example]:
-    """Examples of calls to `names` in `text`: doctests and `f(x) == y`-style lines."""
+def extract_examples(text: str, names: Iterable[str], *, source: str,
+                     params: dict[str, list[str]] | None = None) -> list[Example]:
+    """Examples of calls to `names` in `text`: doctests and `f(x) == y`-style lines, and,
+    for a function of one argument whose parameter names `params` gives, the prose forms
+    "For x = 3 the output should be 9" and "Input: 3" / "Output: 9"."""
     wanted = set(names)
     out: list[Example] = []
     lines = text.splitlines()
@@ -48,9 +59,92 @@ def extract_examples(text: str, names: Iterable[str], *, source: str) -> list[Ex
             if expected and not expected.startswith(">>>"):
                 _keep(out, call, expected, wanted, source)
             continue
-        for call, expected in _inline(line, wanted):
+        for call, expected in _inline(_continued(line, lines[i + 1:i + 16]), wanted):
             _keep(out, call, expected, wanted, source)
+    for name, args in (params or {}).items():
+        if name in wanted and len(args) == 1:
+            for call, expected in [*_for_output(text, name, args[0]),
+                                   *_input_output(lines, name, args[0])]:
+                _keep(out, call, expected, wanted, source)
     return list(dict.fromkeys(out))
+
+
+def _continued(line: str, following: list[str]) -> str:
+    """`line`, joined with the lines after it while a bracket it opens is still open: an
+    example whose argument is a matrix spans lines (HumanEval 87's `get_row([` …)."""
+    if _depths(line)[-1:] in ([], [0]) or min(_depths(line)) < 0:
+        return line
+    for nxt in following:
+        line += " " + nxt.strip()
+        if _depths(line)[-1] <= 0:
+            return line
+    return line
+
+
+def _depths(text: str) -> list[int]:
+    """The bracket depth after each character of `text`, brackets inside quotes not
+    counted."""
+    out, depth, quote = [], 0, ""
+    for j, ch in enumerate(text):
+        if quote:
+            if ch == quote and text[j - 1] != "\\":
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        out.append(depth)
+    return out
+
+
+def _for_output(text: str, name: str, param: str) -> Iterable[tuple[str, str]]:
+    """"For lst = [1, 2] the output should be 3" (the parameter's own name), on one
+    paragraph: `f([1, 2])` -> `3`. What stands between the two is the example's working."""
+    flat = " ".join(text.split())
+    for m in _FOR.finditer(flat):
+        if m.group(1) != param:
+            continue
+        value = _leading_literal(flat[m.end():m.end() + 400])
+        rest = flat[m.end() + len(value):m.end() + len(value) + 300]
+        nxt = _FOR.search(rest)
+        said = _OUTPUT.search(rest[:nxt.start()] if nxt else rest)
+        if value and said:
+            expected = _leading_literal(rest[said.end():])
+            if expected:
+                yield f"{name}({value})", expected
+
+
+def _input_output(lines: list[str], name: str, param: str) -> Iterable[tuple[str, str]]:
+    """"Input: [4,2,3]" with "Output: [2, 1]" on one of the next two lines (or
+    "Input: arr = [4,2,3]", the parameter's own name): `f([4,2,3])` -> `[2, 1]`."""
+    for i, raw in enumerate(lines):
+        m = re.match(r"\s*Input\s*:\s*(.+)", raw, re.IGNORECASE)
+        if not m:
+            continue
+        given = re.sub(rf"^{re.escape(param)}\s*=\s*", "", m.group(1).strip())
+        value = _leading_literal(given)
+        if not value or value != given.rstrip(".,; "):
+            continue
+        for nxt in lines[i + 1:i + 3]:
+            if out := re.match(r"\s*Output\s*:\s*(.+)", nxt, re.IGNORECASE):
+                if expected := _leading_literal(out.group(1)):
+                    yield f"{name}({value})", expected
+                break
+
+
+def _leading_literal(text: str) -> str:
+    """The longest prefix of `text` that is a Python literal ('' when none is)."""
+    text = text.strip()
+    for end in range(min(len(text), 400), 0, -1):
+        candidate = text[:end].strip().rstrip(".,;")
+        if candidate in _WORDS:
+            return candidate
+        node = _expr(candidate) if candidate else None
+        if node is not None and _literal_ish(node):
+            return candidate
+    return ""
 
 
 def _inline(line: str, wanted: set[str]) -> Iterable[tuple[str, str]]:
@@ -88,21 +182,9 @@ def _arithmetic(node: ast.expr) -> bool:
 
 
 def _balanced_call(line: str, start: int, open_at: int) -> str | None:
-    depth, quote = 0, ""
-    for j in range(open_at, len(line)):
-        ch = line[j]
-        if quote:
-            if ch == quote and line[j - 1] != "\\":
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth == 0:
-                return line[start:j + 1]
-    return None
+    depths = _depths(line[open_at:])
+    end = next((j for j, d in enumerate(depths) if d == 0), None)
+    return None if end is None else line[start:open_at + end + 1]
 
 
 def _leading_expr(text: str) -> str:
@@ -122,11 +204,14 @@ def _leading_expr(text: str) -> str:
 
 def _keep(out: list[Example], call: str, expected: str, wanted: set[str], source: str) -> None:
     call, expected = _uncommented(call.strip()), _uncommented(expected.strip())
+    expected = _WORDS.get(expected, expected)
     node, want = _expr(call), _expr(expected)
+    if (quoted := _quoted(node)) is not node and quoted is not None:
+        node, call = quoted, ast.unparse(quoted)
     if node is None or want is None or not _literal_ish(want):
         return
-    if _called(node) not in wanted:
-        return
+    if _called(node) not in wanted or _free_names(node) - wanted:
+        return  # `f(x, 1)` where the prose defined x: it cannot run as written
     out.append(Example(call=call, expected=expected, source=source))
 
 
@@ -134,6 +219,24 @@ def _keep(out: list[Example], call: str, expected: str, wanted: set[str], source
 # `sorted(unique(xs))`): the example is still about the wrapped function.
 _WRAPPERS = frozenset({"abs", "bool", "float", "int", "len", "list", "max", "min", "round",
                        "set", "sorted", "str", "sum", "tuple"})
+
+
+def _quoted(node: ast.expr | None) -> ast.expr | None:
+    """A call whose arguments are all bare words, as docs write strings (`is_happy(aa) =>
+    False`, HumanEval 80), with those words quoted: run as written, every candidate raises
+    NameError on it. Anything else is returned as it is."""
+    if not (isinstance(node, ast.Call) and node.args and not node.keywords) or not all(
+            isinstance(a, ast.Name) and a.id not in _BUILTINS for a in node.args):
+        return node
+    return ast.Call(func=node.func, keywords=[],
+                    args=[ast.Constant(a.id) for a in node.args])  # type: ignore[attr-defined]
+
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+def _free_names(node: ast.expr) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - _BUILTINS
 
 
 def _called(node: ast.expr | None) -> str | None:

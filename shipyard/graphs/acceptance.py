@@ -9,6 +9,7 @@ exists. G5's inner loop (graphs/build.py) runs them against every candidate.
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,15 +57,27 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     cases: list[Example] = []
     for path, text in files.items():
         if path.endswith(".py") and not is_test(path):
-            for name, doc in _docstrings(text).items():
+            for name, (doc, params) in _docstrings(text).items():
                 if name in imports:
-                    cases += extract_examples(doc, {name}, source="docstring")
+                    cases += extract_examples(doc, {name}, source="docstring",
+                                              params={name: params})
     cases += extract_examples(s["feature"], set(imports), source="request")
     known = {c.call.replace(" ", "") for c in cases}
+    signatures = _signatures(files, set(imports))
+    unfit: list[str] = []
     for call, expected in split:
         proposed = extract_examples(f">>> {call}\n{_as_literal(expected)}", set(imports),
                                     source="proposed")
-        cases += [p for p in proposed if p.call.replace(" ", "") not in known]
+        unfit += [p.call for p in proposed if not fits(p.call, signatures)]
+        cases += [p for p in proposed if p.call.replace(" ", "") not in known
+                  and fits(p.call, signatures)]
+    if unfit:
+        # `circular_shift(12)` for `circular_shift(x, shift)` (HumanEval 65): every candidate
+        # raises TypeError on it, and that agreement once counted as a second opinion
+        n.env.ledger.event(s["run_id"], "acceptance_case_dropped", gate="G3", calls=unfit,
+                           why="the call does not match the function's signature")
+        n.env.say(f"G3: dropped {len(unfit)} proposed case(s) whose call does not match the "
+                  f"signature: {', '.join(unfit[:3])}")
     cases = list(dict.fromkeys(cases))
     if invalid is not None:
         if not cases:
@@ -147,13 +160,69 @@ def _imports(s: FeatureState, files: dict[str, str], names: set[str]) -> dict[st
     return out
 
 
-def _docstrings(text: str) -> dict[str, str]:
+def _signatures(files: dict[str, str], names: set[str]) -> dict[str, inspect.Signature]:
+    """The signatures of `names` as the files define them (annotations and defaults not
+    evaluated: only which arguments a call may pass matters)."""
+    out: dict[str, inspect.Signature] = {}
+    for path, text in files.items():
+        if not path.endswith(".py") or is_test(path):
+            continue
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names:
+                out.setdefault(node.name, _signature(node.args))
+    return out
+
+
+def _signature(a: ast.arguments) -> inspect.Signature:
+    P = inspect.Parameter
+    positional = [*a.posonlyargs, *a.args]
+    first_default = len(positional) - len(a.defaults)
+    params = [P(arg.arg, P.POSITIONAL_ONLY if i < len(a.posonlyargs) else
+                P.POSITIONAL_OR_KEYWORD, default=None if i >= first_default else P.empty)
+              for i, arg in enumerate(positional)]
+    if a.vararg:
+        params.append(P(a.vararg.arg, P.VAR_POSITIONAL))
+    params += [P(arg.arg, P.KEYWORD_ONLY, default=P.empty if d is None else None)
+               for arg, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)]
+    if a.kwarg:
+        params.append(P(a.kwarg.arg, P.VAR_KEYWORD))
+    return inspect.Signature(params)
+
+
+def fits(call: str, signatures: dict[str, inspect.Signature]) -> bool:
+    """Whether `call` passes arguments its function accepts; True when code cannot tell
+    (an unknown function, `*args` or `**kwargs` in the call)."""
+    try:
+        node = ast.parse(call.strip(), mode="eval").body
+    except SyntaxError:
+        return True
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id in signatures):
+        return True
+    if any(isinstance(a, ast.Starred) for a in node.args) or any(
+            k.arg is None for k in node.keywords):
+        return True
+    try:
+        signatures[node.func.id].bind(*node.args, **{k.arg: k.value for k in node.keywords
+                                                      if k.arg})
+    except TypeError:
+        return False
+    return True
+
+
+def _docstrings(text: str) -> dict[str, tuple[str, list[str]]]:
+    """Each top-level function's docstring and the names of its parameters."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
         return {}
-    return {node.name: ast.get_docstring(node) or "" for node in tree.body
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    return {node.name: (ast.get_docstring(node) or "",
+                        [a.arg for a in [*node.args.posonlyargs, *node.args.args]])
+            for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
 
 
 def _test_path(n: Nodes, s: FeatureState, names: set[str | None]) -> str:

@@ -6,11 +6,18 @@ those candidates were correct). A proposed case is set aside — recorded, shown
 at G6, removed from the test file — only when no candidate passes it and the candidates that
 pass every documented example agree against it. Documented examples are never set aside,
 and without one nothing is (wrong candidates agree with each other as readily as right ones).
+
+Passing the documented examples is not enough on its own: on HumanEval 60-89 four changes
+merged that passed every case left to them. A candidate is taken when a case of the Test
+Engineer's confirms it too, or when the candidates that pass every case left agree on
+inputs near the cases' own (graphs/variants.py) — a strict majority of two or more.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .acceptance import AUTHORITATIVE
@@ -20,7 +27,9 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["settle", "voters"]
+__all__ = ["corroborated", "settle", "voters"]
+
+Behaviour = Callable[["Candidate"], "tuple[str, ...] | None"]
 
 
 def _key(case: Any) -> tuple[str, str]:
@@ -35,20 +44,57 @@ def voters(candidates: list[Candidate]) -> list[Candidate]:
     return [c for c in candidates if not c.problems and c.authoritative_ok()]
 
 
+def corroborated(c: Candidate) -> bool:
+    """Whether a case the Test Engineer proposed, not only the documented examples, says
+    the candidate is right (or there is no documented example to be the only judge)."""
+    results = c.probe.results if c.probe is not None else ()
+    return any(r.ok and r.source == "proposed" for r in results) or not any(
+        r.source in AUTHORITATIVE for r in results)
+
+
 def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Candidate],
-           *, last: bool = False) -> tuple[Candidate, list[str], dict[str, Any]] | None:
-    """A candidate that passes every case left once disputes are settled, with the settled
-    acceptance record; None when there is none yet. Nothing is recorded unless one is found."""
+           *, behaviour: Behaviour, last: bool = False
+           ) -> tuple[Candidate, list[str], dict[str, Any]] | None:
+    """A candidate that passes every case left once disputes are settled, and that a
+    proposed case or agreement confirms, with the settled acceptance record; None when
+    there is none yet. Nothing is recorded unless one is found."""
     settled, events = _settle_disputes(acc, candidates, last=last)
     aside = {_key(d) for d in settled["disputed"]}
     live = [c for c in candidates if not c.problems and c.probe is not None
             and c.probe.error is None and all(r.ok for r in c.probe.results
                                               if _key(r) not in aside)]
-    if not live:
+    chosen = _agreed(n, s, live, behaviour, last=last)
+    if chosen is None:
         return None
     for event in events:
         n.env.ledger.event(s["run_id"], "acceptance_case_disputed", gate="G5", **event)
-    return live[0], [], settled
+    return chosen, [], settled
+
+
+def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behaviour, *,
+            last: bool) -> Candidate | None:
+    """The candidate of the strict majority (two or more) among `live` on the variant
+    inputs; a lone candidate when a proposed case confirms it, or, once the attempts are
+    spent (`last`), unconfirmed: the human sees it flagged at G6."""
+    if len(live) == 1:
+        return live[0] if last or corroborated(live[0]) else None
+    if not live:
+        return None
+    seen = [(c, b) for c in live if (b := behaviour(c)) is not None]
+    if len(seen) < 2:
+        return seen[0][0] if seen and (last or corroborated(seen[0][0])) else None
+    # an input some candidate rejects (raises, times out) may lie outside the function's
+    # domain, where any answer is as good as another: only inputs all of them take count
+    keep = [i for i in range(len(seen[0][1]))
+            if not any(b[i].startswith("raised ") for _, b in seen)]
+    groups = Counter(tuple(b[i] for i in keep) for _, b in seen)
+    (top, size), *rest = groups.most_common()
+    if size >= 2 and (not rest or rest[0][1] < size):
+        return next(c for c, b in seen if tuple(b[i] for i in keep) == top)
+    n.env.ledger.event(s["run_id"], "candidates_disagree", gate="G5",
+                       attempts=[c.attempt for c, _ in seen], groups=len(groups),
+                       inputs=len(keep))
+    return None
 
 
 def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: bool

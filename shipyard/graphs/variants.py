@@ -1,0 +1,112 @@
+"""Inputs near the acceptance cases' own, on which candidates can disagree (issue 7).
+
+Two samples that pass the same documented examples can still be different functions:
+HumanEval 65's examples (`circular_shift(12, 1) == "21"`) read the same whether the digits
+shift left or right, and on HumanEval 60-89 four changes merged that passed every case
+they were given. Run on a few inputs *near* those of the cases, the two disagree; with no
+expected value, agreement is all these inputs decide (graphs/disputes.py).
+
+Variants keep each argument's type and, as far as code can tell, its domain: an int keeps
+its sign and stays small, a string keeps its characters, a list its elements. An input a
+candidate rejects (it raises) or takes too long on says nothing, and is not compared.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["variants"]
+
+LIMIT = 16
+
+
+def variants(calls: list[str], *, limit: int = LIMIT) -> list[str]:
+    """Up to `limit` calls near `calls`, one argument changed at a time, the first
+    variant of every call before the second of any (so each case's input is varied)."""
+    per_call = [list(_near(call)) for call in calls]
+    seen = {_canonical(c) for c in calls}
+    out: list[str] = []
+    for rank in range(max((len(v) for v in per_call), default=0)):
+        for near in per_call:
+            if rank < len(near) and (key := _canonical(near[rank])) not in seen:
+                seen.add(key)
+                out.append(near[rank])
+                if len(out) >= limit:
+                    return out
+    return out
+
+
+def _canonical(call: str) -> str:
+    try:
+        return ast.unparse(ast.parse(call.strip(), mode="eval"))
+    except SyntaxError:
+        return call
+
+def _near(call: str) -> Iterator[str]:
+    try:
+        node = ast.parse(call.strip(), mode="eval").body
+    except SyntaxError:
+        return
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name | ast.Attribute):
+        return
+    values: list[Any] = []
+    for arg in [*node.args, *(k.value for k in node.keywords)]:
+        try:
+            values.append(ast.literal_eval(arg))
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return  # an argument code cannot read: no variant of this call
+    func = ast.unparse(node.func)
+    names = [None] * len(node.args) + [k.arg for k in node.keywords]
+    if None in names[len(node.args):]:  # **kwargs in the call
+        return
+    alternatives = [list(_mutations(v)) for v in values]
+    for rank in range(max((len(a) for a in alternatives), default=0)):
+        for i, alts in enumerate(alternatives):
+            if rank < len(alts):
+                args = [*values[:i], alts[rank], *values[i + 1:]]
+                yield _render(func, args, names)
+
+
+def _render(func: str, args: list[Any], names: list[str | None]) -> str:
+    parts = [repr(a) if name is None else f"{name}={a!r}" for a, name in zip(args, names,
+                                                                          strict=True)]
+    return f"{func}({', '.join(parts)})"
+
+
+def _mutations(value: Any) -> Iterator[Any]:
+    """Values of the same type near `value`, in the same domain as far as code can tell."""
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, int):
+        step = 1 if value >= 0 else -1
+        yield value + step
+        if abs(value) >= 2:
+            yield value - step
+        yield value + 3 * step
+        if 10 <= abs(value) < 1000:  # one digit more: 12 -> 121 (HumanEval 65's digits)
+            yield value * 10 + step
+        return
+    if isinstance(value, float):
+        yield value + (0.5 if value >= 0 else -0.5)
+        yield value * 1.5
+        return
+    if isinstance(value, str):
+        yield from _sequence(value, "".join)
+        return
+    if isinstance(value, list | tuple) and len(value) <= 50:
+        kind = type(value)
+        yield from _sequence(value, lambda items: kind(items))
+
+
+def _sequence(value: Any, make: Any) -> Iterator[Any]:
+    items = list(value)
+    if len(items) >= 2:
+        yield make(items[::-1])
+        yield make(items[1:] + items[:1])
+        yield make(items[:-1])
+    if items:
+        yield make(items + items[-1:])
+        mid = len(items) // 2
+        yield make(items[:mid] + items[mid + 1:] + items[mid:mid + 1])
