@@ -537,6 +537,9 @@ def test_a_proposed_call_the_signature_does_not_accept_is_dropped_at_g3(
     assert dropped["calls"] == ["multiply(3)", "multiply(3, 4, 5)"]
     test = git(repo, "show", f"shipyard/{r['run_id']}:tests/test_multiply_acceptance.py")
     assert "multiply(3, 4)" in test and "multiply(3)" not in test
+    [(plan,)] = _db(repo).execute("select messages from llm_calls where task='plan' "
+                                  "and agent='test'").fetchall()
+    assert "one call of multiply(a: int, b: int)" in " ".join(plan.split())  # told the arity
 
 
 def test_variant_inputs_keep_each_arguments_type_and_stay_near_it():

@@ -132,7 +132,11 @@ def _test_plan(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     if recorded is not None and n.env.workspace(s).git.find_step_commit(s["base_sha"],
                                                                         "g3-tests"):
         return recorded
-    functions = sorted(targets(s["feature"]))
+    # Named with their parameters where a file defines them: told only `circular_shift`,
+    # the model wrote `circular_shift(12)` five times for `circular_shift(x, shift)`.
+    params = _parameters(files, targets(s["feature"]))
+    functions = [f"{name}({ast.unparse(params[name])})" if name in params else name
+                 for name in sorted(targets(s["feature"]))]
     # The prompt names the functions; cases calling others are dropped by `acceptance`. (A
     # grammar pattern on `call` was tried: the model lost its way inside the string and ran
     # to the 2,048-token limit on HumanEval problem 1.)
@@ -163,7 +167,12 @@ def _imports(s: FeatureState, files: dict[str, str], names: set[str]) -> dict[st
 def _signatures(files: dict[str, str], names: set[str]) -> dict[str, inspect.Signature]:
     """The signatures of `names` as the files define them (annotations and defaults not
     evaluated: only which arguments a call may pass matters)."""
-    out: dict[str, inspect.Signature] = {}
+    return {name: _signature(args) for name, args in _parameters(files, names).items()}
+
+
+def _parameters(files: dict[str, str], names: set[str]) -> dict[str, ast.arguments]:
+    """The parameters of `names` where a non-test file defines them at top level."""
+    out: dict[str, ast.arguments] = {}
     for path, text in files.items():
         if not path.endswith(".py") or is_test(path):
             continue
@@ -173,7 +182,7 @@ def _signatures(files: dict[str, str], names: set[str]) -> dict[str, inspect.Sig
             continue
         for node in tree.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names:
-                out.setdefault(node.name, _signature(node.args))
+                out.setdefault(node.name, node.args)
     return out
 
 

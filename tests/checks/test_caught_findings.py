@@ -63,6 +63,18 @@ def test_secret_already_in_the_base_is_not_reported_when_other_lines_change(repo
     assert repo.check("secrets").checks[0].status == "pass"
 
 
+def test_a_secret_like_string_copied_from_the_base_adds_no_secret(repo):
+    # HumanEval 78: shipyard's test plan quoted the docstring's hex_key("123456789ABCDEF0")
+    # and the secrets check blocked the run three rounds in a row
+    repo.write("hexes.py", 'def f(s):\n    """f("123456789ABCDEF0") == 6"""\n')
+    repo.base = repo.commit("base with a hex example")
+    repo.write("docs/plan.md", '| `f("123456789ABCDEF0")` | 6 | docstring |\n').commit()
+    assert repo.check("secrets").checks[0].status == "pass"
+    repo.write("docs/new.md", '| `f("9F3A7C21B84D6E05")` | 6 | docstring |\n').commit()
+    f = finding(repo.check("secrets"), "secrets", "Hex")
+    assert f.path == "docs/new.md"                        # a new one is still a secret
+
+
 def test_eval_of_input_is_caught_by_sast_with_path_and_line(repo):
     repo.write("calc.py", 'def ask():\n    return eval(input("expr? "))\n').commit()
     f = finding(repo.check("sast"), "sast", "307")

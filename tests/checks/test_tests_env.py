@@ -218,3 +218,46 @@ def test_cached_line_coverage_matches_coverage_py(tmp_path):
     again = line_coverage([data], tmp_path / "combined2", tmp_path / "src", tmp_path, [],
                           tmp_path / "cache")  # from the statement cache
     assert again == ours
+
+
+def test_a_change_to_modules_only_is_tested_in_the_base_wheel_patched_not_rebuilt(tmp_path):
+    # the head of one change is the base of the next: its wheel was built by the last check
+    repo = init_repo(tmp_path / "calc")
+    repo.write("pyproject.toml", SETUPTOOLS).write("calc/__init__.py", CALC)
+    repo.write("tests/test_calc.py", CALC_TEST)
+    repo.base = repo.commit("base")
+    first = repo.write("tests/test_more.py", CALC_TEST.replace("_double", "_again")).commit("t")
+    _, tests = _result(repo, first)
+    assert "wheel built" in tests.summary
+    repo.base = first
+    broken = _broken_branch(repo, "calc/__init__.py", CALC_BROKEN)
+    report, tests = _result(repo, broken)
+    assert "wheel patched" in tests.summary
+    assert "test_double" in finding(report, "tests", "tests.failure").message  # the head ran
+    repo.base = repo.git("rev-parse", broken).strip()
+    repo.git("checkout", "-q", "broken")
+    fixed = repo.write("calc/__init__.py", CALC).write(
+        "pyproject.toml", SETUPTOOLS.replace("0.1.0", "0.2.0")).commit("fix, bump")
+    report, tests = _result(repo, fixed)
+    assert report.passed and "wheel built" in tests.summary   # a build file changed: rebuilt
+
+
+def test_a_patched_wheel_records_the_new_bytes_of_each_replaced_member(tmp_path):
+    import base64
+    import zipfile
+
+    from shipyard.runtime.checks._wheels import _patch
+
+    src, dest = tmp_path / "p-1.0-py3-none-any.whl", tmp_path / "out.whl"
+    with zipfile.ZipFile(src, "w") as zf:
+        zf.writestr("p/__init__.py", "x = 1\n")
+        zf.writestr("p/other.py", "y = 2\n")
+        zf.writestr("p-1.0.dist-info/RECORD", "p/__init__.py,sha256=old,6\n"
+                    "p/other.py,sha256=keep,6\np-1.0.dist-info/RECORD,,\n")
+    _patch(src, dest, {"p/__init__.py": b"x = 10\n"})
+    with zipfile.ZipFile(dest) as zf:
+        assert zf.read("p/__init__.py") == b"x = 10\n" and zf.read("p/other.py") == b"y = 2\n"
+        record = zf.read("p-1.0.dist-info/RECORD").decode()
+    digest = base64.urlsafe_b64encode(hashlib.sha256(b"x = 10\n").digest()).rstrip(b"=")
+    assert f"p/__init__.py,sha256={digest.decode()},7" in record
+    assert "p/other.py,sha256=keep,6" in record

@@ -1,7 +1,9 @@
 """secrets: detect-secrets on the lines and files the change adds.
 
-Only added lines count: a secret already in the base is the base's problem,
-and one listed in the base's `.secrets.baseline` has been audited. The head's
+Only added lines count: a secret already in the base is the base's problem —
+on the same line or anywhere in the base's tree (a generated test plan quoting a
+docstring's `"123456789ABCDEF0"` adds no secret) — and one listed in the base's
+`.secrets.baseline` has been audited. The head's
 baseline is not trusted — a change could list its own secret there. The scan
 runs with `--no-verify`: detect-secrets never calls out to check a key.
 Secrets always block, whatever the policy.
@@ -9,8 +11,11 @@ Secrets always block, whatever the policy.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
+from pathlib import Path
 
 from .. import gittree
 from ..proc import run as run_proc
@@ -78,6 +83,8 @@ def run(ctx: CheckContext) -> CheckResult:
             line = hit.get("line_number")
             if line not in added.get(path, ()) or (path, hit["hashed_secret"]) in known:
                 continue
+            if _in_base(ctx, _line(tree / scanned, line), hit["hashed_secret"]):
+                continue
             findings.append(Finding(rule=f"secrets.{hit['type'].replace(' ', '-')}",
                                     severity="critical", path=path, line=line,
                                     message=f"{hit['type']} added; remove it, rotate it, and load "
@@ -85,6 +92,27 @@ def run(ctx: CheckContext) -> CheckResult:
     return finish(NAME, started, findings, failed=bool(findings),
                   summary=f"{len(findings)} new secret(s) in {len(names)} file(s)",
                   evidence=(evidence(report),))
+
+
+def _line(path: Path, number: int) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+def _in_base(ctx: CheckContext, line: str, hashed: str) -> bool:
+    """Whether the secret detect-secrets hashed (SHA-1 of its text) on `line` is already
+    in the base's tree. Its text is found among the line's quoted strings and words."""
+    pieces = re.findall(r"""(["'`])(.*?)\1""", line)
+    words = [p for _, p in pieces] + re.findall(r"[^\s\"'`|(),;<>{}\[\]]{6,}", line)
+    value = next((w for w in words if hashlib.sha1(w.encode()).hexdigest() == hashed), None)
+    if not value:
+        return False
+    res = run_proc(["git", "grep", "-q", "-F", "-e", value, ctx.base, "--"], cwd=ctx.repo,
+                   timeout=ctx.policy.timeout_s)
+    return res.returncode == 0
 
 
 def _baseline(ctx: CheckContext) -> set[tuple[str, str]]:

@@ -1,0 +1,152 @@
+"""Built wheels kept by the tree they came from, and patched for a change to modules only.
+
+Building the package under test is most of a warm check's fixed cost on a small suite (a
+sandboxed build is about 0.7 s; six's whole suite runs in under half a second). Yet
+consecutive checks build trees a file or two apart, and the head of one change is the base
+of the next. A pure-Python wheel holds each module byte for byte, so when every file a
+change touches is either such a module of the base's wheel or a file outside every package
+directory (a test, a CI file), the head's wheel is the base's with those members replaced
+and their RECORD lines rewritten — what a build would give. Anything else is built as
+before: a build file or README, a module added or deleted, a file the backend transforms
+(its bytes are not in the wheel), a member under `.data/`, another version.
+
+The cache is keyed by the tree's git id, the environment (its declarations and Python),
+the version the build was given, and the installer: the same inputs give the same wheel.
+Nothing of the tree runs here; the patch reads bytes and writes a zip.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import threading
+import zipfile
+from pathlib import Path
+
+from ._testenv import Env, envs_dir
+from ._util import git
+
+__all__ = ["remember", "reuse"]
+
+_VERSION = 1
+_OUTSIDE = ("tests/", "test/", "testing/", ".github/", "docs/")  # read by no build backend
+
+
+def reuse(repo: Path, sha: str, base: str | None, tree: Path, env: Env, version: str,
+          dist: Path) -> tuple[Path, str] | None:
+    """(the wheel for `sha`'s tree in `dist`, how it was had), or None when it must be
+    built: the same tree's wheel from the cache, else the base's patched with the change."""
+    if (hit := _entry(repo, sha, env, version)) is not None:
+        wheel, _ = hit
+        dist.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy2(wheel, dist / wheel.name)), "reused: the same tree was built before"
+    if base is None or (hit := _entry(repo, base, env, version)) is None:
+        return None
+    wheel, members = hit
+    replaced = _replacements(repo, base, sha, members)
+    if replaced is None:
+        return None
+    dist.mkdir(parents=True, exist_ok=True)
+    out = dist / wheel.name
+    _patch(wheel, out, {member: (tree / path).read_bytes() for member, path in replaced.items()})
+    remember(repo, sha, env, version, out, tree)
+    return out, (f"patched from the base's wheel: {len(replaced)} module(s) replaced "
+                 f"({', '.join(sorted(replaced.values())[:5])})")
+
+
+def remember(repo: Path, sha: str, env: Env, version: str, wheel: Path, tree: Path) -> None:
+    """Keep `wheel`, built from `tree` (commit `sha`), with each member's source path."""
+    folder = _folder(repo, sha, env, version)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = f".{os.getpid()}.{threading.get_ident()}.tmp"
+    shutil.copy2(wheel, folder / f"{wheel.name}{tmp}")
+    os.replace(folder / f"{wheel.name}{tmp}", folder / wheel.name)
+    doc = {"wheel": wheel.name, "members": _sources(wheel, tree)}
+    (folder / f"index.json{tmp}").write_text(json.dumps(doc))
+    os.replace(folder / f"index.json{tmp}", folder / "index.json")  # last: the entry is whole
+
+
+def _entry(repo: Path, sha: str, env: Env, version: str) -> tuple[Path, dict[str, str]] | None:
+    index = _folder(repo, sha, env, version) / "index.json"
+    try:
+        doc = json.loads(index.read_text())
+    except (OSError, ValueError):
+        return None
+    wheel = index.parent / doc["wheel"]
+    return (wheel, doc["members"]) if wheel.is_file() else None
+
+
+def _folder(repo: Path, sha: str, env: Env, version: str) -> Path:
+    tree_id = git(repo, "rev-parse", f"{sha}^{{tree}}").strip()
+    key = hashlib.sha256(json.dumps([_VERSION, tree_id, str(env.path), version,
+                                     env.installer]).encode()).hexdigest()
+    return envs_dir().parent / "wheels" / key[:32]
+
+
+def _sources(wheel: Path, tree: Path) -> dict[str, str]:
+    """member -> tree path, for each member whose bytes are one tree file's, verbatim, at
+    the same path or under `src/`."""
+    out: dict[str, str] = {}
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            name = info.filename
+            if info.is_dir() or ".dist-info/" in name or ".data/" in name:
+                continue
+            data = zf.read(info)
+            for path in (name, f"src/{name}"):
+                f = tree / path
+                if f.is_file() and not f.is_symlink() and f.read_bytes() == data:
+                    out[name] = path
+                    break
+    return out
+
+
+def _replacements(repo: Path, base: str, head: str,
+                  members: dict[str, str]) -> dict[str, str] | None:
+    """member -> path for each module the change edits; None when the change touches
+    anything a build could read differently."""
+    by_path = {path: member for member, path in members.items()}
+    packages = {path.rsplit("/", 1)[0] + "/" for path in by_path if "/" in path}
+    raw = git(repo, "diff", "--name-status", "--no-renames", "-z", base, head)
+    fields = raw.split("\0")
+    replaced: dict[str, str] = {}
+    for status, path in zip(fields[0::2], fields[1::2], strict=False):
+        if status == "M" and path in by_path:
+            replaced[by_path[path]] = path
+        elif path in by_path or any(path.startswith(p) for p in packages) \
+                or not _outside(path):
+            return None
+    return replaced
+
+
+def _outside(path: str) -> bool:
+    """A file no build reads: tests, CI, docs (outside every package directory)."""
+    name = path.rsplit("/", 1)[-1]
+    return path.startswith(_OUTSIDE) or name == "conftest.py" or (
+        name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")))
+
+
+def _patch(src: Path, dest: Path, new: dict[str, bytes]) -> None:
+    """Copy wheel `src` to `dest` with the members in `new` replaced and RECORD updated."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = new.get(info.filename)
+            if data is None:
+                data = zin.read(info)
+                if info.filename.endswith(".dist-info/RECORD"):
+                    data = _record(data.decode("utf-8"), new).encode("utf-8")
+            zout.writestr(info, data)
+
+
+def _record(text: str, new: dict[str, bytes]) -> str:
+    lines = []
+    for line in text.splitlines():
+        path = line.rsplit(",", 2)[0]
+        if path in new:
+            digest = base64.urlsafe_b64encode(hashlib.sha256(new[path]).digest()).rstrip(b"=")
+            line = f"{path},sha256={digest.decode()},{len(new[path])}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
