@@ -594,3 +594,17 @@ def test_an_example_whose_argument_spans_lines_is_read_whole():
     assert _doc_cases(doc, name="get_row") == [
         ("get_row([ [1,2,3], [1,2,1] ], 1)", "[(0, 0), (1, 2), (1, 0)]"),
         ("get_row([], 1)", "[]")]
+
+
+def test_a_proposed_copy_of_a_documented_example_is_no_confirmation(make_repo, cli, replies):
+    # HumanEval 91: the Test Engineer restated the docstring's is_bored("Hello world") as
+    # is_bored('Hello world'); counted as its own case, it confirmed wrong code
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(2,3)", "expected": "6"}]}]
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    calls = [c["call"] for c in _events(repo, "acceptance_cases")[0]["cases"]]
+    assert calls == ["multiply(2, 3)"]                        # one case, the documented one
+    assert len(_events(repo, "inner_attempt")) == 2           # a second sample had to agree

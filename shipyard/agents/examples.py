@@ -19,7 +19,7 @@ import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Example", "extract_examples", "module_of", "render_tests"]
+__all__ = ["Example", "canonical", "extract_examples", "module_of", "render_tests"]
 
 # `call(...)  SEP  expected` on one line, where SEP is one of the ways docs write "gives"
 # (`f(15)   # returns "db1111db"` too).
@@ -277,6 +277,14 @@ def _literal_ish(node: ast.expr) -> bool:
         return True
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return False
+
+
+def canonical(call: str) -> str:
+    """`call` as Python prints it: quotes and spaces no longer tell two calls apart."""
+    try:
+        return ast.unparse(ast.parse(call.strip(), mode="eval"))
+    except (SyntaxError, ValueError, RecursionError):
+        return call.replace(" ", "")
 
 
 def module_of(path: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..agents import test_engineer
-from ..agents.examples import Example, extract_examples, module_of, render_tests
+from ..agents.examples import Example, canonical, extract_examples, module_of, render_tests
 from ..errors import ModelOutputInvalid
 from .context import NOT_TARGETS, defs, is_test, planned_files, targets
 from .lint import ruff_stdin
@@ -62,14 +62,16 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
                     cases += extract_examples(doc, {name}, source="docstring",
                                               params={name: params})
     cases += extract_examples(s["feature"], set(imports), source="request")
-    known = {c.call.replace(" ", "") for c in cases}
+    # the same call however it is quoted or spaced: `f('a')` is the docstring's `f("a")`,
+    # and a copy of a documented example must not count as the Test Engineer's confirmation
+    known = {canonical(c.call) for c in cases}
     signatures = _signatures(files, set(imports))
     unfit: list[str] = []
     for call, expected in split:
         proposed = extract_examples(f">>> {call}\n{_as_literal(expected)}", set(imports),
                                     source="proposed")
         unfit += [p.call for p in proposed if not fits(p.call, signatures)]
-        cases += [p for p in proposed if p.call.replace(" ", "") not in known
+        cases += [p for p in proposed if canonical(p.call) not in known
                   and fits(p.call, signatures)]
     if unfit:
         # `circular_shift(12)` for `circular_shift(x, shift)` (HumanEval 65): every candidate

@@ -17,6 +17,8 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
+from ..agents.examples import canonical
+
 __all__ = ["variants"]
 
 LIMIT = 16
@@ -26,23 +28,17 @@ def variants(calls: list[str], *, limit: int = LIMIT) -> list[str]:
     """Up to `limit` calls near `calls`, one argument changed at a time, the first
     variant of every call before the second of any (so each case's input is varied)."""
     per_call = [list(_near(call)) for call in calls]
-    seen = {_canonical(c) for c in calls}
+    seen = {canonical(c) for c in calls}
     out: list[str] = []
     for rank in range(max((len(v) for v in per_call), default=0)):
         for near in per_call:
-            if rank < len(near) and (key := _canonical(near[rank])) not in seen:
+            if rank < len(near) and (key := canonical(near[rank])) not in seen:
                 seen.add(key)
                 out.append(near[rank])
                 if len(out) >= limit:
                     return out
     return out
 
-
-def _canonical(call: str) -> str:
-    try:
-        return ast.unparse(ast.parse(call.strip(), mode="eval"))
-    except SyntaxError:
-        return call
 
 def _near(call: str) -> Iterator[str]:
     try:
