@@ -222,21 +222,24 @@ def test_cached_line_coverage_matches_coverage_py(tmp_path):
 
 def test_a_change_to_modules_only_is_tested_in_the_base_wheel_patched_not_rebuilt(tmp_path):
     # the head of one change is the base of the next: its wheel was built by the last check
+    # wheels are cached by tree id: a tree of this run's own, or the cache of an earlier
+    # run would answer ("wheel reused")
+    unique = f"# {os.urandom(8).hex()}\n"
     repo = init_repo(tmp_path / "calc")
-    repo.write("pyproject.toml", SETUPTOOLS).write("calc/__init__.py", CALC)
+    repo.write("pyproject.toml", SETUPTOOLS).write("calc/__init__.py", unique + CALC)
     repo.write("tests/test_calc.py", CALC_TEST)
     repo.base = repo.commit("base")
     first = repo.write("tests/test_more.py", CALC_TEST.replace("_double", "_again")).commit("t")
     _, tests = _result(repo, first)
     assert "wheel built" in tests.summary
     repo.base = first
-    broken = _broken_branch(repo, "calc/__init__.py", CALC_BROKEN)
+    broken = _broken_branch(repo, "calc/__init__.py", unique + CALC_BROKEN)
     report, tests = _result(repo, broken)
     assert "wheel patched" in tests.summary
     assert "test_double" in finding(report, "tests", "tests.failure").message  # the head ran
     repo.base = repo.git("rev-parse", broken).strip()
     repo.git("checkout", "-q", "broken")
-    fixed = repo.write("calc/__init__.py", CALC).write(
+    fixed = repo.write("calc/__init__.py", unique + CALC).write(
         "pyproject.toml", SETUPTOOLS.replace("0.1.0", "0.2.0")).commit("fix, bump")
     report, tests = _result(repo, fixed)
     assert report.passed and "wheel built" in tests.summary   # a build file changed: rebuilt
