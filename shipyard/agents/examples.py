@@ -16,7 +16,7 @@ import builtins
 import io
 import re
 import tokenize
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 __all__ = ["Example", "canonical", "extract_examples", "module_of", "render_tests"]
@@ -72,7 +72,8 @@ def extract_examples(text: str, names: Iterable[str], *, source: str,
 def _continued(line: str, following: list[str]) -> str:
     """`line`, joined with the lines after it while a bracket it opens is still open: an
     example whose argument is a matrix spans lines (HumanEval 87's `get_row([` …)."""
-    if _depths(line)[-1:] in ([], [0]) or min(_depths(line)) < 0:
+    depths = _depths(line)
+    if not depths or depths[-1] == 0 or min(depths) < 0:
         return line
     for nxt in following:
         line += " " + nxt.strip()
@@ -136,15 +137,8 @@ def _input_output(lines: list[str], name: str, param: str) -> Iterable[tuple[str
 
 def _leading_literal(text: str) -> str:
     """The longest prefix of `text` that is a Python literal ('' when none is)."""
-    text = text.strip()
-    for end in range(min(len(text), 400), 0, -1):
-        candidate = text[:end].strip().rstrip(".,;")
-        if candidate in _WORDS:
-            return candidate
-        node = _expr(candidate) if candidate else None
-        if node is not None and _literal_ish(node):
-            return candidate
-    return ""
+    return next((c for c, node in _prefixes(text.strip()[:400])
+                 if c in _WORDS or _literal_ish(node)), "")
 
 
 def _inline(line: str, wanted: set[str]) -> Iterable[tuple[str, str]]:
@@ -190,23 +184,29 @@ def _balanced_call(line: str, start: int, open_at: int) -> str | None:
 def _leading_expr(text: str) -> str:
     """The longest prefix of `text` that is a literal, else the longest that is a Python
     expression (drops trailing prose: "'a-b'. Export it" parses as an attribute access)."""
-    text = text.strip().rstrip(".,;")
     found = ""
+    for candidate, node in _prefixes(text.strip().rstrip(".,;")):
+        if _literal_ish(node):
+            return candidate
+        found = found or candidate
+    return found
+
+
+def _prefixes(text: str) -> Iterator[tuple[str, ast.expr]]:
+    """The prefixes of `text` that parse as Python expressions, longest first (a
+    trailing `.`, `,` or `;` dropped)."""
     for end in range(len(text), 0, -1):
         candidate = text[:end].strip().rstrip(".,;")
         node = _expr(candidate) if candidate else None
         if node is not None:
-            if _literal_ish(node):
-                return candidate
-            found = found or candidate
-    return found
+            yield candidate, node
 
 
 def _keep(out: list[Example], call: str, expected: str, wanted: set[str], source: str) -> None:
     call, expected = _uncommented(call.strip()), _uncommented(expected.strip())
     expected = _WORDS.get(expected, expected)
     node, want = _expr(call), _expr(expected)
-    if (quoted := _quoted(node)) is not node and quoted is not None:
+    if (quoted := _quoted(node)) is not node:  # _quoted returns `node` itself, or a copy
         node, call = quoted, ast.unparse(quoted)
     if node is None or want is None or not _literal_ish(want):
         return

@@ -68,11 +68,12 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     signatures = _signatures(files, set(imports))
     unfit: list[str] = []
     for call, expected in split:
-        proposed = extract_examples(f">>> {call}\n{_as_literal(expected)}", set(imports),
-                                    source="proposed")
-        unfit += [p.call for p in proposed if not fits(p.call, signatures)]
-        cases += [p for p in proposed if canonical(p.call) not in known
-                  and fits(p.call, signatures)]
+        for p in extract_examples(f">>> {call}\n{_as_literal(expected)}", set(imports),
+                                  source="proposed"):
+            if not fits(p.call, signatures):
+                unfit.append(p.call)
+            elif canonical(p.call) not in known:
+                cases.append(p)
     if unfit:
         # `circular_shift(12)` for `circular_shift(x, shift)` (HumanEval 65): every candidate
         # raises TypeError on it, and that agreement once counted as a second opinion
@@ -176,15 +177,10 @@ def _parameters(files: dict[str, str], names: set[str]) -> dict[str, ast.argumen
     """The parameters of `names` where a non-test file defines them at top level."""
     out: dict[str, ast.arguments] = {}
     for path, text in files.items():
-        if not path.endswith(".py") or is_test(path):
-            continue
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names:
-                out.setdefault(node.name, node.args)
+        if path.endswith(".py") and not is_test(path):
+            for node in _functions(text):
+                if node.name in names:
+                    out.setdefault(node.name, node.args)
     return out
 
 
@@ -227,13 +223,18 @@ def fits(call: str, signatures: dict[str, inspect.Signature]) -> bool:
 
 def _docstrings(text: str) -> dict[str, tuple[str, list[str]]]:
     """Each top-level function's docstring and the names of its parameters."""
+    return {node.name: (ast.get_docstring(node) or "",
+                        [a.arg for a in [*node.args.posonlyargs, *node.args.args]])
+            for node in _functions(text)}
+
+
+def _functions(text: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The top-level functions of a Python file; none when it does not parse."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
-        return {}
-    return {node.name: (ast.get_docstring(node) or "",
-                        [a.arg for a in [*node.args.posonlyargs, *node.args.args]])
-            for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+        return []
+    return [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
 
 
 def _test_path(n: Nodes, s: FeatureState, names: set[str | None]) -> str:
