@@ -47,7 +47,8 @@ def test_revise_at_g6_sends_the_comment_to_the_implementer(make_repo, cli):
 
     msgs = [r[0] for r in sqlite3.connect(repo / ".shipyard" / "ledger.db").execute(
         "select messages from llm_calls where agent='implementer' order by seq")]
-    assert len(msgs) == 2 and "rename it to product" in msgs[1]
+    # each round: a green sample and a second one to agree with it
+    assert len(msgs) == 4 and "rename it to product" in msgs[2]
 
 
 def test_status_and_runs_report_the_waiting_gate_as_json(make_repo, cli):

@@ -68,7 +68,9 @@ def test_sigkill_mid_run_then_resume_finishes_with_no_duplicate_commit(make_repo
     with sqlite3.connect(repo / ".shipyard" / "ledger.db") as db:
         implement_calls = db.execute(
             "select count(*) from llm_calls where agent='implementer'").fetchone()[0]
-    assert implement_calls == 1  # the committed step reused its recorded output
+    # the committed step reused its recorded outputs: the green sample and the second one
+    # that agreed with it (graphs/disputes.py), none sampled again
+    assert implement_calls == 2
 
     approved = subprocess.run([SHIPYARD, "approve", run_id, "--repo", str(repo), "--json",
                                "--as", "bob@example.com"], capture_output=True, text=True,

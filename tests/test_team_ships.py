@@ -129,7 +129,7 @@ def test_a_failing_acceptance_case_goes_back_to_the_implementer_before_any_revie
     r = _start(cli, repo)
     assert (r["status"], r["gate"]) == ("waiting", "G6")
     attempts = _events(repo, "inner_attempt")
-    assert [a["passed"] for a in attempts] == [False, True]
+    assert [a["passed"] for a in attempts] == [False, True, True]   # the third agrees
     assert attempts[0]["results"][0]["got"] == "7"                 # multiply(3, 4) gave 7
     second = _db(repo).execute("select messages from llm_calls where agent='implementer' "
                                "order by seq").fetchall()[1]["messages"]
@@ -286,7 +286,7 @@ def test_a_sample_that_passes_the_proposed_case_is_chosen_over_a_dispute(
     r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     assert _events(repo, "acceptance_case_disputed") == []
-    assert [a["passed"] for a in _events(repo, "inner_attempt")] == [False, True]
+    assert [a["passed"] for a in _events(repo, "inner_attempt")] == [False, True, True]
     code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
     assert "return 13 if" in code
 
@@ -460,7 +460,7 @@ def test_the_first_two_attempts_are_greedy_answers_to_two_different_prompts(
     calls = [(json.loads(m)[-1]["content"], json.loads(p)["temperature"]) for (m, p) in
              _db(repo).execute("select messages, params from llm_calls "
                                "where agent='implementer' order by seq")]
-    assert [t for _, t in calls] == [0.0, 0.0, 0.8]
+    assert [t for _, t in calls] == [0.0, 0.0, 0.8, 0.8]   # the last, a second opinion
     plain, task = calls[0][0], calls[1][0]
     assert plain.rstrip().endswith("```") and "def multiply(a, b)" in plain
     assert "Feature request" not in plain and "Feature request" in task   # the stub alone
@@ -507,6 +507,39 @@ def test_samples_that_pass_the_examples_but_differ_near_them_go_to_the_majority(
     assert split["attempts"] == [0, 1] and split["groups"] == 2
     code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
     assert "return a * b" in code.split("def multiply")[1]
+
+
+def test_a_candidate_passing_every_case_still_waits_for_a_second_sample_to_agree(
+        make_repo, cli, replies):
+    # HumanEval 75 and 99: the first code passed the documented examples and every proposed
+    # case, right cases but too few, and merged wrong. `a ** b` passes all three cases here;
+    # two samples of `a * b` outvote it on multiply(3, 2)
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 1)", "expected": "3"}]}]
+    power = MULTIPLY_EDIT.replace("a * b", "a ** b")
+    replies["implementer.implement"] = [{"raw": power}, {"raw": MULTIPLY_EDIT},
+                                        {"raw": MULTIPLY_EDIT.replace("a * b", "b * a")}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    assert all(a["passed"] for a in _events(repo, "inner_attempt"))   # all three pass the cases
+    [agree] = _events(repo, "candidates_agree")
+    assert agree["attempts"] == [1, 2] and agree["of"] == 3
+    code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    assert "a * b" in code.split("def multiply")[1]
+
+
+def test_with_no_second_sample_in_the_wait_a_confirmed_candidate_is_taken_alone(
+        make_repo, cli, replies):
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 1)", "expected": "3"}]}]
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}, {"raw": broken}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    assert [a["passed"] for a in _events(repo, "inner_attempt")] == [True, False, False]
+    assert _events(repo, "candidate_alone") == [{"attempt": 0, "corroborated": True}]
 
 
 def test_samples_that_never_agree_leave_the_change_unmerged(make_repo, cli, replies):

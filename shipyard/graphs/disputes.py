@@ -7,10 +7,13 @@ at G6, removed from the test file — only when no candidate passes it and the c
 pass every documented example agree against it. Documented examples are never set aside,
 and without one nothing is (wrong candidates agree with each other as readily as right ones).
 
-Passing the documented examples is not enough on its own: on HumanEval 60-89 four changes
-merged that passed every case left to them. A candidate is taken when a case of the Test
-Engineer's confirms it too, or when the candidates that pass every case left agree on
-inputs near the cases' own (graphs/variants.py) — a strict majority of two or more.
+Passing the cases is not enough on its own: on HumanEval 60-89 four changes merged that
+passed every case left to them, and on 70-99 two of four passed every proposed case too.
+A candidate is taken when the candidates that pass every case left agree on inputs near
+the cases' own (graphs/variants.py) — a strict majority of two or more — or, when no
+second sample passes in the wait (graphs/build.py PEER_WAIT), alone if a proposed case
+confirms it. Every choice is a ledger event: `candidates_agree`, `candidates_disagree`,
+`candidate_alone`.
 """
 
 from __future__ import annotations
@@ -53,17 +56,18 @@ def corroborated(c: Candidate) -> bool:
 
 
 def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Candidate],
-           *, behaviour: Behaviour, last: bool = False
+           *, behaviour: Behaviour, last: bool = False, waited: bool = False
            ) -> tuple[Candidate, list[str], dict[str, Any]] | None:
-    """A candidate that passes every case left once disputes are settled, and that a
-    proposed case or agreement confirms, with the settled acceptance record; None when
-    there is none yet. Nothing is recorded unless one is found."""
+    """A candidate that passes every case left once disputes are settled, and that
+    agreement confirms — or, alone after waiting for a second sample (`waited`), a proposed
+    case — with the settled acceptance record; None when there is none yet. Nothing is
+    recorded unless one is found."""
     settled, events = _settle_disputes(acc, candidates, last=last)
     aside = {_key(d) for d in settled["disputed"]}
     live = [c for c in candidates if not c.problems and c.probe is not None
             and c.probe.error is None and all(r.ok for r in c.probe.results
                                               if _key(r) not in aside)]
-    chosen = _agreed(n, s, live, behaviour, last=last)
+    chosen = _agreed(n, s, live, behaviour, last=last, waited=waited)
     if chosen is None:
         return None
     for event in events:
@@ -72,17 +76,24 @@ def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Cand
 
 
 def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behaviour, *,
-            last: bool) -> Candidate | None:
+            last: bool, waited: bool) -> Candidate | None:
     """The candidate of the strict majority (two or more) among `live` on the variant
-    inputs; a lone candidate when a proposed case confirms it, or, once the attempts are
-    spent (`last`), unconfirmed: the human sees it flagged at G6."""
+    inputs; a lone candidate when a proposed case confirms it and no second sample came in
+    the wait (`waited`), or, once the attempts are spent (`last`), unconfirmed."""
+    def alone(c: Candidate) -> Candidate | None:
+        if not (last or (waited and corroborated(c))):
+            return None
+        n.env.ledger.event(s["run_id"], "candidate_alone", gate="G5", attempt=c.attempt,
+                           corroborated=corroborated(c))
+        return c
+
     if len(live) == 1:
-        return live[0] if last or corroborated(live[0]) else None
+        return alone(live[0])
     if not live:
         return None
     seen = [(c, b) for c in live if (b := behaviour(c)) is not None]
     if len(seen) < 2:
-        return seen[0][0] if seen and (last or corroborated(seen[0][0])) else None
+        return alone(seen[0][0]) if seen else None
     # an input some candidate rejects (raises, times out) may lie outside the function's
     # domain, where any answer is as good as another: only inputs all of them take count
     keep = [i for i in range(len(seen[0][1]))
@@ -90,7 +101,10 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
     groups = Counter(tuple(b[i] for i in keep) for _, b in seen)
     (top, size), *rest = groups.most_common()
     if size >= 2 and (not rest or rest[0][1] < size):
-        return next(c for c, b in seen if tuple(b[i] for i in keep) == top)
+        chosen = [c for c, b in seen if tuple(b[i] for i in keep) == top]
+        n.env.ledger.event(s["run_id"], "candidates_agree", gate="G5",
+                           attempts=[c.attempt for c in chosen], of=len(seen), inputs=len(keep))
+        return chosen[0]
     n.env.ledger.event(s["run_id"], "candidates_disagree", gate="G5",
                        attempts=[c.attempt for c, _ in seen], groups=len(groups),
                        inputs=len(keep))
