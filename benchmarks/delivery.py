@@ -66,7 +66,7 @@ def make_repo(root: Path, p: dict) -> Path:
 
 def cli(*args: str) -> dict:
     res = subprocess.run([*SHIPYARD, *args, "--json"], capture_output=True, text=True,
-                         timeout=3600)
+                         timeout=3600, check=False)
     lines = res.stdout.strip().splitlines()
     try:
         return json.loads(lines[-1]) if lines else {"exit_code": res.returncode,
@@ -91,7 +91,8 @@ def passes(code: str, p: dict) -> bool:
         f = Path(d) / "t.py"
         f.write_text(program)
         try:
-            res = subprocess.run([sys.executable, str(f)], capture_output=True, timeout=20, cwd=d)
+            res = subprocess.run([sys.executable, str(f)], capture_output=True, timeout=20, cwd=d,
+                                 check=False)
         except subprocess.TimeoutExpired:
             return False
     return res.returncode == 0
@@ -99,7 +100,7 @@ def passes(code: str, p: dict) -> bool:
 
 def git_show(repo: Path, ref: str) -> str | None:
     res = subprocess.run(["git", "-C", str(repo), "show", f"{ref}:solution.py"],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     return res.stdout if res.returncode == 0 else None
 
 

@@ -95,8 +95,8 @@ def test_secrets_in_feature_text_are_redacted_in_the_ledger(make_repo, cli):
 def test_a_run_writes_genai_spans_to_the_trace_file(make_repo):
     repo = make_repo()
     # a request with a data concern gets the full plan: Planner and Governance before G0
-    subprocess.run([SHIPYARD, "run-feature", "Add multiply and store each result in the "
-                    "database", "--repo", str(repo), "--json", "--no-input"],
+    subprocess.run([SHIPYARD, "run-feature", ("Add multiply and store each result in the "
+                                              "database"), "--repo", str(repo), "--json", "--no-input"],
                    capture_output=True, text=True, timeout=120, check=False)
     spans = [json.loads(line) for line in
              (repo / ".shipyard" / "traces.jsonl").read_text().splitlines()]

@@ -34,7 +34,7 @@ def test_the_implementer_sees_the_module_the_request_is_about_among_hundreds(mak
     (repo / "calc" / "zz_units.py").write_text(TEMPERATURE)   # sorts after everything else
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "a big repository")
-    _, out, _ = cli("run-feature", "Add a fahrenheit conversion next to the kelvin one for the "
+    _, _, _ = cli("run-feature", "Add a fahrenheit conversion next to the kelvin one for the "
                     "weather station", "--repo", repo, "--json")
     db = sqlite3.connect(repo / ".shipyard" / "ledger.db")
     (messages,) = db.execute("select messages from llm_calls where task='implement' "

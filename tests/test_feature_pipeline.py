@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from conftest import CALC_CORE, MULTIPLY_EDIT, git
+from conftest import MULTIPLY_EDIT, git
 
 
 def start(cli, repo: Path, feature: str = "Add a multiply(a, b) helper") -> dict:

@@ -40,5 +40,5 @@ def test_the_repair_prompt_carries_the_hint():
     probe = Probe(results=(CaseResult(call="slugify(' Hi! ')", expected="'hi'", got="'-hi-'",
                                       ok=False, source="request"),))
     assert _case_feedback(probe) == [
-        "slugify(' Hi! ') returned '-hi-', expected 'hi' "
-        "(extra '-' at the start and extra '-' at the end: remove it)"]
+        ("slugify(' Hi! ') returned '-hi-', expected 'hi' "
+         "(extra '-' at the start and extra '-' at the end: remove it)")]

@@ -7,8 +7,9 @@ import json
 import subprocess
 from pathlib import Path
 
-from shipyard.runtime import keys
 from conftest import MULTIPLY_EDIT
+
+from shipyard.runtime import keys
 from shipyard.runtime.ledger import Ledger, approval_payload
 
 # Covers the code (so coverage does not drop), asserts nothing.

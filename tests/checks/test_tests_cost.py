@@ -34,9 +34,9 @@ def measured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
     calls: list[tuple[str, bool]] = []
     real = tests_check._measure_tree
 
-    def spy(ctx, sha, label, argv, *, coverage):
+    def spy(ctx, sha, label, argv, *, coverage, **kw):
         calls.append((label, coverage))
-        return real(ctx, sha, label, argv, coverage=coverage)
+        return real(ctx, sha, label, argv, coverage=coverage, **kw)
 
     monkeypatch.setattr(tests_check, "_measure_tree", spy)
     return calls
@@ -71,6 +71,59 @@ def test_a_coverage_drop_against_a_remembered_base_still_blocks(history, measure
     assert measured == [("head", True)]
     assert not report.passed
     assert "app.py" == finding(report, "tests", "tests.coverage-drop").path
+
+
+EXTRA = "def half(n: int) -> int:\n    if n < 0:\n        raise ValueError(n)\n    return n // 2\n"
+TESTS_EXTRA = "from extra import half\n\n\ndef test_half():\n    assert half(4) == 2\n"
+TWO_MODULES = PYPROJECT + '\n[tool.setuptools]\npy-modules = ["app", "extra"]\n'
+DIV = "\n\ndef div(a: int, b: int) -> float:\n    if b == 0:\n        return 0.0\n    return a / b\n"
+
+
+def test_a_change_to_one_module_is_measured_on_it_and_the_rest_kept_from_base(
+        history, measured, monkeypatch):
+    # humanize: coverage was most of what a warm check paid over the bare test run
+    history.write("pyproject.toml", TWO_MODULES).write("extra.py", EXTRA)
+    first = history.write("tests/test_extra.py", TESTS_EXTRA).commit("extra")
+    assert _check(history, history.base, first)[0].passed
+
+    measured.clear()
+    second = history.write("app.py", APP + DIV).commit("div, untested")
+    report, tests = _check(history, first, second)
+    assert measured == [("head", True)]
+    assert "measured on the 1 changed module(s), the rest as at base" in tests.summary
+    drop = finding(report, "tests", "tests.coverage-drop")
+    assert drop.path == "app.py"
+
+    # measured whole from scratch: the same numbers, extra.py's uncovered line included
+    monkeypatch.setattr(tests_check, "_BASE_CACHE_VERSION", uuid.uuid4().hex)
+    whole_report, whole = _check(history, first, second)
+    assert "changed module" not in whole.summary
+    assert whole.summary.split(";")[0] == tests.summary.split(";")[0]
+    assert finding(whole_report, "tests", "tests.coverage-drop").message == drop.message
+
+
+def test_a_change_to_tests_or_a_deleted_module_is_measured_whole(history, measured):
+    history.write("pyproject.toml", TWO_MODULES).write("extra.py", EXTRA)
+    first = history.write("tests/test_extra.py", TESTS_EXTRA).commit("extra")
+    assert _check(history, history.base, first)[0].passed
+
+    second = history.write("tests/test_extra.py", TESTS_EXTRA + "\n\ndef test_more():\n"
+                           "    assert half(6) == 3\n").commit("one more test")
+    _, tests = _check(history, first, second)
+    assert "changed module" not in tests.summary and "as at base" not in tests.summary
+
+    history.remove("extra.py").remove("tests/test_extra.py")
+    history.write("pyproject.toml", PYPROJECT)
+    _, tests = _check(history, second, history.commit("drop extra"))
+    assert "as at base" not in tests.summary
+
+
+def test_a_docs_only_change_runs_the_tests_and_keeps_the_bases_coverage(history, measured):
+    first = history.write("app.py", APP + MUL).write("tests/test_mul.py", TESTS_MUL).commit("mul")
+    assert _check(history, history.base, first)[0].passed
+    report, tests = _check(history, first, history.write("docs/index.md", "# app\n").commit())
+    assert report.passed and "no module changed: as at base" in tests.summary
+    assert "coverage 100.0% (base 100.0%)" in tests.summary
 
 
 def test_a_failing_head_is_not_remembered(history, measured):
@@ -112,3 +165,18 @@ def test_a_coverage_minimum_alone_still_measures(history, measured):
                            CheckPolicy(coverage_max_drop=100, coverage_min=99.5))
     assert measured == [("head", True)]
     assert report.passed and "coverage 100.0%" in tests.summary
+
+
+def test_only_package_modules_ci_files_and_unread_docs_allow_a_focused_measurement():
+    from shipyard.runtime.checks._focus import focus
+
+    measured = {"src/pkg/a.py": Path("/site/pkg/a.py")}
+    inert = [("M", ".github/workflows/ci.yml"), ("A", "docs/usage.rst"), ("M", "README.md")]
+    assert focus([("M", "src/pkg/a.py"), *inert], measured, doctests=False) == [
+        Path("/site/pkg/a.py")]
+    assert focus(inert, measured, doctests=False) == []
+    assert focus([("M", "README.md")], measured, doctests=True) is None  # a doctest may read it
+    for other in ("tests/test_a.py", "conftest.py", "pyproject.toml", "requirements.txt",
+                  "src/pkg/words.txt", "scripts/tool.py"):
+        assert focus([("M", other)], measured, doctests=False) is None, other
+    assert focus([("D", "src/pkg/a.py")], measured, doctests=False) is None

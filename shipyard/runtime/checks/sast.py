@@ -42,7 +42,7 @@ def run(ctx: CheckContext) -> CheckResult:
         lambda: run_proc([tool("bandit"), "-f", "json", "-q", "--ignore-nosec", "--", *files],
                          cwd=tree, timeout=timeout),
         # --isolated: the repo's own ruff config must not be able to switch the S rules off;
-        # --ignore-noqa: nor can an inline `# noqa: S602`.
+        # --ignore-noqa: nor can an inline noqa comment (for S602, say).
         lambda: run_proc([tool("ruff"), "check", "--isolated", "--no-cache", "--ignore-noqa",
                           "--select", "S", "--output-format", "json", "--", *files], cwd=tree,
                          timeout=timeout))
