@@ -76,6 +76,7 @@ def test_a_coverage_drop_against_a_remembered_base_still_blocks(history, measure
 EXTRA = "def half(n: int) -> int:\n    if n < 0:\n        raise ValueError(n)\n    return n // 2\n"
 TESTS_EXTRA = "from extra import half\n\n\ndef test_half():\n    assert half(4) == 2\n"
 TWO_MODULES = PYPROJECT + '\n[tool.setuptools]\npy-modules = ["app", "extra"]\n'
+LENIENT = CheckPolicy(coverage_max_drop=50)
 DIV = "\n\ndef div(a: int, b: int) -> float:\n    if b == 0:\n        return 0.0\n    return a / b\n"
 
 
@@ -84,7 +85,7 @@ def test_a_change_to_one_module_is_measured_on_it_and_the_rest_kept_from_base(
     # humanize: coverage was most of what a warm check paid over the bare test run
     history.write("pyproject.toml", TWO_MODULES).write("extra.py", EXTRA)
     first = history.write("tests/test_extra.py", TESTS_EXTRA).commit("extra")
-    assert _check(history, history.base, first)[0].passed
+    assert _check(history, history.base, first, LENIENT)[0].passed   # extra.py's raise: 87.5%
 
     measured.clear()
     second = history.write("app.py", APP + DIV).commit("div, untested")
@@ -105,7 +106,7 @@ def test_a_change_to_one_module_is_measured_on_it_and_the_rest_kept_from_base(
 def test_a_change_to_tests_or_a_deleted_module_is_measured_whole(history, measured):
     history.write("pyproject.toml", TWO_MODULES).write("extra.py", EXTRA)
     first = history.write("tests/test_extra.py", TESTS_EXTRA).commit("extra")
-    assert _check(history, history.base, first)[0].passed
+    assert _check(history, history.base, first, LENIENT)[0].passed   # extra.py's raise: 87.5%
 
     second = history.write("tests/test_extra.py", TESTS_EXTRA + "\n\ndef test_more():\n"
                            "    assert half(6) == 3\n").commit("one more test")
