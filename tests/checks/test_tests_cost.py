@@ -73,58 +73,28 @@ def test_a_coverage_drop_against_a_remembered_base_still_blocks(history, measure
     assert "app.py" == finding(report, "tests", "tests.coverage-drop").path
 
 
-EXTRA = "def half(n: int) -> int:\n    if n < 0:\n        raise ValueError(n)\n    return n // 2\n"
-TESTS_EXTRA = "from extra import half\n\n\ndef test_half():\n    assert half(4) == 2\n"
-TWO_MODULES = PYPROJECT + '\n[tool.setuptools]\npy-modules = ["app", "extra"]\n'
-LENIENT = CheckPolicy(coverage_max_drop=50)
 DIV = "\n\ndef div(a: int, b: int) -> float:\n    if b == 0:\n        return 0.0\n    return a / b\n"
 
 
-def test_a_change_to_one_module_is_measured_on_it_and_the_rest_kept_from_base(
-        history, measured, monkeypatch):
-    # humanize: coverage was most of what a warm check paid over the bare test run
-    history.write("pyproject.toml", TWO_MODULES).write("extra.py", EXTRA)
-    first = history.write("tests/test_extra.py", TESTS_EXTRA).commit("extra")
-    assert _check(history, history.base, first, LENIENT)[0].passed   # extra.py's raise: 87.5%
-
-    measured.clear()
-    second = history.write("app.py", APP + DIV).commit("div, untested")
-    report, tests = _check(history, first, second)
-    assert measured == [("head", True)]
-    assert "measured on the 1 changed module(s), the rest as at base" in tests.summary
-    drop = finding(report, "tests", "tests.coverage-drop")
-    assert drop.path == "app.py"
-
-    # measured whole from scratch: the same numbers, extra.py's uncovered line included
-    monkeypatch.setattr(tests_check, "_BASE_CACHE_VERSION", uuid.uuid4().hex)
-    whole_report, whole = _check(history, first, second)
-    assert "changed module" not in whole.summary
-    assert whole.summary.split(";")[0] == tests.summary.split(";")[0]
-    assert finding(whole_report, "tests", "tests.coverage-drop").message == drop.message
-
-
-def test_a_change_to_tests_or_a_deleted_module_is_measured_whole(history, measured):
-    history.write("pyproject.toml", TWO_MODULES).write("extra.py", EXTRA)
-    first = history.write("tests/test_extra.py", TESTS_EXTRA).commit("extra")
-    assert _check(history, history.base, first, LENIENT)[0].passed   # extra.py's raise: 87.5%
-
-    second = history.write("tests/test_extra.py", TESTS_EXTRA + "\n\ndef test_more():\n"
-                           "    assert half(6) == 3\n").commit("one more test")
-    _, tests = _check(history, first, second)
-    assert "changed module" not in tests.summary and "as at base" not in tests.summary
-
-    history.remove("extra.py").remove("tests/test_extra.py")
-    history.write("pyproject.toml", PYPROJECT)
-    _, tests = _check(history, second, history.commit("drop extra"))
-    assert "as at base" not in tests.summary
-
-
-def test_a_docs_only_change_runs_the_tests_and_keeps_the_bases_coverage(history, measured):
+def test_a_change_no_test_can_see_runs_the_tests_and_keeps_the_bases_coverage(history, measured):
+    # humanize: coverage was most of what a warm check paid over the bare test run, and
+    # most of its merged commits touch only CI files
     first = history.write("app.py", APP + MUL).write("tests/test_mul.py", TESTS_MUL).commit("mul")
     assert _check(history, history.base, first)[0].passed
-    report, tests = _check(history, first, history.write("docs/index.md", "# app\n").commit())
-    assert report.passed and "no module changed: as at base" in tests.summary
-    assert "coverage 100.0% (base 100.0%)" in tests.summary
+    history.write("docs/index.md", "# app\n").write(".github/workflows/ci.yml", "on: push\n")
+    report, tests = _check(history, first, history.commit("docs and CI"))
+    assert report.passed
+    assert "coverage 100.0% (base 100.0%); only CI files or docs changed" in tests.summary
+
+
+def test_a_change_to_a_module_is_measured_whole_and_its_untested_code_still_blocks(
+        history, measured):
+    first = history.write("app.py", APP + MUL).write("tests/test_mul.py", TESTS_MUL).commit("mul")
+    assert _check(history, history.base, first)[0].passed
+    history.write("app.py", APP + MUL + DIV).write("README.md", "div, untested\n")
+    report, tests = _check(history, first, history.commit("div"))
+    assert "as at base" not in tests.summary
+    assert finding(report, "tests", "tests.coverage-drop").path == "app.py"
 
 
 def test_a_failing_head_is_not_remembered(history, measured):
@@ -168,16 +138,26 @@ def test_a_coverage_minimum_alone_still_measures(history, measured):
     assert report.passed and "coverage 100.0%" in tests.summary
 
 
-def test_only_package_modules_ci_files_and_unread_docs_allow_a_focused_measurement():
-    from shipyard.runtime.checks._focus import focus
+def test_only_ci_files_and_documentation_no_test_reads_count_as_unseen():
+    from shipyard.runtime.checks._focus import inert
 
-    measured = {"src/pkg/a.py": Path("/site/pkg/a.py")}
-    inert = [("M", ".github/workflows/ci.yml"), ("A", "docs/usage.rst"), ("M", "README.md")]
-    assert focus([("M", "src/pkg/a.py"), *inert], measured, doctests=False) == [
-        Path("/site/pkg/a.py")]
-    assert focus(inert, measured, doctests=False) == []
-    assert focus([("M", "README.md")], measured, doctests=True) is None  # a doctest may read it
-    for other in ("tests/test_a.py", "conftest.py", "pyproject.toml", "requirements.txt",
-                  "src/pkg/words.txt", "scripts/tool.py"):
-        assert focus([("M", other)], measured, doctests=False) is None, other
-    assert focus([("D", "src/pkg/a.py")], measured, doctests=False) is None
+    unseen = [("M", ".github/workflows/ci.yml"), ("A", "docs/usage.rst"), ("M", "README.md")]
+    assert inert(unseen, doctests=False)
+    assert not inert([("M", "README.md")], doctests=True)   # a doctest option may read it
+    for seen in ("app.py", "src/pkg/a.py", "tests/test_a.py", "conftest.py", "pyproject.toml",
+                 "requirements.txt", "docs/requirements.txt", "src/pkg/words.txt",
+                 "test_usage.txt"):
+        assert not inert([*unseen, ("M", seen)], doctests=False), seen
+    assert not inert([], doctests=False)
+
+
+def test_a_reported_path_in_the_installed_wheel_is_the_repositorys_own():
+    from shipyard.runtime.checks._testsetup import Setup
+
+    site, tree = Path("/x/site"), Path("/x/tree")
+    setup = Setup(python=Path("python"), tree=tree, confine=lambda a, r, o: a, site=site,
+                  layout={"pkg": "src/pkg", "flat": "flat", "six": "six"})
+    assert setup.repo_path(str(site / "pkg" / "mod.py")) == "src/pkg/mod.py"
+    assert setup.repo_path(str(site / "flat" / "a" / "b.py")) == "flat/a/b.py"
+    assert setup.repo_path(str(site / "six.py")) == "six.py"
+    assert setup.repo_path(str(tree / "tests" / "test_a.py")) == "tests/test_a.py"

@@ -23,7 +23,7 @@ from coverage.config import DEFAULT_EXCLUDE
 from coverage.misc import join_regex
 from coverage.parser import PythonParser
 
-__all__ = ["LineCoverage", "line_coverage", "measurable"]
+__all__ = ["LineCoverage", "line_coverage"]
 
 _MAX_SOURCE = 4 << 20  # larger "sources" are not parsed
 
@@ -32,28 +32,24 @@ _MAX_SOURCE = 4 << 20  # larger "sources" are not parsed
 class LineCoverage:
     percent: float | None                # None when there was nothing to measure
     missing: dict[str, set[int]]         # absolute path -> statements never executed
-    statements: dict[str, int]           # absolute path -> how many statements it has
 
 
 def line_coverage(data_files: list[Path], combined: Path, root: Path, cwd: Path,
-                  omit: list[str], cache: Path, *, only: list[Path] | None = None
-                  ) -> LineCoverage:
-    """Combine `data_files`, and measure every Python file under `root` not `omit`ted
-    (or the files `only`, executed or not).
+                  omit: list[str], cache: Path) -> LineCoverage:
+    """Combine `data_files`, and measure every Python file under `root` not `omit`ted.
 
     Raises coverage.exceptions.CoverageException when the data cannot be read."""
     cov = coverage.Coverage(data_file=str(combined), config_file=False)
     cov.combine([str(f) for f in data_files], keep=True)
     data = cov.get_data()
-    if only is None:
-        files = {Path(f) for f in data.measured_files() if Path(f).is_relative_to(root)}
-        files = [p for p in files if not _omitted(p, cwd, omit)] + measurable(root, cwd, omit)
-    else:
-        files = list(only)
+    patterns = [p if p.startswith("*") else str(cwd / p) for p in omit]
+    files = {Path(f) for f in data.measured_files() if Path(f).is_relative_to(root)}
+    files |= set(_python_files(root))
     total = hit = 0
     missing: dict[str, set[int]] = {}
-    counts: dict[str, int] = {}
-    for path in sorted(set(files)):
+    for path in sorted(files):
+        if any(fnmatch.fnmatch(str(path), p) for p in patterns):
+            continue
         parsed = _statements(path, cache)
         if parsed is None:
             continue
@@ -61,19 +57,8 @@ def line_coverage(data_files: list[Path], combined: Path, root: Path, cwd: Path,
         executed = {multiline.get(n, n) for n in (data.lines(str(path)) or ())}
         missed = statements - executed
         total, hit = total + len(statements), hit + len(statements) - len(missed)
-        missing[str(path)], counts[str(path)] = missed, len(statements)
-    return LineCoverage(percent=100.0 * hit / total if total else None, missing=missing,
-                        statements=counts)
-
-
-def measurable(root: Path, cwd: Path, omit: list[str]) -> list[Path]:
-    """The Python files under `root` that coverage reports (in packages, not omitted)."""
-    return [p for p in _python_files(root) if not _omitted(p, cwd, omit)]
-
-
-def _omitted(path: Path, cwd: Path, omit: list[str]) -> bool:
-    return any(fnmatch.fnmatch(str(path), p if p.startswith("*") else str(cwd / p))
-               for p in omit)
+        missing[str(path)] = missed
+    return LineCoverage(percent=100.0 * hit / total if total else None, missing=missing)
 
 
 def _python_files(root: Path):

@@ -63,11 +63,15 @@ class Setup:
     def repo_path(self, path: str) -> str:
         """A path a tool reported (in the tree copy or the installed wheel), repo-relative."""
         p = Path(path)
-        for root, prefix in ((self.site, None), (self.tree, "")):
-            if root is not None and p.is_absolute() and p.is_relative_to(root):
-                rel = p.relative_to(root)
-                prefix = self.layout.get(rel.parts[0], "") if prefix is None else prefix
-                return (Path(prefix) / rel).as_posix() if prefix else rel.as_posix()
+        if self.site is not None and p.is_absolute() and p.is_relative_to(self.site):
+            rel = p.relative_to(self.site)
+            top = rel.parts[0]
+            # layout maps a top-level name to its own path in the repo ("src/pkg", "six"):
+            # the installed file sits under that path's parent ("src/" + "pkg/mod.py")
+            where = self.layout.get(top) or self.layout.get(top.removesuffix(".py"))
+            return (Path(where).parent / rel).as_posix() if where else rel.as_posix()
+        if p.is_absolute() and p.is_relative_to(self.tree):
+            return p.relative_to(self.tree).as_posix()
         return p.as_posix()
 
     def where(self, text: str) -> tuple[str | None, int | None]:

@@ -17,8 +17,8 @@ imported). `-p no:cacheprovider` keeps caches out of the tree.
 Coverage is measured only when a verdict reads it (a minimum, or the comparison with the
 base). A clean measurement is remembered by tree id, whichever side it was measured as:
 the base of the next change is usually the head a check just measured, and is not run
-again. Against a remembered base, a change to package modules alone has only those
-modules measured, the rest as at base (`_focus.py`).
+again. Against a remembered base, a change to CI files or unread documentation alone runs
+the tests without coverage and keeps the base's numbers (`_focus.py`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from ..proc import scrubbed_env
 from ..sandbox import Limits, bwrap_path, wrap
 from ..workspace import state_dir
 from . import _focus
-from ._coverage import line_coverage, measurable
+from ._coverage import line_coverage
 from ._declared import read_declarations
 from ._testenv import EnvError, envs_dir, prepare_env
 from ._testsetup import Setup, logged, read_tail, setup_tree
@@ -52,7 +52,7 @@ NAME = "tests"
 # (a temp dir) cannot match them.
 _OMIT = "tests/*,test/*,src/*/tests/*,*/test_*.py,*_test.py,*/conftest.py,.venv/*,venv/*"
 _MAX_REPORT = 64 << 20  # a JUnit report larger than this is not parsed
-_BASE_CACHE_VERSION = 4  # bump when what a base measurement means changes
+_BASE_CACHE_VERSION = 5  # bump when what a base measurement means changes
 
 
 @dataclass(kw_only=True)
@@ -61,8 +61,7 @@ class _Measure:
     findings: list[Finding] = field(default_factory=list)
     percent: float | None = None
     missing: dict[str, set[int]] = field(default_factory=dict)
-    statements: dict[str, int] = field(default_factory=dict)  # repo path -> statements
-    focused: list[str] | None = None  # the files measured when not all were (_focus.py)
+    inert: bool = False  # the change touched nothing coverage sees: not measured (_focus.py)
     error: CheckResult | None = None
     reports: list[Path] = field(default_factory=list)
     env: str = ""
@@ -80,7 +79,7 @@ def run(ctx: CheckContext) -> CheckResult:
     # Coverage costs about as much as the tests themselves on a small suite: measured only
     # when a verdict reads it (a minimum, or the comparison with the base).
     coverage = pytest and (want_base or ctx.policy.coverage_min > 0)
-    # against a remembered base, a change to package modules alone is measured on those
+    # against a remembered base, a change no test can see keeps the base's coverage
     changed = _focus.changes(ctx.repo, ctx.base, ctx.head) if coverage and want_base \
         and ctx.policy.coverage_min == 0 and _cache_file(ctx, ctx.base, argv).is_file() else None
     calls = [lambda: _measure_tree(ctx, ctx.head, "head", argv, coverage=coverage,
@@ -91,11 +90,8 @@ def run(ctx: CheckContext) -> CheckResult:
     base = rest[0] if rest else None
     if head.error:
         return head.error
-    if head.focused is not None and base is not None:
-        merged = _focus.merge(base.statements, base.missing, head.statements, head.missing,
-                              set(head.focused))
-        head.percent, head.statements, head.missing = (merged.percent, merged.statements,
-                                                       merged.missing)
+    if head.inert and base is not None:
+        head.percent, head.missing = base.percent, base.missing
     if coverage:  # the next change's base is usually this head: it need not run again
         _remember(_cache_file(ctx, ctx.head, argv), head)
     findings = list(head.findings)
@@ -111,9 +107,8 @@ def run(ctx: CheckContext) -> CheckResult:
     pct = "not measured (the policy reads none)" if not coverage else \
         "n/a" if head.percent is None else f"{head.percent:.1f}%"
     base_pct = "" if base is None or base.percent is None else f" (base {base.percent:.1f}%)"
-    if head.focused is not None:
-        base_pct += (f"; measured on the {len(head.focused)} changed module(s), the rest as "
-                     f"at base" if head.focused else "; no module changed: as at base")
+    if head.inert:
+        base_pct += "; only CI files or docs changed: coverage as at base"
     summary = f"exit {head.returncode}, coverage {pct}{base_pct}; {head.env}"
     return finish(NAME, started, findings, failed=bool(findings) or head.returncode != 0,
                   summary=summary, evidence=tuple(evidence(p) for p in head.reports))
@@ -125,7 +120,7 @@ def _measure_base(ctx: CheckContext, argv: list[str]) -> _Measure:
     cached = _cache_file(ctx, ctx.base, argv)
     if cached.is_file():
         doc = json.loads(cached.read_text())
-        return _Measure(returncode=0, percent=doc["percent"], statements=doc["statements"],
+        return _Measure(returncode=0, percent=doc["percent"],
                         missing={k: set(v) for k, v in doc["missing"].items()})
     m = _measure_tree(ctx, ctx.base, "base", argv, coverage=True)
     _remember(cached, m)
@@ -147,7 +142,7 @@ def _remember(cached: Path, m: _Measure) -> None:
         return
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_name(f".{cached.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps({"percent": m.percent, "statements": m.statements,
+    tmp.write_text(json.dumps({"percent": m.percent,
                                "missing": {k: sorted(v) for k, v in m.missing.items()}}))
     os.replace(tmp, cached)  # a concurrent reader sees the old file or the new, never half
 
@@ -222,15 +217,11 @@ def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str], *,
     data, junit, cov_json = out / ".coverage", out / "junit.xml", out / "coverage.json"
     pytest = Path(argv[0]).name in ("pytest", "py.test")
     omit = f"{_OMIT},{setup.site}/*/tests/*" if setup.site else _OMIT
-    only = None if changed is None or not coverage else _focus.focus(
-        changed, {setup.repo_path(str(p)): p for p in measurable(
-            setup.tree / setup.source, setup.tree, omit.split(","))},
-        doctests=_focus.runs_doctests(setup.tree, (*setup.pytest_args, *argv[1:])))
-    if only == []:  # nothing measured changed: the base's numbers are the head's
-        coverage = False
-    what = f"--source={setup.source}" if only is None else f"--include={','.join(map(str, only))}"
+    inert = coverage and changed is not None and _focus.inert(
+        changed, doctests=_focus.runs_doctests(setup.tree, (*setup.pytest_args, *argv[1:])))
+    coverage = coverage and not inert  # the base's numbers are the head's
     if pytest:
-        measured = ["-m", "coverage", "run", f"--data-file={data}", what,
+        measured = ["-m", "coverage", "run", f"--data-file={data}", f"--source={setup.source}",
                     f"--omit={omit}"] if coverage else []
         cmd = [str(setup.python), *setup.flags, *measured, "-m", "pytest", "-p",
                "no:cacheprovider", "-q", "--tb=short", f"--junitxml={junit}", "-o",
@@ -247,7 +238,7 @@ def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str], *,
         return _Measure(returncode=None, error=err)
     log = read_tail(out / "output.log")
     m = _Measure(returncode=res.returncode, env=setup.describe, reports=[setup.manifest(out, cmd)],
-                 focused=None if only is None else [setup.repo_path(str(p)) for p in only])
+                 inert=inert)
     if not pytest:
         if not res.ok:
             m.findings.append(Finding(rule="tests.failure", severity="high", path=None,
@@ -268,12 +259,12 @@ def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str], *,
                                           "before pytest finished (os._exit, a crash, a kill); "
                                           f"output: {log[-300:]}"))
     if coverage:
-        _read_coverage(m, out, data, cov_json, setup, omit, only)
+        _read_coverage(m, out, data, cov_json, setup, omit)
     return m
 
 
 def _read_coverage(m: _Measure, out: Path, data: Path, cov_json: Path, setup: Setup,
-                   omit: str, only: list[Path] | None) -> None:
+                   omit: str) -> None:
     """Coverage from the data files, in-process (`_coverage.py`: no code of the tree runs)."""
     import coverage
 
@@ -286,15 +277,13 @@ def _read_coverage(m: _Measure, out: Path, data: Path, cov_json: Path, setup: Se
     root = setup.tree / setup.source  # an absolute source stays itself
     try:
         cov = line_coverage(files, out / "combined.coverage", root, setup.tree,
-                            omit.split(","), envs_dir().parent / "coverage-statements",
-                            only=only)
+                            omit.split(","), envs_dir().parent / "coverage-statements")
     except coverage.exceptions.CoverageException as exc:
         m.findings.append(Finding(rule="tests.coverage-data", severity="high", path=None,
                                   line=None, message=f"coverage data unreadable: {exc}"[:500]))
         return
     m.percent = cov.percent
     m.missing = {setup.repo_path(k): v for k, v in cov.missing.items()}
-    m.statements = {setup.repo_path(k): v for k, v in cov.statements.items()}
     cov_json.write_text(json.dumps({"percent_covered": m.percent, "missing_lines": {
         k: sorted(v) for k, v in m.missing.items()}}, indent=1))
     m.reports.append(cov_json)
