@@ -19,21 +19,12 @@ import fnmatch
 import re
 from pathlib import Path
 
-from ._util import git
-
-__all__ = ["changes", "inert", "runs_doctests"]
+__all__ = ["inert", "runs_doctests"]
 
 _REQUIREMENTS = re.compile(r"(^|/)requirements[^/]*\.txt$|^requirements/")
 _DOCS = (".md", ".rst", ".txt")
 _CONFIG = ("pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "conftest.py",
            "tests/conftest.py")
-
-
-def changes(repo: Path, base: str, head: str) -> list[tuple[str, str]]:
-    """(status letter, path) of every path changed base..head, deletions included."""
-    out = git(repo, "diff", "--name-status", "--no-renames", "-z", base, head)
-    words = out.split("\0")
-    return [(words[i][:1], words[i + 1]) for i in range(0, len(words) - 1, 2)]
 
 
 def runs_doctests(tree: Path, args: tuple[str, ...]) -> bool:

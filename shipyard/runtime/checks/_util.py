@@ -25,6 +25,7 @@ __all__ = [
     "TOOL_PACKAGES",
     "DeclaredDep",
     "Reader",
+    "changed_paths",
     "concurrently",
     "declared_dependencies",
     "evidence",
@@ -51,6 +52,12 @@ def git(repo: Path, *args: str, timeout: float = 60) -> str:
     if not res.ok:
         raise RuntimeError(f"git {' '.join(args)} failed: {res.stderr.strip() or res.stdout.strip()}")
     return res.stdout
+
+
+def changed_paths(repo: Path, base: str, head: str) -> list[tuple[str, str]]:
+    """(git status letter, path) of every path changed base..head, deletions included."""
+    fields = git(repo, "diff", "--name-status", "--no-renames", "-z", base, head).split("\0")
+    return list(zip(fields[0::2], fields[1::2], strict=False))  # the trailing '' drops
 
 
 def concurrently(ctx: CheckContext, *calls: Callable[[], T]) -> list[T]:

@@ -27,7 +27,7 @@ import zipfile
 from pathlib import Path
 
 from ._testenv import Env, envs_dir
-from ._util import git
+from ._util import changed_paths, git
 
 __all__ = ["remember", "reuse"]
 
@@ -110,10 +110,8 @@ def _replacements(repo: Path, base: str, head: str,
     anything a build could read differently."""
     by_path = {path: member for member, path in members.items()}
     packages = {path.rsplit("/", 1)[0] + "/" for path in by_path if "/" in path}
-    raw = git(repo, "diff", "--name-status", "--no-renames", "-z", base, head)
-    fields = raw.split("\0")
     replaced: dict[str, str] = {}
-    for status, path in zip(fields[0::2], fields[1::2], strict=False):
+    for status, path in changed_paths(repo, base, head):
         if status == "M" and path in by_path:
             replaced[by_path[path]] = path
         elif path in by_path or any(path.startswith(p) for p in packages) \

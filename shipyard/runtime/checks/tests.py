@@ -43,7 +43,16 @@ from ._coverage import line_coverage
 from ._declared import read_declarations
 from ._testenv import EnvError, envs_dir, prepare_env
 from ._testsetup import Setup, logged, read_tail, setup_tree
-from ._util import concurrently, evidence, extract_tree, finish, git, target_python, tool_error
+from ._util import (
+    changed_paths,
+    concurrently,
+    evidence,
+    extract_tree,
+    finish,
+    git,
+    target_python,
+    tool_error,
+)
 from .base import CheckContext, CheckResult, Finding
 
 NAME = "tests"
@@ -80,7 +89,7 @@ def run(ctx: CheckContext) -> CheckResult:
     # when a verdict reads it (a minimum, or the comparison with the base).
     coverage = pytest and (want_base or ctx.policy.coverage_min > 0)
     # against a remembered base, a change no test can see keeps the base's coverage
-    changed = _focus.changes(ctx.repo, ctx.base, ctx.head) if coverage and want_base \
+    changed = changed_paths(ctx.repo, ctx.base, ctx.head) if coverage and want_base \
         and ctx.policy.coverage_min == 0 and _cache_file(ctx, ctx.base, argv).is_file() else None
     calls = [lambda: _measure_tree(ctx, ctx.head, "head", argv, coverage=coverage,
                                    changed=changed)]
