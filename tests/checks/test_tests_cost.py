@@ -146,7 +146,8 @@ def test_only_ci_files_and_documentation_no_test_reads_count_as_unseen():
     assert not inert([("M", "README.md")], doctests=True)   # a doctest option may read it
     for seen in ("app.py", "src/pkg/a.py", "tests/test_a.py", "conftest.py", "pyproject.toml",
                  "requirements.txt", "docs/requirements.txt", "src/pkg/words.txt",
-                 "test_usage.txt"):
+                 "test_usage.txt", "docs/conftest.py", "docs/test_usage.py",
+                 ".github/scripts/check.py"):
         assert not inert([*unseen, ("M", seen)], doctests=False), seen
     assert not inert([], doctests=False)
 

@@ -45,9 +45,13 @@ def runs_doctests(tree: Path, args: tuple[str, ...]) -> bool:
 
 
 def inert(changed: list[tuple[str, str]], *, doctests: bool) -> bool:
-    """Whether every changed path is a CI file or documentation no test reads."""
+    """Whether every changed path is a CI file or documentation no test reads. A Python
+    file never is, wherever it lies: pytest collects `docs/test_x.py`, loads
+    `docs/conftest.py`."""
     return bool(changed) and all(
-        path.startswith(".github/") or (not doctests and _is_doc(path)) for _, path in changed)
+        not path.endswith(".py") and (path.startswith(".github/")
+                                      or (not doctests and _is_doc(path)))
+        for _, path in changed)
 
 
 def _is_doc(path: str) -> bool:
