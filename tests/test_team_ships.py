@@ -414,13 +414,30 @@ def test_an_example_followed_by_a_sentence_is_still_an_example():
 
 
 def test_the_implementers_own_test_function_and_its_call_are_dropped():
-    from shipyard.graphs.build import _without_tests
+    from shipyard.graphs.trim import without_tests
 
     code = ("def f(x):\n    return x\n\n\ndef test_f():\n    assert f(1) == 2\n\n\n"
             "test_f()\nprint(f(2))\n")
-    kept = _without_tests(code)
+    kept = without_tests(code)
     assert "test_f" not in kept and kept.startswith("def f(x):\n    return x\n")
     assert kept.rstrip().endswith("print(f(2))")
+
+
+def test_a_self_check_the_implementer_adds_is_dropped_but_used_asserting_code_stays():
+    # seen on HumanEval 42: `check_solution()` was merged, never ran, and its uncovered
+    # lines dropped coverage below the base: the tests check blocked a correct change
+    from shipyard.graphs.trim import without_tests
+
+    code = ("def incr(xs):\n    return [x + 1 for x in xs]\n\n\n"
+            "def check_solution():\n    assert incr([1]) == [2]\n    print('ok')\n\n\n"
+            "def _valid(x):\n    assert x >= 0\n    return x\n\n\n"
+            "def root(x):\n    return _valid(x) ** 0.5\n\n\n"
+            "check_solution()\nif __name__ == '__main__':\n    check_solution()\n")
+    kept = without_tests(code)
+    assert "check_solution" not in kept.split("if __name__")[0]
+    assert "def _valid(x):" in kept and "def root(x):" in kept  # an assert in used code stays
+    # a name the request gives, or one the file already defines, is never dropped
+    assert "def check_solution" in without_tests(code, frozenset({"check_solution"}))
 
 
 def test_while_a_documented_example_fails_the_next_attempt_hears_only_of_documented_ones():

@@ -16,11 +16,9 @@ after CodeT). Documented examples are never set aside.
 
 from __future__ import annotations
 
-import ast
 import re
 import shutil
 import tempfile
-import textwrap
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +31,7 @@ from .context import defined_in_repo, defs, existing, is_test, named, planned_fi
 from .disputes import corroborated, settle
 from .hints import hint
 from .lint import expand_star_imports, fix_and_lint, import_stdlib
+from .trim import in_focus, without_tests
 from .variants import variants
 
 if TYPE_CHECKING:
@@ -253,9 +252,11 @@ def _attempt(n: Nodes, s: FeatureState, gw: Any, i: int, temperature: float,
     # (a 0.5B model adds them unasked, and they are where it runs out of tokens).
     blocks = [b for b in blocks
               if not (b.path and is_test(b.path) and b.path not in protected)]
-    blocks = [replace(b, code=_without_tests(b.code)) for b in blocks]
+    keep = frozenset(named(s["feature"]))
+    blocks = [replace(b, code=without_tests(b.code, keep | _defined(ws.path, b.path or planned)))
+              for b in blocks]
     if focus:  # shown one function, the model also "fixes" its neighbours: those edits go
-        blocks = _in_focus(blocks, focus, planned, skel.files.get(focus[0])
+        blocks = in_focus(blocks, focus, planned, skel.files.get(focus[0])
                            or existing(ws.path, focus[0]) or "")
     applied = apply_edits(blocks, lambda p: skel.files[p] if p in skel.files
                           else existing(ws.path, p), default_path=planned, protected=protected)
@@ -297,49 +298,9 @@ def _missing(root: Path, feature: str, files: dict[str, str],
                sorted((names & marked) - stubs)])
 
 
-def _in_focus(blocks: list[Any], focus: tuple[str, set[str]], default: str | None,
-              current: str) -> list[Any]:
-    """The reply's blocks for the focused file without the existing functions and classes
-    it was not shown (new helpers stay). Seen on `make demo`: asked for slugify, the model
-    rewrote normalize_whitespace beside it, and a later round broke its tests."""
-    home, names = focus
-    others = {name for name in defs(current) if name not in names}
-    return [replace(b, code=_drop_defs(b.code, others)) if (b.path or default) == home else b
-            for b in blocks]
-
-
-def _drop_defs(code: str, names: set[str]) -> str:
-    """`code` without its top-level functions and classes named in `names`, and without
-    top-level calls of them (a small model adds `test_f()` after "# Run the tests"), which
-    would run at import."""
-    try:
-        tree = ast.parse(textwrap.dedent(code))
-    except SyntaxError:
-        return code
-    lines = textwrap.dedent(code).splitlines(keepends=True)
-    for node in reversed(tree.body):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) \
-                and node.name in names:
-            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
-                and isinstance(node.value.func, ast.Name) and node.value.func.id in names:
-            start = node.lineno
-        else:
-            continue
-        del lines[start - 1:node.end_lineno or node.lineno]
-    return "".join(lines)
-
-
-def _without_tests(code: str) -> str:
-    """`code` without top-level `test_*` functions and `Test*` classes, and their calls."""
-    try:
-        tree = ast.parse(textwrap.dedent(code))
-    except SyntaxError:
-        return code
-    return _drop_defs(code, {
-        n.name for n in tree.body
-        if (isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name.startswith("test"))
-        or (isinstance(n, ast.ClassDef) and n.name.startswith("Test"))})
+def _defined(root: Path, rel: str | None) -> frozenset[str]:
+    """The top-level names the file at `rel` already defines (none for a new file)."""
+    return frozenset(defs(existing(root, rel) or "")) if rel else frozenset()
 
 
 def _probe(n: Nodes, s: FeatureState, files: dict[str, str], acc: dict[str, Any],
