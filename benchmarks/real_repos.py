@@ -1,6 +1,7 @@
 """`gates check` on real repositories: false blocks, planted defects, cold/warm cost.
 
     python benchmarks/real_repos.py --n 5 [--repos humanize,six,crashtest] [--mirror DIR]
+    python benchmarks/real_repos.py --n 5 --python /path/to/python3.12   # the dev .venv's Python
 
 For each repository (a git dir from the `fetch` tool, or any clone URL/path, cloned
 into a temporary directory whose working copy stays on its default branch):
@@ -13,7 +14,8 @@ into a temporary directory whose working copy stays on its default branch):
   working copy stays on main) go through the tests check: caught = it blocks;
 - the tests check is timed cold (a new environment cache; uv's download cache may be
   warm) and warm (the same declarations again), against the repository's bare test
-  run (`python -m pytest` in an editable dev venv, outside shipyard). The bare run is
+  run (`python -m pytest` in an editable dev venv at the clone's `.venv`, outside
+  shipyard; the check tests on that venv's Python, as it would for a developer). The bare run is
   repeated right after each warm check, so both see the same load on a shared machine;
   warm/bare is the median of those per-commit ratios.
 
@@ -103,14 +105,16 @@ def tests_result(report):
     return next(c for c in report.checks if c.name == "tests")
 
 
-def bench_repo(spec: Repo, n: int, mirror: Path, work: Path) -> Row:
+def bench_repo(spec: Repo, n: int, mirror: Path, work: Path, python: str | None = None) -> Row:
     row = Row(spec)
     repo = clone(spec, mirror, work / spec.name)
     main = git(repo, "rev-parse", "HEAD")
     default = git(repo, "rev-parse", "--abbrev-ref", "HEAD")
     policy = CheckPolicy()
     os.environ["SHIPYARD_ENVS_DIR"] = str(work / f"envs-{spec.name}")  # cold: a new cache
-    bare_py = bare_venv(repo, work / f"bare-{spec.name}")
+    # the developer's own setup, where a developer keeps it: the check then runs the
+    # tests on the same Python (shipyard/runtime/checks/_interpreter.py)
+    bare_py = bare_venv(repo, repo / ".venv", python)
     commits = git(repo, "rev-list", "--first-parent", f"-n{n}", "HEAD").split()[::-1]
     for i, sha in enumerate(commits):
         base = git(repo, "rev-parse", f"{sha}^1")
@@ -149,12 +153,13 @@ def bench_repo(spec: Repo, n: int, mirror: Path, work: Path) -> Row:
     return row
 
 
-def bare_venv(repo: Path, venv: Path) -> Path:
+def bare_venv(repo: Path, venv: Path, python: str | None = None) -> Path:
     """The repository's own dev setup: an editable install in a venv, no shipyard."""
     uv = find_uv()
     decl = read_declarations(repo)
     py = venv / "bin" / "python"
-    subprocess.run([uv, "venv", "-q", str(venv)], check=True)
+    subprocess.run([uv, "venv", "-q", *(["--python", python] if python else []), str(venv)],
+                   check=True)
     subprocess.run([uv, "pip", "install", "-q", "--python", str(py), "-e", str(repo),
                     *decl.requirements], check=True)
     return py
@@ -177,12 +182,14 @@ def main() -> None:
     ap.add_argument("--mirror", type=Path, default=Path("/work/.mirror"),
                     help="where fetched snapshots live (<owner>+<name>/repo); a repository "
                          "missing there is cloned from its source instead")
+    ap.add_argument("--python", help="the interpreter of the developer's .venv (default: "
+                                     "uv's choice); the check tests on the same version")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="shipyard-realrepos-"))
     rows = []
     try:
         for name in args.repos.split(","):
-            rows.append(bench_repo(REPOS[name], args.n, args.mirror, work))
+            rows.append(bench_repo(REPOS[name], args.n, args.mirror, work, args.python))
             report(rows[-1:])
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -34,9 +34,9 @@ def measured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
     calls: list[tuple[str, bool]] = []
     real = tests_check._measure_tree
 
-    def spy(ctx, sha, label, argv, *, coverage, **kw):
+    def spy(ctx, sha, label, argv, interp, *, coverage, **kw):
         calls.append((label, coverage))
-        return real(ctx, sha, label, argv, coverage=coverage, **kw)
+        return real(ctx, sha, label, argv, interp, coverage=coverage, **kw)
 
     monkeypatch.setattr(tests_check, "_measure_tree", spy)
     return calls

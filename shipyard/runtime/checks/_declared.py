@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from ._nox import read_noxfile
 
@@ -38,6 +40,17 @@ class Declarations:
     requirements: tuple[str, ...]    # what the tests need installed, sorted
     build_requires: tuple[str, ...]  # the build backend's requirements
     sources: tuple[str, ...]         # the files these came from
+    requires_python: str | None = None  # `requires-python` / `python_requires`, as written
+
+    def python_mismatch(self, version: str) -> str | None:
+        """Why Python `version` cannot run this project (its `requires-python` excludes
+        it), or None: also when the specifier is unreadable, which pip would reject too."""
+        try:
+            spec = SpecifierSet(self.requires_python or "")
+            ok = spec.contains(Version(version), prereleases=True)
+        except (InvalidSpecifier, InvalidVersion):
+            return None
+        return None if ok else f"the project requires Python {self.requires_python}"
 
     def key(self, python: str) -> str:
         """The environment's cache key: the interpreter and everything installed into it."""
@@ -50,6 +63,8 @@ def read_declarations(tree: Path) -> Declarations:
     pyproject = _toml(tree / "pyproject.toml")
     project = pyproject.get("project", {})
     name = project.get("name") or _setup_cfg_name(tree)
+    requires_python = project.get("requires-python") or _setup_cfg(tree, "options",
+                                                                   "python_requires")
     reqs: list[str] = [*project.get("dependencies", []), *_extras(project, name)]
     reqs += _groups(pyproject.get("dependency-groups", {}))
     reqs += _tool_groups(pyproject.get("tool", {}))
@@ -69,6 +84,8 @@ def read_declarations(tree: Path) -> Declarations:
         (tree / f).is_file() for f in ("setup.py", "setup.cfg"))
     build = pyproject.get("build-system", {}).get("requires") or list(_DEFAULT_BUILD)
     return Declarations(name=name, packaged=packaged, sources=tuple(sources),
+                        requires_python=requires_python if isinstance(requires_python, str)
+                        else None,
                         requirements=_clean([*reqs, *_TOOLS], name),
                         build_requires=_clean([*build, "pip"], name))
 
@@ -81,12 +98,16 @@ def _toml(path: Path) -> dict:
 
 
 def _setup_cfg_name(tree: Path) -> str | None:
+    return _setup_cfg(tree, "metadata", "name")
+
+
+def _setup_cfg(tree: Path, section: str, key: str) -> str | None:
     cfg = configparser.ConfigParser(interpolation=None)
     try:
         cfg.read(tree / "setup.cfg", encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError):
         return None
-    return cfg.get("metadata", "name", fallback=None)
+    return cfg.get(section, key, fallback=None) or None
 
 
 def _files(tree: Path) -> list[str]:

@@ -28,6 +28,7 @@ from pathlib import Path
 from ..proc import run as run_proc
 from ..proc import scrubbed_env
 from ._declared import Declarations
+from ._interpreter import venv_config
 
 __all__ = [
     "TOOL_PACKAGES",
@@ -80,9 +81,11 @@ def base_python() -> str:
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
-def prepare_env(decl: Declarations, timeout: float) -> Env:
-    """The cached environment for `decl`, created on first use (one creator at a time)."""
-    python = base_python()
+def prepare_env(decl: Declarations, timeout: float, python: str | None = None) -> Env:
+    """The cached environment for `decl` on the interpreter `python` (default: the one
+    behind shipyard's venv; `_interpreter.py` picks the target's), created on first use
+    (one creator at a time)."""
+    python = python or base_python()
     root = envs_dir()
     root.mkdir(parents=True, exist_ok=True)
     path = root / decl.key(python)
@@ -157,8 +160,9 @@ def find_uv() -> str | None:
 
 
 def _versions(path: Path) -> dict[str, str]:
-    """Installed distributions, read from their metadata (no code of theirs runs)."""
-    out = {"python": ".".join(map(str, sys.version_info[:3]))}
+    """Installed distributions, read from their metadata (no code of theirs runs), and the
+    venv's Python version as its pyvenv.cfg records it."""
+    out = {"python": venv_config(path).get("version") or ".".join(map(str, sys.version_info[:3]))}
     for info in path.glob("lib/python*/site-packages/*.dist-info"):
         name, _, version = info.name.removesuffix(".dist-info").partition("-")
         out[name.lower().replace("_", "-")] = version
@@ -173,15 +177,15 @@ def layered_venv(env: Env, under_test: list[Path], dest: Path) -> Path:
     themselves: `install_wheel` leaves out `TOOL_PACKAGES`. Written by hand — pyvenv.cfg,
     a python symlink and .pth files — in milliseconds.
     """
-    base = Path(os.path.realpath(base_python()))
-    version = ".".join(map(str, sys.version_info[:2]))
+    base = Path(os.path.realpath(env.path / "bin" / "python"))  # the env's own interpreter
+    env_site = next(env.path.glob("lib/python*/site-packages"))
+    full = env.versions.get("python") or ".".join(map(str, sys.version_info[:3]))
     (dest / "bin").mkdir(parents=True, exist_ok=True)
-    pkgs = dest / "lib" / f"python{version}" / "site-packages"
+    pkgs = dest / "lib" / env_site.parent.name / "site-packages"
     pkgs.mkdir(parents=True, exist_ok=True)
     (dest / "pyvenv.cfg").write_text(f"home = {base.parent}\ninclude-system-site-packages = "
-                                     f"false\nversion = {sys.version.split()[0]}\n")
+                                     f"false\nversion = {full}\n")
     (dest / "bin" / "python").symlink_to(base)
-    env_site = next(env.path.glob("lib/python*/site-packages"))
     paths = [*under_test[:1], env_site, *under_test[1:]]
     (pkgs / "a_layers.pth").write_text("".join(f"{p}\n" for p in paths))
     return dest / "bin" / "python"

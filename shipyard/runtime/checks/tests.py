@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..proc import run as run_proc
@@ -41,6 +41,7 @@ from ..workspace import state_dir
 from . import _focus
 from ._coverage import line_coverage
 from ._declared import read_declarations
+from ._interpreter import Interpreter, choose, coverage_core
 from ._testenv import EnvError, envs_dir, prepare_env
 from ._testsetup import Setup, logged, read_tail, setup_tree
 from ._util import (
@@ -84,17 +85,19 @@ def run(ctx: CheckContext) -> CheckResult:
     if (err := _sandbox_error(ctx)) is not None:
         return err
     pytest = Path(argv[0]).name in ("pytest", "py.test")
+    interp = _interpreter(ctx)
     want_base = pytest and ctx.base != ctx.head and ctx.policy.coverage_max_drop < 100
     # Coverage costs about as much as the tests themselves on a small suite: measured only
     # when a verdict reads it (a minimum, or the comparison with the base).
     coverage = pytest and (want_base or ctx.policy.coverage_min > 0)
     # against a remembered base, a change no test can see keeps the base's coverage
     changed = changed_paths(ctx.repo, ctx.base, ctx.head) if coverage and want_base \
-        and ctx.policy.coverage_min == 0 and _cache_file(ctx, ctx.base, argv).is_file() else None
-    calls = [lambda: _measure_tree(ctx, ctx.head, "head", argv, coverage=coverage,
+        and ctx.policy.coverage_min == 0 and _cache_file(ctx, ctx.base, argv, interp).is_file() \
+        else None
+    calls = [lambda: _measure_tree(ctx, ctx.head, "head", argv, interp, coverage=coverage,
                                    changed=changed)]
     if want_base:
-        calls.append(lambda: _measure_base(ctx, argv))
+        calls.append(lambda: _measure_base(ctx, argv, interp))
     head, *rest = concurrently(ctx, *calls)
     base = rest[0] if rest else None
     if head.error:
@@ -102,7 +105,7 @@ def run(ctx: CheckContext) -> CheckResult:
     if head.inert and base is not None:
         head.percent, head.missing = base.percent, base.missing
     if coverage:  # the next change's base is usually this head: it need not run again
-        _remember(_cache_file(ctx, ctx.head, argv), head)
+        _remember(_cache_file(ctx, ctx.head, argv, interp), head)
     findings = list(head.findings)
     if head.returncode == 5:
         findings.append(Finding(rule="tests.none", severity="high", path=None, line=None,
@@ -123,25 +126,25 @@ def run(ctx: CheckContext) -> CheckResult:
                   summary=summary, evidence=tuple(evidence(p) for p in head.reports))
 
 
-def _measure_base(ctx: CheckContext, argv: list[str]) -> _Measure:
+def _measure_base(ctx: CheckContext, argv: list[str], interp: Interpreter) -> _Measure:
     """The base's coverage, cached by its tree id: fix rounds and G6 re-check one base, and
     a merged change's head (measured and remembered by its own check) is the next base."""
-    cached = _cache_file(ctx, ctx.base, argv)
+    cached = _cache_file(ctx, ctx.base, argv, interp)
     if cached.is_file():
         doc = json.loads(cached.read_text())
         return _Measure(returncode=0, percent=doc["percent"],
                         missing={k: set(v) for k, v in doc["missing"].items()})
-    m = _measure_tree(ctx, ctx.base, "base", argv, coverage=True)
+    m = _measure_tree(ctx, ctx.base, "base", argv, interp, coverage=True)
     _remember(cached, m)
     return m
 
 
-def _cache_file(ctx: CheckContext, sha: str, argv: list[str]) -> Path:
-    """Where the coverage of commit `sha`'s tree is kept: a tree is measured the same way
-    whether it is the head or the base of a check."""
+def _cache_file(ctx: CheckContext, sha: str, argv: list[str], interp: Interpreter) -> Path:
+    """Where the coverage of commit `sha`'s tree, run by `argv` on `interp`, is kept: a
+    tree is measured the same way whether it is the head or the base of a check."""
     tree_id = git(ctx.repo, "rev-parse", f"{sha}^{{tree}}").strip()
-    key = hashlib.sha256(json.dumps([_BASE_CACHE_VERSION, tree_id, argv, _OMIT,
-                                     sys.version]).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([_BASE_CACHE_VERSION, tree_id, argv, _OMIT, sys.version,
+                                     interp.path, interp.version]).encode()).hexdigest()
     return envs_dir().parent / "base-coverage" / f"{key[:32]}.json"
 
 
@@ -173,14 +176,20 @@ def _error(rule: str, message: str) -> _Measure:
         findings=(Finding(rule=rule, severity="high", path=None, line=None, message=message),)))
 
 
-def _measure_tree(ctx: CheckContext, sha: str, label: str, argv: list[str], *,
+def _measure_tree(ctx: CheckContext, sha: str, label: str, argv: list[str],
+                  interp: Interpreter, *,
                   coverage: bool, changed: list[tuple[str, str]] | None = None) -> _Measure:
     tree = extract_tree(ctx.repo, sha, ctx.scratch / f"{label}-tree")
     out = ctx.scratch / label
     out.mkdir(parents=True, exist_ok=True)
     decl = read_declarations(tree)
+    if (why := decl.python_mismatch(interp.version)) is not None:
+        return _error("tests.python", (
+            f"{why}, but the tests would run on Python {interp.version} ({interp.origin}): "
+            f"create the project's .venv with a Python that satisfies it (`uv venv --python "
+            f"X.Y` in the repository), which the check then uses, or run shipyard on one."))
     try:
-        env = prepare_env(decl, ctx.policy.timeout_s)
+        env = prepare_env(decl, ctx.policy.timeout_s, python=interp.path)
     except EnvError as exc:
         if not ctx.policy.test_env_fallback:
             return _error("tests.env", (
@@ -194,10 +203,19 @@ def _measure_tree(ctx: CheckContext, sha: str, label: str, argv: list[str], *,
         setup = Setup.fallback(str(py), tree, _confiner(ctx, py.parent.parent,
                                                        py.resolve().parent.parent))
     else:
-        setup = setup_tree(ctx, env, decl, tree, out, sha, confine=_confiner(ctx, env.path))
+        home = Path(interp.path).parent.parent  # an interpreter under /tmp stays visible
+        setup = setup_tree(ctx, env, decl, tree, out, sha, confine=_confiner(ctx, env.path, home))
         if isinstance(setup, str):
             return _error("tests.build", setup)
+        setup = replace(setup, details={**setup.details, "interpreter": {
+            "path": interp.path, "version": interp.version, "from": interp.origin}})
     return _measure(ctx, setup, out, argv, coverage=coverage, changed=changed)
+
+
+def _interpreter(ctx: CheckContext) -> Interpreter:
+    """The target's own Python (its .venv's, in the repository a run's worktree belongs
+    to: never the worktree's, which holds what is under review), else shipyard's."""
+    return choose(_user_repo(ctx.repo) or ctx.repo)
 
 
 def _confiner(ctx: CheckContext, *readable: Path):
@@ -238,6 +256,9 @@ def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str], *,
     else:
         cmd = argv
     extra = {"COVERAGE_FILE": str(data), **setup.env}
+    core = _core(setup) if coverage else None
+    if core:
+        extra["COVERAGE_CORE"] = core
     if setup.python == Path(sys.executable):
         # Our interpreter, not an environment: its pytest plugins are shipyard's.
         extra["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -246,8 +267,8 @@ def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str], *,
     if (err := tool_error(NAME, res)) is not None:
         return _Measure(returncode=None, error=err)
     log = read_tail(out / "output.log")
-    m = _Measure(returncode=res.returncode, env=setup.describe, reports=[setup.manifest(out, cmd)],
-                 inert=inert)
+    m = _Measure(returncode=res.returncode, reports=[setup.manifest(out, cmd)], inert=inert,
+                 env=setup.describe + (f"; coverage core {core}" if core else ""))
     if not pytest:
         if not res.ok:
             m.findings.append(Finding(rule="tests.failure", severity="high", path=None,
@@ -270,6 +291,11 @@ def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str], *,
     if coverage:
         _read_coverage(m, out, data, cov_json, setup, omit)
     return m
+
+
+def _core(setup: Setup) -> str | None:
+    """coverage's core for the environment's Python (`_interpreter.coverage_core`)."""
+    return coverage_core(setup.details.get("versions", {}).get("python", ""))
 
 
 def _read_coverage(m: _Measure, out: Path, data: Path, cov_json: Path, setup: Setup,
