@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from shipyard.runtime.checks import CheckPolicy
 
@@ -206,6 +207,32 @@ def test_new_component_is_a_finding_for_review_in_the_sbom_diff(repo):
     assert len(report.checks[0].evidence) == 2
     blocked = repo.check("sbom", policy=CheckPolicy(sbom_new_components="block"))
     assert blocked.checks[0].status == "fail"
+
+
+def test_an_sbom_is_generated_once_for_the_same_declarations(repo, tmp_path, monkeypatch):
+    from shipyard.runtime.checks import run_checks, sbom
+
+    unique = f"pkg-{uuid.uuid4().hex[:12]}==1.0"  # inputs no earlier check has seen
+    repo.write("requirements.txt", f"packaging==24.0\n{unique}\n")
+    repo.base = repo.commit("declare")
+    repo.write("app.py", (repo.path / "app.py").read_text() + "\n# code only\n").commit()
+    runs: list[str] = []
+    real = sbom.run_proc
+    monkeypatch.setattr(sbom, "run_proc", lambda argv, **kw: runs.append(argv[0]) or real(argv, **kw))
+
+    def head_sbom(name: str) -> bytes:
+        kept = tmp_path / name
+        run_checks(repo.path, repo.base, "HEAD", CheckPolicy(), only=["sbom"], evidence_dir=kept)
+        return (kept / "sbom" / "sbom-head.cdx.json").read_bytes()
+
+    first = head_sbom("first")
+    assert 1 <= len(runs) <= 2  # base and head share their inputs (both may miss at once)
+    again = len(runs)
+    assert head_sbom("second") == first and len(runs) == again  # read back, not run again
+    repo.write("requirements.txt", f"packaging==24.0\n{unique}\nidna==3.7\n").commit()
+    report = repo.check("sbom")
+    assert len(runs) == again + 1  # new declarations: generated (the base's is kept)
+    assert "idna" in finding(report, "sbom", "sbom.added").message
 
 
 def test_sbom_is_valid_cyclonedx_json(repo, tmp_path):
