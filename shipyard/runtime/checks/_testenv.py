@@ -28,7 +28,7 @@ from pathlib import Path
 from ..proc import run as run_proc
 from ..proc import scrubbed_env
 from ._declared import Declarations
-from ._interpreter import venv_config
+from ._interpreter import ours, venv_config
 
 __all__ = [
     "TOOL_PACKAGES",
@@ -77,8 +77,9 @@ def envs_dir() -> Path:
 
 
 def base_python() -> str:
-    """The interpreter environments are made from: the one behind shipyard's own venv."""
-    return getattr(sys, "_base_executable", None) or sys.executable
+    """The interpreter environments are made from by default: the one behind shipyard's
+    own venv (`_interpreter.choose` picks the target's)."""
+    return ours().path
 
 
 def prepare_env(decl: Declarations, timeout: float, python: str | None = None) -> Env:
