@@ -592,6 +592,22 @@ def test_a_proposed_call_the_signature_does_not_accept_is_dropped_at_g3(
     assert "one call of multiply(a: int, b: int)" in " ".join(plan.split())  # told the arity
 
 
+def test_a_proposed_argument_no_implementation_could_take_does_not_fit():
+    # HumanEval 1 (2026-12-03): the Test Engineer wrote `separate_paren_groups(( ) (( )))`,
+    # unquoted — a call of a tuple — and every candidate failed it the same way
+    from shipyard.graphs.acceptance import _signatures, fits
+
+    sigs = _signatures({"m.py": "def groups(s: str) -> List[str]: ...\n"
+                                "def mean(xs: List[float], w: float = 1.0): ...\n"
+                                "def any_(x): ...\n"}, {"groups", "mean", "any_"})
+    assert not fits("groups(( ) (( )))", sigs)        # calls a tuple: raises for everyone
+    assert not fits("groups(((())))", sigs)           # an empty tuple for a str
+    assert fits("groups('(()) ()')", sigs)
+    assert fits("mean([1, 2.5], 2)", sigs)            # an int is a fine float
+    assert not fits("mean((1, 2))", sigs)             # a tuple for a List
+    assert fits("groups(text)", sigs) and fits("any_(())", sigs)  # code cannot tell: kept
+
+
 def test_variant_inputs_keep_each_arguments_type_and_stay_near_it():
     from shipyard.graphs.variants import variants
 

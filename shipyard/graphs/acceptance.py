@@ -168,8 +168,8 @@ def _imports(s: FeatureState, files: dict[str, str], names: set[str]) -> dict[st
 
 
 def _signatures(files: dict[str, str], names: set[str]) -> dict[str, inspect.Signature]:
-    """The signatures of `names` as the files define them (annotations and defaults not
-    evaluated: only which arguments a call may pass matters)."""
+    """The signatures of `names` as the files define them (defaults not evaluated, and
+    annotations kept as their source text: `_accepts` reads the plain builtin ones)."""
     return {name: _signature(args) for name, args in _parameters(files, names).items()}
 
 
@@ -189,7 +189,8 @@ def _signature(a: ast.arguments) -> inspect.Signature:
     positional = [*a.posonlyargs, *a.args]
     first_default = len(positional) - len(a.defaults)
     params = [P(arg.arg, P.POSITIONAL_ONLY if i < len(a.posonlyargs) else
-                P.POSITIONAL_OR_KEYWORD, default=None if i >= first_default else P.empty)
+                P.POSITIONAL_OR_KEYWORD, default=None if i >= first_default else P.empty,
+                annotation=ast.unparse(arg.annotation) if arg.annotation else P.empty)
               for i, arg in enumerate(positional)]
     if a.vararg:
         params.append(P(a.vararg.arg, P.VAR_POSITIONAL))
@@ -213,12 +214,38 @@ def fits(call: str, signatures: dict[str, inspect.Signature]) -> bool:
     if any(isinstance(a, ast.Starred) for a in node.args) or any(
             k.arg is None for k in node.keywords):
         return True
+    sig = signatures[node.func.id]
     try:
-        signatures[node.func.id].bind(*node.args, **{k.arg: k.value for k in node.keywords
-                                                      if k.arg})
+        bound = sig.bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
     except TypeError:
         return False
-    return True
+    return all(_accepts(sig.parameters[name].annotation, arg)
+               for name, arg in bound.arguments.items())
+
+
+# An annotation's builtin type, for the plain forms a docstring's signature uses. Anything
+# else (Optional, unions, user classes, no annotation) says nothing here.
+_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
+          "list": (list,), "List": (list,), "tuple": (tuple,), "Tuple": (tuple,),
+          "dict": (dict,), "Dict": (dict,), "set": (set,), "Set": (set,)}
+
+
+def _accepts(annotation: object, arg: ast.expr) -> bool:
+    """False for an argument no implementation could take: a call of a literal (HumanEval
+    1's Test Engineer wrote `separate_paren_groups(( ) (( )))`, unquoted: it calls a
+    tuple), or a literal of another type than a plain annotation names (`()` for a `str`).
+    Every candidate raises on such a case, and that agreement must not count."""
+    if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Constant | ast.Tuple | ast.List
+                                                | ast.Dict | ast.Set):
+        return False
+    wanted = _TYPES.get(str(annotation).split("[", 1)[0]) if isinstance(annotation, str) else None
+    if wanted is None:
+        return True
+    try:
+        value = ast.literal_eval(arg)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return True  # an expression code cannot read: the candidates decide
+    return isinstance(value, wanted)
 
 
 def _docstrings(text: str) -> dict[str, tuple[str, list[str]]]:
