@@ -601,6 +601,7 @@ def test_a_proposed_argument_no_implementation_could_take_does_not_fit():
                                 "def mean(xs: List[float], w: float = 1.0): ...\n"
                                 "def any_(x): ...\n"}, {"groups", "mean", "any_"})
     assert not fits("groups(( ) (( )))", sigs)        # calls a tuple: raises for everyone
+    assert not fits("groups(( ) (( )) (( )( )))", sigs)  # a call of that call: the same
     assert not fits("groups(((())))", sigs)           # an empty tuple for a str
     assert fits("groups('(()) ()')", sigs)
     assert fits("mean([1, 2.5], 2)", sigs)            # an int is a fine float

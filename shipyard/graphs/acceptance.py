@@ -235,9 +235,9 @@ def _accepts(annotation: object, arg: ast.expr) -> bool:
     1's Test Engineer wrote `separate_paren_groups(( ) (( )))`, unquoted: it calls a
     tuple), or a literal of another type than a plain annotation names (`()` for a `str`).
     Every candidate raises on such a case, and that agreement must not count."""
-    if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Constant | ast.Tuple | ast.List
-                                                | ast.Dict | ast.Set):
-        return False
+    if any(isinstance(x, ast.Call) and isinstance(x.func, ast.Constant | ast.Tuple | ast.List
+                                                  | ast.Dict | ast.Set) for x in ast.walk(arg)):
+        return False  # `( ) (( )) (( ))` is `()(())(())`: a call of a call of a tuple
     wanted = _TYPES.get(str(annotation).split("[", 1)[0]) if isinstance(annotation, str) else None
     if wanted is None:
         return True
