@@ -62,7 +62,7 @@ def read_declarations(tree: Path) -> Declarations:
     """The declarations of the exported tree `tree`."""
     pyproject = _toml(tree / "pyproject.toml")
     project = pyproject.get("project", {})
-    name = project.get("name") or _setup_cfg_name(tree)
+    name = project.get("name") or _setup_cfg(tree, "metadata", "name")
     requires_python = project.get("requires-python") or _setup_cfg(tree, "options",
                                                                    "python_requires")
     reqs: list[str] = [*project.get("dependencies", []), *_extras(project, name)]
@@ -95,10 +95,6 @@ def _toml(path: Path) -> dict:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return {}
-
-
-def _setup_cfg_name(tree: Path) -> str | None:
-    return _setup_cfg(tree, "metadata", "name")
 
 
 def _setup_cfg(tree: Path, section: str, key: str) -> str | None:

@@ -36,10 +36,6 @@ class Interpreter:
     version: str   # "3.12.1"
     origin: str    # where it came from, for the evidence
 
-    @property
-    def minor(self) -> tuple[int, int]:
-        return _minor(self.version)
-
 
 def ours() -> Interpreter:
     """The interpreter behind shipyard's own venv."""
@@ -100,14 +96,13 @@ def venv_config(venv: Path) -> dict[str, str]:
 def _behind(venv: Path) -> Interpreter | None:
     """The base interpreter of the venv at `venv`, read from its pyvenv.cfg and links."""
     cfg = venv_config(venv)
-    version = cfg.get("version", "")
-    m = re.match(r"(\d+)\.(\d+)", version)
-    if not m:
+    if not (version := cfg.get("version")):
         return None
-    home = Path(cfg.get("home", ""))
     candidates = [Path(os.path.realpath(venv / "bin" / "python"))]
-    if cfg.get("home"):
-        candidates += [home / f"python{m[1]}.{m[2]}", home / "python3", home / "python"]
+    if home := cfg.get("home"):
+        major, minor = _minor(version)
+        candidates += [Path(home) / f"python{major}.{minor}", Path(home) / "python3",
+                       Path(home) / "python"]
     inside = Path(os.path.realpath(venv))
     for cand in candidates:
         real = Path(os.path.realpath(cand))
