@@ -14,7 +14,6 @@ import fnmatch
 import hashlib
 import json
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,8 @@ import coverage
 from coverage.config import DEFAULT_EXCLUDE
 from coverage.misc import join_regex
 from coverage.parser import PythonParser
+
+from ._util import write_whole
 
 __all__ = ["LineCoverage", "line_coverage"]
 
@@ -80,7 +81,7 @@ def _statements(path: Path, cache: Path) -> tuple[set[int], dict[int, int]] | No
     key = hashlib.sha256(coverage.__version__.encode() + b"\0" + source).hexdigest()
     entry = cache / key[:2] / f"{key}.json"
     if entry.is_file():
-        doc = json.loads(entry.read_text())  # written whole (os.replace) or not at all
+        doc = json.loads(entry.read_text())  # written whole (write_whole) or not at all
         return set(doc["s"]), {int(k): v for k, v in doc["m"].items()}
     parser = PythonParser(text=source.decode("utf-8", errors="replace"), filename=str(path),
                           exclude=join_regex(DEFAULT_EXCLUDE))
@@ -89,8 +90,5 @@ def _statements(path: Path, cache: Path) -> tuple[set[int], dict[int, int]] | No
     except (coverage.exceptions.NotPython, SyntaxError, ValueError):
         return None
     statements, multiline = set(parser.statements), dict(parser.multiline_map)
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = entry.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps({"s": sorted(statements), "m": multiline}))
-    os.replace(tmp, entry)  # head and base may parse the same file at once
+    write_whole(entry, json.dumps({"s": sorted(statements), "m": multiline}))
     return statements, multiline

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
 import tomllib
 from collections.abc import Callable
@@ -40,6 +41,7 @@ __all__ = [
     "tool",
     "tool_error",
     "tracked_files",
+    "write_whole",
 ]
 
 Reader = Callable[[str], str | None]
@@ -83,6 +85,19 @@ def tool(name: str) -> str:
     if local.is_file() and os.access(local, os.X_OK):
         return str(local)
     return shutil.which(name) or name  # a missing tool shows up as ProcResult.missing
+
+
+def write_whole(path: Path, data: str | bytes) -> None:
+    """Write `path` through a temporary file and a rename: a cache another thread or
+    process reads at the same time (head and base of one check, two checks) sees the old
+    file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    if isinstance(data, bytes):
+        tmp.write_bytes(data)
+    else:
+        tmp.write_text(data)
+    os.replace(tmp, path)
 
 
 def target_python(repo: Path) -> str:

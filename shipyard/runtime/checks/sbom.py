@@ -13,9 +13,7 @@ import functools
 import hashlib
 import importlib.metadata
 import json
-import os
 import shutil
-import threading
 import time
 import tomllib
 from dataclasses import replace
@@ -38,6 +36,7 @@ from ._util import (
     tool,
     tool_error,
     tracked_files,
+    write_whole,
 )
 from .base import CheckContext, CheckResult, Finding
 
@@ -101,10 +100,7 @@ def _build(ctx: CheckContext, side: str, read: Reader, sha: str
                            findings=(Finding(rule="sbom.invalid", severity="high", path=None,
                                              line=None, message=problem),))
     if cached is not None:  # kept once valid: the next check with these inputs reads it
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        shutil.copyfile(out, tmp)
-        os.replace(tmp, cached)
+        write_whole(cached, out.read_bytes())
     return out, deps
 
 

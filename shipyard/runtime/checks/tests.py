@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
@@ -53,6 +51,7 @@ from ._util import (
     git,
     target_python,
     tool_error,
+    write_whole,
 )
 from .base import CheckContext, CheckResult, Finding
 
@@ -152,11 +151,8 @@ def _remember(cached: Path, m: _Measure) -> None:
     """Keep a clean measurement only: every test passed, coverage read, nothing found."""
     if m.error is not None or m.percent is None or m.returncode != 0 or m.findings:
         return
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps({"percent": m.percent,
-                               "missing": {k: sorted(v) for k, v in m.missing.items()}}))
-    os.replace(tmp, cached)  # a concurrent reader sees the old file or the new, never half
+    write_whole(cached, json.dumps({"percent": m.percent,
+                                    "missing": {k: sorted(v) for k, v in m.missing.items()}}))
 
 
 def _sandbox_error(ctx: CheckContext) -> CheckResult | None:
