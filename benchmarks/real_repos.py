@@ -15,7 +15,8 @@ into a temporary directory whose working copy stays on its default branch):
 - the tests check is timed cold (a new environment cache; uv's download cache may be
   warm) and warm (the same declarations again), against the repository's bare test
   run (`python -m pytest` in an editable dev venv at the clone's `.venv`, outside
-  shipyard; the check tests on that venv's Python, as it would for a developer). The bare run is
+  shipyard; the check tests on that venv's Python, as it would for a developer), in the
+  developer's warm state: bytecode cached by an earlier run. The bare run is
   repeated right after each warm check, so both see the same load on a shared machine;
   warm/bare is the median of those per-commit ratios.
 
@@ -115,6 +116,7 @@ def bench_repo(spec: Repo, n: int, mirror: Path, work: Path, python: str | None 
     # the developer's own setup, where a developer keeps it: the check then runs the
     # tests on the same Python (shipyard/runtime/checks/_interpreter.py)
     bare_py = bare_venv(repo, repo / ".venv", python)
+    bare_run(repo, bare_py)  # the developer's bytecode cache, as after any earlier run
     commits = git(repo, "rev-list", "--first-parent", f"-n{n}", "HEAD").split()[::-1]
     for i, sha in enumerate(commits):
         base = git(repo, "rev-parse", f"{sha}^1")
@@ -166,10 +168,13 @@ def bare_venv(repo: Path, venv: Path, python: str | None = None) -> Path:
 
 
 def bare_run(repo: Path, py: Path) -> float:
-    """One `python -m pytest` of the working copy, in seconds."""
+    """One `python -m pytest` of the working copy, in seconds, as a developer runs it:
+    Python may cache bytecode (PYTHONDONTWRITEBYTECODE, set on some machines, is dropped),
+    and the run before this one has cached it (`bare_venv` warms it up)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     started = time.perf_counter()
     subprocess.run([str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=repo,
-                   check=False, capture_output=True)
+                   check=False, capture_output=True, env=env)
     return time.perf_counter() - started
 
 

@@ -7,14 +7,25 @@ costs about a wheel build and a pytest run.
 
 from __future__ import annotations
 
+import glob
 import hashlib
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from shipyard.runtime.checks import CheckPolicy, run_checks
+from shipyard.runtime.checks._coverage import (
+    coverage_data_lines,
+    line_coverage,
+    monitor_command,
+    monitored_lines,
+)
 from shipyard.runtime.checks._declared import read_declarations
+from shipyard.runtime.checks._testenv import _load
 
 from .conftest import FixtureRepo, finding, init_repo
 
@@ -191,10 +202,16 @@ def test_a_noxfile_is_read_never_run_for_its_pytest_arguments_and_requirements(t
     assert read_noxfile(tmp_path) is None                 # a broken noxfile is not a crash
 
 
-def test_cached_line_coverage_matches_coverage_py(tmp_path):
-    import json
+def _python_312() -> str | None:
+    """A Python 3.12+ interpreter on this machine, for sys.monitoring."""
+    if sys.version_info >= (3, 12):
+        return sys.executable
+    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[2-9]*/bin/python3.1?"))
+                   + glob.glob("/usr/bin/python3.1[2-9]"))
+    return found[0] if found else None
 
-    from shipyard.runtime.checks._coverage import line_coverage
+
+def test_cached_line_coverage_matches_coverage_py(tmp_path):
 
     pkg = tmp_path / "src" / "m"
     pkg.mkdir(parents=True)
@@ -209,15 +226,54 @@ def test_cached_line_coverage_matches_coverage_py(tmp_path):
                    env={**os.environ, "PYTHONPATH": str(tmp_path / "src")})
     subprocess.run([sys.executable, "-m", "coverage", "json", f"--data-file={data}", "-o",
                     str(tmp_path / "c.json")], cwd=tmp_path, check=True)
-    ours = line_coverage([data], tmp_path / "combined", tmp_path / "src", tmp_path, [],
-                         tmp_path / "cache")
+    ours = line_coverage(coverage_data_lines([data], tmp_path / "combined"), tmp_path / "src",
+                         tmp_path, [], tmp_path / "cache")
     theirs = json.loads((tmp_path / "c.json").read_text())
     assert round(ours.percent, 6) == round(theirs["totals"]["percent_covered"], 6)
     for path, info in theirs["files"].items():
         assert ours.missing[str(tmp_path / path)] == set(info["missing_lines"])
-    again = line_coverage([data], tmp_path / "combined2", tmp_path / "src", tmp_path, [],
-                          tmp_path / "cache")  # from the statement cache
+    again = line_coverage(coverage_data_lines([data], tmp_path / "combined2"),
+                          tmp_path / "src", tmp_path, [], tmp_path / "cache")  # statement cache
     assert again == ours
+    if (py := _python_312()) is not None:  # and sys.monitoring records the same lines
+        out = tmp_path / "lines.json"
+        argv = monitor_command(tmp_path, out, str(tmp_path / "src"), "*/unused.py")
+        subprocess.run([py, "-P", *argv, "-m", "run"], cwd=tmp_path, check=True,
+                       env={**os.environ, "PYTHONPATH": f"{tmp_path / 'src'}:{tmp_path}"})
+        monitored = line_coverage(monitored_lines(out), tmp_path / "src", tmp_path, [],
+                                  tmp_path / "cache")
+        assert monitored == ours
+        assert str(pkg / "unused.py") not in monitored_lines(out)  # omitted: never traced
+
+
+def test_a_run_that_ends_without_exiting_leaves_no_line_record(tmp_path):
+    py = _python_312()
+    if py is None:
+        pytest.skip("needs a Python 3.12+ interpreter (sys.monitoring)")
+    (tmp_path / "quits.py").write_text("import os\nos._exit(0)\n")
+    (tmp_path / "ends.py").write_text("x = 1\n")
+    for module in ("quits", "ends"):
+        argv = monitor_command(tmp_path, tmp_path / f"{module}.json", str(tmp_path), "")
+        subprocess.run([py, "-P", *argv, "-m", module], cwd=tmp_path, check=True,
+                       env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert not (tmp_path / "quits.json").exists()  # the check reports tests.no-coverage
+    assert monitored_lines(tmp_path / "ends.json") == {str(tmp_path / "ends.py"): {1}}
+
+
+def test_an_environment_cached_without_bytecode_is_compiled_once_when_reused(tmp_path):
+    # the tests run with the environment read-only: bytecode compiled nowhere else would be
+    # compiled anew on every run
+    env = tmp_path / "env"
+    site = env / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "tool.py").write_text("VALUE = 1\n")
+    (env / "bin").mkdir()
+    (env / "bin" / "python").symlink_to(sys.executable)
+    (env / "shipyard-env.json").write_text(json.dumps(
+        {"installer": "uv", "versions": {"python": "3.11.7"}}))
+    _load(env, reused=True, timeout=60)
+    assert list((site / "__pycache__").glob("tool.*.pyc"))
+    assert json.loads((env / "shipyard-env.json").read_text())["bytecode"] is True
 
 
 def test_a_change_to_modules_only_is_tested_in_the_base_wheel_patched_not_rebuilt(tmp_path):

@@ -16,7 +16,7 @@ import pytest
 
 from shipyard.runtime.checks import CheckPolicy, run_checks
 from shipyard.runtime.checks._declared import read_declarations
-from shipyard.runtime.checks._interpreter import choose, coverage_core, ours
+from shipyard.runtime.checks._interpreter import choose, line_collector, ours
 from shipyard.runtime.checks._testenv import find_uv
 
 from .conftest import init_repo
@@ -78,11 +78,11 @@ def test_a_venv_under_review_never_chooses_what_runs(tmp_path):
     assert not marker.exists()
 
 
-def test_coverage_uses_sys_monitoring_from_312():
-    assert coverage_core("3.11.7") is None
-    assert coverage_core("3.12.1") == "sysmon"
-    assert coverage_core("3.13.0") == "sysmon"
-    assert coverage_core("") is None
+def test_lines_are_recorded_with_sys_monitoring_from_312():
+    assert line_collector("3.11.7") == "coverage.py"
+    assert line_collector("3.12.1") == "sys.monitoring"
+    assert line_collector("3.13.0") == "sys.monitoring"
+    assert line_collector("") == "coverage.py"
 
 
 def _newer_python() -> tuple[str, str] | None:
@@ -125,7 +125,7 @@ def test_a_project_developed_on_a_newer_python_is_tested_on_it(tmp_path):
     tests = report.checks[0]
     assert tests.status == "pass", tests
     assert f"Python {version}" in tests.summary
-    assert "coverage core sysmon" in tests.summary
+    assert "lines recorded by sys.monitoring" in tests.summary
 
 
 def test_a_python_the_project_excludes_is_an_error_naming_the_fix(tmp_path):

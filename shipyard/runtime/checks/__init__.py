@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import importlib
+import os
 import shutil
 import tempfile
 import time
@@ -180,10 +181,16 @@ def run_checks(
             return result
 
         if parallel and len(names) > 1:
-            with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="check") as pool:
+            # One check per core, the tests first: the suite is the longest check on almost
+            # every change, and the others queue for the remaining cores instead of taking
+            # a share of its own. All at once on 2 cores, secrets, SAST, lint and the SBOM
+            # slowed crashtest's warm tests check from 0.65 s alone to 1.5 s.
+            order = sorted(names, key=lambda n: n not in _FIRST)
+            workers = min(len(names), os.cpu_count() or 2)
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
                 # each thread runs in a copy of this context: its tool span joins the trace
-                contexts = [contextvars.copy_context() for _ in names]
-                results = tuple(pool.map(lambda c, n: c.run(one, n), contexts, names))
+                futures = {n: pool.submit(contextvars.copy_context().run, one, n) for n in order}
+                results = tuple(futures[n].result() for n in names)
         else:
             results = tuple(one(n) for n in names)
         if only is None:  # on a shipyard branch: the G3 acceptance tests survive and pass
@@ -197,6 +204,9 @@ def run_checks(
         shutil.rmtree(scratch_root, ignore_errors=True)
     return GateReport(passed=not any(r.blocks for r in results), base=base_sha, head=head_sha,
                       checks=results)
+
+
+_FIRST = ("tests",)  # started before the others when the checks outnumber the cores
 
 
 def tooling_status(policy: CheckPolicy | None = None) -> CheckResult:

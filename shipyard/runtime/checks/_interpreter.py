@@ -9,10 +9,11 @@ venv's `pyvenv.cfg` and its `bin/python` link are read: the user's venv is never
 never written. Without one (or when it points at an interpreter that is gone), it is the
 interpreter behind shipyard's own venv.
 
-The version also picks coverage's core: from Python 3.12, `sys.monitoring` (coverage's
-`sysmon` core) lets code that is not measured run untraced. Measured on crashtest, whose
-suite recurses ~1,000 frames: the suite under coverage took 2.1 s with the classic tracer
-and 1.1 s with sysmon, against 0.8 s without coverage (Python 3.12.1, coverage 7.17.5).
+The version also picks how coverage is collected: from Python 3.12, `sys.monitoring` lets
+code that is not measured run untraced (`_lines_script.py`); before, coverage.py's C tracer.
+Measured on crashtest, whose suite recurses ~1,000 frames: the suite under coverage.py took
+2.1 s with the classic tracer and 1.1 s with its sysmon core, against 0.8 s without coverage
+(Python 3.12.1, coverage 7.17.5, no bytecode cached).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Interpreter", "choose", "coverage_core", "ours", "venv_config"]
+__all__ = ["Interpreter", "choose", "line_collector", "ours", "venv_config"]
 
 _VENV_DIRS = (".venv", "venv")
 _PYTHON_NAME = re.compile(r"python3?(\.\d+)?t?")
@@ -68,11 +69,10 @@ def _tracked(repo: Path, name: str) -> bool:
     return res.returncode != 0 or bool(res.stdout.strip())
 
 
-def coverage_core(version: str) -> str | None:
-    """COVERAGE_CORE for a run on Python `version` ("3.12.1"): sysmon from 3.12 (coverage
-    falls back to its default itself, with a warning, where sysmon cannot measure what is
-    configured, such as branches before 3.14), else coverage's own default."""
-    return "sysmon" if _minor(version) >= (3, 12) else None
+def line_collector(version: str) -> str:
+    """What records the lines a run on Python `version` ("3.12.1") executes:
+    "sys.monitoring" from 3.12 (`_coverage.monitor_command`), else "coverage.py"."""
+    return "sys.monitoring" if _minor(version) >= (3, 12) else "coverage.py"
 
 
 def _minor(version: str) -> tuple[int, int]:

@@ -37,9 +37,9 @@ from ..proc import scrubbed_env
 from ..sandbox import Limits, bwrap_path, wrap
 from ..workspace import state_dir
 from . import _focus
-from ._coverage import line_coverage
+from ._coverage import coverage_data_lines, line_coverage, monitor_command, monitored_lines
 from ._declared import read_declarations
-from ._interpreter import Interpreter, choose, coverage_core
+from ._interpreter import Interpreter, choose, line_collector
 from ._testenv import EnvError, envs_dir, prepare_env
 from ._testsetup import Setup, logged, read_tail, setup_tree
 from ._util import (
@@ -238,23 +238,23 @@ def _user_repo(worktree: Path) -> Path | None:
 def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str], *,
              coverage: bool, changed: list[tuple[str, str]] | None = None) -> _Measure:
     data, junit, cov_json = out / ".coverage", out / "junit.xml", out / "coverage.json"
+    lines = out / "lines.json"
     pytest = Path(argv[0]).name in ("pytest", "py.test")
     omit = f"{_OMIT},{setup.site}/*/tests/*" if setup.site else _OMIT
     inert = coverage and changed is not None and _focus.inert(
         changed, doctests=_focus.runs_doctests(setup.tree, (*setup.pytest_args, *argv[1:])))
     coverage = coverage and not inert  # the base's numbers are the head's
+    collector = _collector(setup) if coverage and pytest else None
     if pytest:
-        measured = ["-m", "coverage", "run", f"--data-file={data}", f"--source={setup.source}",
-                    f"--omit={omit}"] if coverage else []
+        measured = [] if collector is None else monitor_command(out, lines, setup.source, omit) \
+            if collector == "sys.monitoring" else ["-m", "coverage", "run", f"--data-file={data}",
+                                                  f"--source={setup.source}", f"--omit={omit}"]
         cmd = [str(setup.python), *setup.flags, *measured, "-m", "pytest", "-p",
                "no:cacheprovider", "-q", "--tb=short", f"--junitxml={junit}", "-o",
                "junit_family=xunit1", *setup.pytest_args, *argv[1:]]
     else:
         cmd = argv
     extra = {"COVERAGE_FILE": str(data), **setup.env}
-    core = _core(setup) if coverage else None
-    if core:
-        extra["COVERAGE_CORE"] = core
     if setup.python == Path(sys.executable):
         # Our interpreter, not an environment: its pytest plugins are shipyard's.
         extra["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -264,7 +264,7 @@ def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str], *,
         return _Measure(returncode=None, error=err)
     log = read_tail(out / "output.log")
     m = _Measure(returncode=res.returncode, reports=[setup.manifest(out, cmd)], inert=inert,
-                 env=setup.describe + (f"; coverage core {core}" if core else ""))
+                 env=setup.describe + (f"; lines recorded by {collector}" if collector else ""))
     if not pytest:
         if not res.ok:
             m.findings.append(Finding(rule="tests.failure", severity="high", path=None,
@@ -284,22 +284,25 @@ def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str], *,
                                   message="pytest wrote no JUnit report: the test process ended "
                                           "before pytest finished (os._exit, a crash, a kill); "
                                           f"output: {log[-300:]}"))
-    if coverage:
-        _read_coverage(m, out, data, cov_json, setup, omit)
+    if collector:
+        _read_coverage(m, out, lines if collector == "sys.monitoring" else None, cov_json,
+                       setup, omit)
     return m
 
 
-def _core(setup: Setup) -> str | None:
-    """coverage's core for the environment's Python (`_interpreter.coverage_core`)."""
-    return coverage_core(setup.details.get("versions", {}).get("python", ""))
+def _collector(setup: Setup) -> str:
+    """What records executed lines on the environment's Python (`line_collector`)."""
+    return line_collector(setup.details.get("versions", {}).get("python", ""))
 
 
-def _read_coverage(m: _Measure, out: Path, data: Path, cov_json: Path, setup: Setup,
+def _read_coverage(m: _Measure, out: Path, lines: Path | None, cov_json: Path, setup: Setup,
                    omit: str) -> None:
-    """Coverage from the data files, in-process (`_coverage.py`: no code of the tree runs)."""
+    """Coverage from what the collector recorded (`lines`, else coverage.py's data files),
+    in-process (`_coverage.py`: no code of the tree runs)."""
     import coverage
 
-    files = [data] if data.is_file() else sorted(out.glob(".coverage.*"))
+    files = ([lines] if lines.is_file() else []) if lines is not None else \
+        [out / ".coverage"] if (out / ".coverage").is_file() else sorted(out.glob(".coverage.*"))
     if not files:
         m.findings.append(Finding(rule="tests.no-coverage", severity="high", path=None, line=None,
                                   message="the test run left no coverage data: it ended before "
@@ -307,9 +310,11 @@ def _read_coverage(m: _Measure, out: Path, data: Path, cov_json: Path, setup: Se
         return
     root = setup.tree / setup.source  # an absolute source stays itself
     try:
-        cov = line_coverage(files, out / "combined.coverage", root, setup.tree,
-                            omit.split(","), envs_dir().parent / "coverage-statements")
-    except coverage.exceptions.CoverageException as exc:
+        executed = monitored_lines(files[0]) if lines is not None else \
+            coverage_data_lines(files, out / "combined.coverage")
+        cov = line_coverage(executed, root, setup.tree, omit.split(","),
+                            envs_dir().parent / "coverage-statements")
+    except (coverage.exceptions.CoverageException, ValueError) as exc:
         m.findings.append(Finding(rule="tests.coverage-data", severity="high", path=None,
                                   line=None, message=f"coverage data unreadable: {exc}"[:500]))
         return
