@@ -246,6 +246,31 @@ def test_cached_line_coverage_matches_coverage_py(tmp_path):
         assert str(pkg / "unused.py") not in monitored_lines(out)  # omitted: never traced
 
 
+def test_a_file_shipyards_python_cannot_parse_is_measured_by_the_tests_python(tmp_path):
+    # `type` statements are 3.12 syntax; shipyard may run on 3.11
+    (tmp_path / "new.py").write_text("def f():\n    return 1\n\n\ntype Pair = tuple[int, int]\n"
+                                     "x = [\n    1,\n]\n")
+    (tmp_path / "old.py").write_text("A = 1\n")
+    asked: list[list[str]] = []
+
+    def parse(paths):
+        asked.append([p.name for p in paths])
+        return {str(tmp_path / "new.py"): ({1, 2, 5, 6}, {7: 6, 8: 6})}
+
+    executed = {str(tmp_path / "new.py"): {1, 2, 5, 7}, str(tmp_path / "old.py"): {1}}
+    got = line_coverage(executed, tmp_path, tmp_path, [], tmp_path / "cache",
+                        elsewhere=("3.12.1", parse))
+    if sys.version_info < (3, 12):
+        assert asked == [["new.py"]]  # only the file ours could not parse
+        assert got.missing[str(tmp_path / "new.py")] == set()  # line 7 is statement 6's
+        assert got.percent == 100.0
+        again = line_coverage(executed, tmp_path, tmp_path, [], tmp_path / "cache",
+                              elsewhere=("3.12.1", parse))
+        assert again == got and len(asked) == 1  # cached by content and version
+    else:
+        assert asked == []  # every file parsed here
+
+
 def test_a_run_that_ends_without_exiting_leaves_no_line_record(tmp_path):
     py = _python_312()
     if py is None:

@@ -21,6 +21,7 @@ import fnmatch
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from coverage.parser import PythonParser
 from ._util import write_whole
 
 __all__ = ["LineCoverage", "coverage_data_lines", "line_coverage", "monitor_command",
-           "monitored_lines"]
+           "monitored_lines", "read_statements", "statements_command"]
 
 _SCRIPT = Path(__file__).with_name("_lines_script.py")
 
@@ -74,21 +75,30 @@ def coverage_data_lines(data_files: list[Path], combined: Path) -> dict[str, set
     return {f: set(data.lines(f) or ()) for f in data.measured_files()}
 
 
+Statements = tuple[set[int], dict[int, int]]  # statement lines, multi-line map
+# Files shipyard's Python cannot parse -> their statements, parsed by the tests' Python
+# (a 3.12 project's `type X = …` or nested f-string quotes do not parse on 3.11).
+ParseElsewhere = Callable[[list[Path]], dict[str, Statements]]
+
+
 def line_coverage(executed: dict[str, set[int]], root: Path, cwd: Path,
-                  omit: list[str], cache: Path) -> LineCoverage:
-    """Measure every Python file under `root` not `omit`ted against the `executed` lines."""
+                  omit: list[str], cache: Path, *,
+                  elsewhere: tuple[str, ParseElsewhere] | None = None) -> LineCoverage:
+    """Measure every Python file under `root` not `omit`ted against the `executed` lines.
+    `elsewhere` (the tests' Python version, its parser) takes the files ours cannot read."""
     patterns = [p if p.startswith("*") else str(cwd / p) for p in omit]
     files = {Path(f) for f in executed if Path(f).is_relative_to(root)}
     files |= set(_python_files(root))
+    kept = sorted(f for f in files if not any(fnmatch.fnmatch(str(f), p) for p in patterns))
+    parsed = {f: _statements(f, cache) for f in kept}
+    if elsewhere and (unread := [f for f, st in parsed.items() if st is None and f.is_file()]):
+        parsed |= _statements_elsewhere(unread, cache, *elsewhere)
     total = hit = 0
     missing: dict[str, set[int]] = {}
-    for path in sorted(files):
-        if any(fnmatch.fnmatch(str(path), p) for p in patterns):
+    for path in kept:
+        if parsed.get(path) is None:
             continue
-        parsed = _statements(path, cache)
-        if parsed is None:
-            continue
-        statements, multiline = parsed
+        statements, multiline = parsed[path]
         ran = {multiline.get(n, n) for n in executed.get(str(path), ())}
         missed = statements - ran
         total, hit = total + len(statements), hit + len(statements) - len(missed)
@@ -104,7 +114,72 @@ def _python_files(root: Path):
         yield from (here / f for f in filenames if f.endswith(".py"))
 
 
-def _statements(path: Path, cache: Path) -> tuple[set[int], dict[int, int]] | None:
+def _statements_elsewhere(paths: list[Path], cache: Path, version: str,
+                          parse: ParseElsewhere) -> dict[Path, Statements | None]:
+    """The statements of `paths` as the tests' Python `version` parses them, cached by
+    content and version (a file no Python parses is remembered as such)."""
+    keyed = {}
+    for path in paths:
+        source = path.read_bytes()
+        keyed[path] = hashlib.sha256(f"{coverage.__version__}\0{version}\0".encode()
+                                     + source).hexdigest()
+    out: dict[Path, Statements | None] = {}
+    todo = []
+    for path, key in keyed.items():
+        entry = cache / key[:2] / f"{key}.json"
+        if entry.is_file():
+            doc = json.loads(entry.read_text())
+            out[path] = None if doc.get("x") else (set(doc["s"]), {int(k): v for k, v in
+                                                                   doc["m"].items()})
+        else:
+            todo.append(path)
+    found = parse(todo) if todo else {}
+    for path in todo:
+        got = found.get(str(path))
+        out[path] = got
+        doc = {"x": True} if got is None else {"s": sorted(got[0]), "m": got[1]}
+        write_whole(cache / keyed[path][:2] / f"{keyed[path]}.json", json.dumps(doc))
+    return out
+
+
+def statements_command(out: Path, paths: list[Path]) -> tuple[list[str], Path]:
+    """Arguments that print, into the returned file, the statements coverage.py's parser
+    finds in `paths` on the Python that runs them (the tests' environment has coverage)."""
+    script, result = out / "_statements.py", out / "statements.json"
+    script.write_text(_STATEMENTS_SCRIPT)
+    return [str(script), str(result), *map(str, paths)], result
+
+
+def read_statements(result: Path) -> dict[str, Statements]:
+    """What `statements_command` printed; {} when it printed nothing readable."""
+    try:
+        doc = json.loads(result.read_text(encoding="utf-8"))
+        return {str(f): (set(v["s"]), {int(k): int(n) for k, n in v["m"].items()})
+                for f, v in doc.items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+_STATEMENTS_SCRIPT = """\
+import json, sys
+from coverage.config import DEFAULT_EXCLUDE
+from coverage.misc import join_regex
+from coverage.parser import PythonParser
+found = {}
+for name in sys.argv[2:]:
+    parser = PythonParser(filename=name, exclude=join_regex(DEFAULT_EXCLUDE))
+    try:
+        parser.parse_source()
+    except Exception:
+        continue
+    found[name] = {"s": sorted(parser.statements),
+                   "m": {str(k): v for k, v in parser.multiline_map.items()}}
+with open(sys.argv[1], "w", encoding="utf-8") as fh:
+    json.dump(found, fh)
+"""
+
+
+def _statements(path: Path, cache: Path) -> Statements | None:
     """The statement lines of `path` and its multi-line map; None for a non-Python file."""
     try:
         source = path.read_bytes()

@@ -37,9 +37,10 @@ from ..proc import scrubbed_env
 from ..sandbox import Limits, bwrap_path, wrap
 from ..workspace import state_dir
 from . import _focus
-from ._coverage import coverage_data_lines, line_coverage, monitor_command, monitored_lines
+from ._coverage import monitor_command
 from ._declared import read_declarations
-from ._interpreter import Interpreter, choose, line_collector
+from ._interpreter import Interpreter, choose
+from ._measured import collector_for, read_coverage
 from ._testenv import EnvError, envs_dir, prepare_env
 from ._testsetup import Setup, logged, read_tail, setup_tree
 from ._util import (
@@ -244,7 +245,7 @@ def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str], *,
     inert = coverage and changed is not None and _focus.inert(
         changed, doctests=_focus.runs_doctests(setup.tree, (*setup.pytest_args, *argv[1:])))
     coverage = coverage and not inert  # the base's numbers are the head's
-    collector = _collector(setup) if coverage and pytest else None
+    collector = collector_for(setup) if coverage and pytest else None
     if pytest:
         measured = [] if collector is None else monitor_command(out, lines, setup.source, omit) \
             if collector == "sys.monitoring" else ["-m", "coverage", "run", f"--data-file={data}",
@@ -285,44 +286,17 @@ def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str], *,
                                           "before pytest finished (os._exit, a crash, a kill); "
                                           f"output: {log[-300:]}"))
     if collector:
-        _read_coverage(m, out, lines if collector == "sys.monitoring" else None, cov_json,
-                       setup, omit)
+        cov, problem = read_coverage(out, lines if collector == "sys.monitoring" else None,
+                                     setup, omit)
+        if problem is not None:
+            m.findings.append(problem)
+        elif cov is not None:
+            m.percent = cov.percent
+            m.missing = {setup.repo_path(k): v for k, v in cov.missing.items()}
+            cov_json.write_text(json.dumps({"percent_covered": m.percent, "missing_lines": {
+                k: sorted(v) for k, v in m.missing.items()}}, indent=1))
+            m.reports.append(cov_json)
     return m
-
-
-def _collector(setup: Setup) -> str:
-    """What records executed lines on the environment's Python (`line_collector`)."""
-    return line_collector(setup.details.get("versions", {}).get("python", ""))
-
-
-def _read_coverage(m: _Measure, out: Path, lines: Path | None, cov_json: Path, setup: Setup,
-                   omit: str) -> None:
-    """Coverage from what the collector recorded (`lines`, else coverage.py's data files),
-    in-process (`_coverage.py`: no code of the tree runs)."""
-    import coverage
-
-    files = ([lines] if lines.is_file() else []) if lines is not None else \
-        [out / ".coverage"] if (out / ".coverage").is_file() else sorted(out.glob(".coverage.*"))
-    if not files:
-        m.findings.append(Finding(rule="tests.no-coverage", severity="high", path=None, line=None,
-                                  message="the test run left no coverage data: it ended before "
-                                          "coverage could save it (os._exit, a crash, a kill)"))
-        return
-    root = setup.tree / setup.source  # an absolute source stays itself
-    try:
-        executed = monitored_lines(files[0]) if lines is not None else \
-            coverage_data_lines(files, out / "combined.coverage")
-        cov = line_coverage(executed, root, setup.tree, omit.split(","),
-                            envs_dir().parent / "coverage-statements")
-    except (coverage.exceptions.CoverageException, ValueError) as exc:
-        m.findings.append(Finding(rule="tests.coverage-data", severity="high", path=None,
-                                  line=None, message=f"coverage data unreadable: {exc}"[:500]))
-        return
-    m.percent = cov.percent
-    m.missing = {setup.repo_path(k): v for k, v in cov.missing.items()}
-    cov_json.write_text(json.dumps({"percent_covered": m.percent, "missing_lines": {
-        k: sorted(v) for k, v in m.missing.items()}}, indent=1))
-    m.reports.append(cov_json)
 
 
 def _junit_findings(junit: Path, setup: Setup) -> list[Finding]:
