@@ -12,10 +12,14 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ProcResult", "run", "scrubbed_env"]
+__all__ = ["ProcResult", "in_background", "run", "scrubbed_env"]
+
+# Niceness for the tools started from this context (`in_background`).
+_NICENESS: ContextVar[int] = ContextVar("shipyard_niceness", default=0)
 
 # Variables a tool legitimately needs. Everything else — in particular every
 # *_API_KEY, *_TOKEN and cloud credential — is dropped.
@@ -75,6 +79,12 @@ def run(
     except FileNotFoundError as exc:
         return ProcResult(args=argv, returncode=None, stdout="", stderr=str(exc),
                           duration_s=time.perf_counter() - start, missing=True)
+    if niceness := _NICENESS.get():
+        try:  # set after the start: preexec_fn is not safe beside the checks' threads
+            ours = os.getpriority(os.PRIO_PROCESS, 0)
+            os.setpriority(os.PRIO_PROCESS, proc.pid, min(19, ours + niceness))
+        except OSError:
+            pass
     try:
         out, err = proc.communicate(input=stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -89,6 +99,12 @@ def run(
     _kill_group(proc)
     return ProcResult(args=argv, returncode=proc.returncode, stdout=out, stderr=err,
                       duration_s=time.perf_counter() - start)
+
+
+def in_background(niceness: int = 10) -> None:
+    """Start the tools this context runs from now on at a lower priority: they take the
+    cores the foreground work (the tests) leaves idle, not a share of its own."""
+    _NICENESS.set(niceness)
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
