@@ -38,8 +38,8 @@ def main(argv: list[str]) -> None:
     if flag != "-m":
         raise SystemExit("usage: _lines_script.py OUT.json SOURCE OMIT -m MODULE [ARGS...]")
     cwd = os.getcwd()
-    roots = {os.path.join(os.path.abspath(source), ""),
-             os.path.join(os.path.realpath(source), "")}
+    roots = tuple({os.path.join(os.path.abspath(source), ""),
+                   os.path.join(os.path.realpath(source), "")})
     patterns = [p if p.startswith("*") else os.path.join(cwd, p) for p in omit.split(",") if p]
     hits: dict[str, set[int]] = {}
     tool = _tool_id()
@@ -49,8 +49,7 @@ def main(argv: list[str]) -> None:
     def wanted(filename: str) -> bool:
         if not os.path.isabs(filename) or filename == own:  # "<frozen …>", "<string>"
             return False
-        if not filename.startswith(tuple(roots)) and not os.path.realpath(filename).startswith(
-                tuple(roots)):
+        if not filename.startswith(roots) and not os.path.realpath(filename).startswith(roots):
             return False
         return not any(fnmatch.fnmatch(filename, p) for p in patterns)
 

@@ -20,6 +20,7 @@ from ._coverage import (
     Statements,
     coverage_data_lines,
     line_coverage,
+    monitor_command,
     monitored_lines,
     read_statements,
     statements_command,
@@ -29,12 +30,24 @@ from ._testenv import envs_dir
 from ._testsetup import Setup, logged
 from .base import Finding
 
-__all__ = ["collector_for", "read_coverage"]
+__all__ = ["collector_argv", "collector_for", "read_coverage"]
 
 
 def collector_for(setup: Setup) -> str:
     """What records executed lines on the environment's Python (`line_collector`)."""
     return line_collector(setup.details.get("versions", {}).get("python", ""))
+
+
+def collector_argv(collector: str | None, out: Path, lines: Path, data: Path, source: str,
+                   omit: str) -> list[str]:
+    """What goes between `python -P` and `-m pytest` to record the lines run: the
+    sys.monitoring recorder into `lines`, `coverage run` into `data`, or nothing."""
+    if collector is None:
+        return []
+    if collector == "sys.monitoring":
+        return monitor_command(out, lines, source, omit)
+    return ["-m", "coverage", "run", f"--data-file={data}", f"--source={source}",
+            f"--omit={omit}"]
 
 
 def read_coverage(out: Path, lines: Path | None, setup: Setup,

@@ -37,10 +37,9 @@ from ..proc import scrubbed_env
 from ..sandbox import Limits, bwrap_path, wrap
 from ..workspace import state_dir
 from . import _focus
-from ._coverage import monitor_command
 from ._declared import read_declarations
 from ._interpreter import Interpreter, choose
-from ._measured import collector_for, read_coverage
+from ._measured import collector_argv, collector_for, read_coverage
 from ._testenv import EnvError, envs_dir, prepare_env
 from ._testsetup import Setup, logged, read_tail, setup_tree
 from ._util import (
@@ -247,9 +246,7 @@ def _measure(ctx: CheckContext, setup: Setup, out: Path, argv: list[str], *,
     coverage = coverage and not inert  # the base's numbers are the head's
     collector = collector_for(setup) if coverage and pytest else None
     if pytest:
-        measured = [] if collector is None else monitor_command(out, lines, setup.source, omit) \
-            if collector == "sys.monitoring" else ["-m", "coverage", "run", f"--data-file={data}",
-                                                  f"--source={setup.source}", f"--omit={omit}"]
+        measured = collector_argv(collector, out, lines, data, setup.source, omit)
         cmd = [str(setup.python), *setup.flags, *measured, "-m", "pytest", "-p",
                "no:cacheprovider", "-q", "--tb=short", f"--junitxml={junit}", "-o",
                "junit_family=xunit1", *setup.pytest_args, *argv[1:]]
