@@ -129,15 +129,14 @@ def _statements_elsewhere(paths: list[Path], cache: Path, version: str,
         entry = cache / key[:2] / f"{key}.json"
         if entry.is_file():
             doc = json.loads(entry.read_text())
-            out[path] = None if doc.get("x") else (set(doc["s"]), {int(k): v for k, v in
-                                                                   doc["m"].items()})
+            out[path] = None if doc.get("x") else _decoded(doc)
         else:
             todo.append(path)
     found = parse(todo) if todo else {}
     for path in todo:
         got = found.get(str(path))
         out[path] = got
-        doc = {"x": True} if got is None else {"s": sorted(got[0]), "m": got[1]}
+        doc = {"x": True} if got is None else _encoded(got)
         write_whole(cache / keyed[path][:2] / f"{keyed[path]}.json", json.dumps(doc))
     return out
 
@@ -154,8 +153,7 @@ def read_statements(result: Path) -> dict[str, Statements]:
     """What `statements_command` printed; {} when it printed nothing readable."""
     try:
         doc = json.loads(result.read_text(encoding="utf-8"))
-        return {str(f): (set(v["s"]), {int(k): int(n) for k, n in v["m"].items()})
-                for f, v in doc.items()}
+        return {str(f): _decoded(v) for f, v in doc.items()}
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return {}
 
@@ -191,7 +189,7 @@ def _statements(path: Path, cache: Path) -> Statements | None:
     entry = cache / key[:2] / f"{key}.json"
     if entry.is_file():
         doc = json.loads(entry.read_text())  # written whole (write_whole) or not at all
-        return set(doc["s"]), {int(k): v for k, v in doc["m"].items()}
+        return _decoded(doc)
     parser = PythonParser(text=source.decode("utf-8", errors="replace"), filename=str(path),
                           exclude=join_regex(DEFAULT_EXCLUDE))
     try:
@@ -199,5 +197,16 @@ def _statements(path: Path, cache: Path) -> Statements | None:
     except (coverage.exceptions.NotPython, SyntaxError, ValueError):
         return None
     statements, multiline = set(parser.statements), dict(parser.multiline_map)
-    write_whole(entry, json.dumps({"s": sorted(statements), "m": multiline}))
+    write_whole(entry, json.dumps(_encoded((statements, multiline))))
     return statements, multiline
+
+
+def _encoded(statements: Statements) -> dict:
+    """Statements as the cache (and `_STATEMENTS_SCRIPT`) write them."""
+    lines, multiline = statements
+    return {"s": sorted(lines), "m": multiline}
+
+
+def _decoded(doc: dict) -> Statements:
+    """What `_encoded` wrote, read back (JSON keys are strings)."""
+    return set(doc["s"]), {int(k): int(n) for k, n in doc["m"].items()}

@@ -35,7 +35,12 @@ __all__ = ["collector_argv", "collector_for", "read_coverage"]
 
 def collector_for(setup: Setup) -> str:
     """What records executed lines on the environment's Python (`line_collector`)."""
-    return line_collector(setup.details.get("versions", {}).get("python", ""))
+    return line_collector(_python_version(setup))
+
+
+def _python_version(setup: Setup) -> str:
+    """The tests' Python version ("3.12.1"), "" when the environment does not say."""
+    return setup.details.get("versions", {}).get("python", "")
 
 
 def collector_argv(collector: str | None, out: Path, lines: Path, data: Path, source: str,
@@ -77,7 +82,7 @@ def read_coverage(out: Path, lines: Path | None, setup: Setup,
 def _parser(setup: Setup, out: Path) -> tuple[str, ParseElsewhere] | None:
     """The tests' Python as a parser for the files shipyard's cannot parse (newer syntax),
     in the sandbox; None when it is shipyard's own version."""
-    version = setup.details.get("versions", {}).get("python", "")
+    version = _python_version(setup)
     if not version or version.split(".")[:2] == [str(v) for v in sys.version_info[:2]]:
         return None
 
