@@ -663,6 +663,16 @@ def test_an_example_whose_argument_spans_lines_is_read_whole():
         ("get_row([], 1)", "[]")]
 
 
+def test_an_example_whose_sentence_wraps_after_the_call_is_still_read():
+    # HumanEval 99: the one tie case rounding up was lost to the line break, and code that
+    # rounded 14.5 to 14 merged
+    doc = ('from zero. For example closest_integer("14.5") should\n'
+           'return 15 and closest_integer("-14.5") should return -15.\n'
+           "closest_integer('2')\nis the same as int('2').\n")
+    assert _doc_cases(doc, name="closest_integer") == [
+        ('closest_integer("14.5")', "15"), ('closest_integer("-14.5")', "-15")]
+
+
 def test_a_proposed_copy_of_a_documented_example_is_no_confirmation(make_repo, cli, replies):
     # HumanEval 91: the Test Engineer restated the docstring's is_bored("Hello world") as
     # is_bored('Hello world'); counted as its own case, it confirmed wrong code

@@ -16,7 +16,7 @@ import builtins
 import io
 import re
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 __all__ = ["Example", "canonical", "extract_examples", "module_of", "render_tests"]
@@ -59,7 +59,8 @@ def extract_examples(text: str, names: Iterable[str], *, source: str,
             if expected and not expected.startswith(">>>"):
                 _keep(out, call, expected, wanted, source)
             continue
-        for call, expected in _inline(_continued(line, lines[i + 1:i + 16]), wanted):
+        for call, expected in _inline(_continued(line, lines[i + 1:i + 16]), wanted,
+                                      lines[i + 1:i + 2]):
             _keep(out, call, expected, wanted, source)
     for name, args in (params or {}).items():
         if name in wanted and len(args) == 1:
@@ -141,13 +142,23 @@ def _leading_literal(text: str) -> str:
                  if c in _WORDS or _literal_ish(node)), "")
 
 
-def _inline(line: str, wanted: set[str]) -> Iterable[tuple[str, str]]:
+# What a line may end with between a call and the separator the next line holds: prose
+# wraps "closest_integer("14.5") should / return 15" (HumanEval 99) at any word.
+_DANGLING = re.compile(r"\s*(?:(?:should|will|would|must)\s*)?")
+
+
+def _inline(line: str, wanted: set[str], following: Sequence[str] = ()
+            ) -> Iterable[tuple[str, str]]:
+    """`call SEP expected` examples in `line`; a call that ends the line, or that only
+    dangling words follow, takes its separator and result from the next line."""
     for name in wanted:
         for m in re.finditer(rf"(?<![\w.]){re.escape(name)}\s*\(", line):
             call = _balanced_call(line, m.start(), m.end() - 1)
             if call is None:
                 continue
             rest = line[m.start() + len(call):]
+            if following and _DANGLING.fullmatch(rest):
+                rest = f"{rest} {following[0].strip()}"
             sep = re.match(rf"\s*{_SEPS}\s*", rest)
             if sep:
                 yield call, _leading_expr(_worked_result(rest[sep.end():]))

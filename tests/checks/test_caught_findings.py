@@ -76,6 +76,30 @@ def test_a_secret_like_string_copied_from_the_base_adds_no_secret(repo):
     assert f.path == "docs/new.md"                        # a new one is still a secret
 
 
+def test_a_high_entropy_run_of_letters_is_noted_but_a_key_with_digits_blocks(repo):
+    # HumanEval 98: a mixed-case test input of count_upper blocked a correct change
+    repo.write("tests/test_upper.py",
+               "def test_mixed():\n    assert count_upper('QWERTYUIOPasdfghjklZXCVBNM') == 3\n")
+    repo.commit("a string function's test data")
+    result = repo.check("secrets").checks[0]
+    assert result.status == "pass" and "1 letters-only string(s) noted" in result.summary
+    (note,) = result.findings
+    assert (note.path, note.line, note.fails) == ("tests/test_upper.py", 2, False)
+    assert "rotate" in note.message                     # the human still sees it
+    # the same shape with digits in it is what generated keys look like: it blocks
+    repo.write("tests/test_upper.py",
+               "def test_mixed():\n    assert f('QWERTY7UIOPasd9fghjklZX3CVBNM') == 3\n")
+    repo.commit("a key")
+    assert finding(repo.check("secrets"), "secrets", "Base64").fails
+
+
+def test_a_password_of_letters_assigned_to_a_secret_name_still_blocks(repo):
+    repo.write("settings.py", 'DB_PASSWORD = "QWERTYUIOPasdfghjklZXCVBNM"\n').commit()
+    result = repo.check("secrets").checks[0]
+    assert result.status == "fail"
+    assert any(f.rule == "secrets.Secret-Keyword" and f.fails for f in result.findings)
+
+
 def test_eval_of_input_is_caught_by_sast_with_path_and_line(repo):
     repo.write("calc.py", 'def ask():\n    return eval(input("expr? "))\n').commit()
     f = finding(repo.check("sast"), "sast", "307")
