@@ -246,6 +246,74 @@ def test_a_proposed_case_two_different_implementations_agree_against_is_set_asid
     assert "multiply(2, 5)" in test and "13" not in test      # the disputed case is gone
 
 
+def test_a_disputed_case_the_test_engineer_gives_again_is_kept_and_the_code_told_of_it(
+        make_repo, cli, replies):
+    # HumanEval 74: two samples, wrong the same way on a tie, agreed against the right case
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "12"}]}]
+    wrong = MULTIPLY_EDIT.replace("return a * b", "return a * b + (a == 3)")
+    replies["implementer.implement"] = [{"raw": wrong}, {"raw": wrong}, {"raw": MULTIPLY_EDIT}]
+    replies["test.answer"] = [{"expected": "12"}, {"expected": "12.0"}, {"expected": " 12"}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [asked] = _events(repo, "acceptance_case_reasked")
+    assert asked["call"] == "multiply(3, 4)" and asked["upheld"]
+    assert asked["answers"] == ["12", "12.0", " 12", " 12", " 12"]    # every answer is 12
+    assert _events(repo, "acceptance_case_disputed") == []
+    # the attempt after the dispute is told of the upheld case, as of a documented example
+    prompts = [json.loads(m)[-1]["content"] for (m,) in _db(repo).execute(
+        "select messages from llm_calls where agent='implementer' order by seq")]
+    assert "multiply(3, 4) returned 13, expected 12" in prompts[2]
+    test = git(repo, "show", f"shipyard/{r['run_id']}:tests/test_multiply_acceptance.py")
+    assert "multiply(3, 4)" in test                                  # still a test
+    assert "(a == 3)" not in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    # the question shows the call, never the value the samples disputed it with
+    [question] = [json.loads(m)[-1]["content"] for (m,) in _db(repo).execute(
+        "select messages from llm_calls where agent='test' and task='answer' limit 1")]
+    assert "`multiply(3, 4)`" in question and "13" not in question
+
+
+def test_a_disputed_case_the_test_engineer_answers_otherwise_is_set_aside_saying_so(
+        make_repo, cli, replies):
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "13"}]}]
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
+    # four of five answers agree: one that differs is enough (on HumanEval 70-99 two wrong
+    # cases were given back four times of five, the one right case five times)
+    replies["test.answer"] = [{"expected": "13"}] * 4 + [{"expected": "12"}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert d["why"].endswith("asked the call again, the Test Engineer answered 12, not 13")
+    [asked] = _events(repo, "acceptance_case_reasked")
+    assert not asked["upheld"] and asked["answers"] == ["13", "13", "13", "13", "12"]
+
+
+def test_a_second_opinion_that_cannot_be_had_leaves_the_dispute_to_the_samples(
+        make_repo, cli, replies):
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "13"}]}]
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
+    replies["test.answer"] = [{"error": {"status": 400, "message": "context too long"}}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [asked] = _events(repo, "acceptance_case_reasked")
+    assert asked["answers"] == [] and "context too long" in asked["error"]
+    assert [d["call"] for d in _events(repo, "acceptance_case_disputed")] == ["multiply(3, 4)"]
+
+
+def test_answers_compare_as_values_not_as_text():
+    from shipyard.graphs.reask import same_value
+
+    assert same_value("['a', 'b']", '["a","b"]') and same_value(" 12", "12.0")
+    assert same_value("db0db", "'db0db'")            # a bare word is the string it spells
+    assert not same_value("1", "'1'") and not same_value("1", "True")
+    assert not same_value("", "") and not same_value("x", "y")
+
+
 def test_the_same_code_sampled_twice_agrees_against_a_proposed_case(make_repo, cli, replies):
     # strlen, HumanEval 23: every sample is `return len(string)`; identical independent
     # samples are agreement (CodeT counts duplicates), and the run stops at the second vote

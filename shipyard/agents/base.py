@@ -92,14 +92,14 @@ class AgentTask(Generic[T]):
     brief: tuple[str, ...] = ()
 
     def run(self, gateway: Gateway, *, gate: str, max_tokens: int | None = None,
-            brief: bool = False, **context: Any) -> T:
+            brief: bool = False, temperature: float | None = None, **context: Any) -> T:
         from ..runtime.models import PromptInfo
 
         schema = brief_schema(self.output, self.brief) if brief and self.brief else self.output
         prompt, messages = render(self.role, self.task, **context)
         reply = gateway.complete(self.role, messages, schema=schema, task=self.task,
                                  gate=gate, prompt=PromptInfo(id=prompt.id, version=prompt.version),
-                                 max_tokens=max_tokens)
+                                 max_tokens=max_tokens, temperature=temperature)
         assert reply.parsed is not None  # the gateway raises rather than return unparsed
         if schema is self.output:
             return reply.parsed  # type: ignore[return-value]

@@ -22,6 +22,14 @@ class TestPlan(Strict):
     cases: list[TestCase] = Field(..., min_length=1, max_length=6)
 
 
+class Answer(Strict):
+    """What one call returns, asked again when samples of the code dispute a proposed case
+    (graphs/disputes.py)."""
+    expected: str = Field(..., max_length=200,
+                          description="The exact return value as a Python literal, e.g. 3.")
+
+
+ANSWER = AgentTask(role="test", task="answer", output=Answer)
 PLAN = AgentTask(role="test", task="plan", output=TestPlan, brief=("cases",))
 REVIEW = ReviewTask(role="test", rules=(
     "failing-test",

@@ -31,6 +31,7 @@ from .context import defined_in_repo, defs, existing, is_test, named, planned_fi
 from .disputes import corroborated, settle
 from .hints import hint
 from .lint import expand_star_imports, fix_and_lint, import_stdlib
+from .reask import Asker
 from .trim import in_focus, without_tests
 from .variants import variants
 
@@ -97,6 +98,7 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
     skel = _skeleton(n, s, files)
     files = {**files, **skel.files}
     scratch = Path(tempfile.mkdtemp(prefix="shipyard-inner-"))
+    reask = Asker(n, s, gw, _stub(n, s, files, skel))
 
     behaviours: dict[int, tuple[str, ...] | None] = {}
 
@@ -109,7 +111,7 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
         green_at: int | None = None  # the first attempt passing every case, a proposed one too
         for i in range(attempts + len(_EXTRAS)):
             if i < attempts:
-                temperature, informed, plain = _next(i, previous, acc, rnd)
+                temperature, informed, plain = _next(i, previous, acc, rnd, reask.upheld)
             elif not any(c.authoritative_ok() and not c.problems for c in candidates):
                 break  # the extras are second opinions: there is no first one to confirm
             else:
@@ -122,11 +124,11 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
                 green_at = i
             waited = green_at is not None and i - green_at >= PEER_WAIT
             if (cand.authoritative_ok() or waited) and (done := settle(
-                    n, s, acc, candidates, behaviour=behaviour, waited=waited)):
+                    n, s, acc, candidates, behaviour=behaviour, waited=waited, reask=reask)):
                 return done
-            feedback = cand.problems or _case_feedback(cand.probe)
+            feedback = cand.problems or _case_feedback(cand.probe, reask.upheld)
             previous = cand
-        if done := settle(n, s, acc, candidates, behaviour=behaviour, last=True):
+        if done := settle(n, s, acc, candidates, behaviour=behaviour, last=True, reask=reask):
             return done
         best = max(candidates, key=Candidate.score)
         return None, best.problems or _case_feedback(best.probe), acc
@@ -140,16 +142,20 @@ def _green(c: Candidate) -> bool:
     return not c.problems and c.probe is not None and c.probe.passed and corroborated(c)
 
 
-def _next(i: int, previous: Candidate | None, acc: dict[str, Any],
-          rnd: int = 0) -> tuple[float, bool, bool]:
+def _next(i: int, previous: Candidate | None, acc: dict[str, Any], rnd: int = 0,
+          upheld: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset()
+          ) -> tuple[float, bool, bool]:
     """(temperature, informed?, plain?) of attempt i. After a candidate that passes every
     documented example but fails a proposed case, the next attempt is a fresh sample: a
     second opinion on that case, which decides whether it is set aside (graphs/disputes.py);
     shown the case, it would chase it, and the Test Engineer's cases are often the wrong
-    party."""
+    party — unless the Test Engineer, asked again, upheld it (graphs/reask.py): then the
+    attempt is told of it, as of a failing documented example."""
     temperature, informed, plain = _SCHEDULE[i % len(_SCHEDULE)]
     if previous is not None and previous.authoritative_ok() and not previous.problems and any(
             c["source"] in AUTHORITATIVE for c in acc["cases"]):
+        if _fails_upheld(previous, upheld):
+            return max(temperature, 0.6), True, False
         return 0.8, False, plain
     if rnd and temperature == 0.0:  # greedy was tried last round: the same prompt, the
         return 0.8, False, plain     # same answer
@@ -207,6 +213,18 @@ def _reply(n: Nodes, s: FeatureState, gw: Any, temperature: float, feedback: lis
                 stubbed=stubbed, **ctx), (home, set(names))
     return implementer.IMPLEMENT.run(gw, gate="G5", temperature=temperature,
                                      max_tokens=IMPLEMENT_MAX_TOKENS, **ctx), None
+
+
+def _stub(n: Nodes, s: FeatureState, files: dict[str, str], skel: skeleton.Skeleton
+          ) -> tuple[str, str] | None:
+    """(path, code) of the functions the request names as the Implementer is shown them
+    (their file's imports, their stubs and docstrings); None when they live in several
+    files."""
+    root = n.env.workspace(s).path
+    home, names = _focus_home(root, s["feature"], files, skel)
+    code = skeleton.focus(skel.files.get(home) or existing(root, home) or "", set(names)) \
+        if home else ""
+    return (home, code) if home and code else None
 
 
 def _focus_home(root: Path, feature: str, files: dict[str, str],
@@ -334,17 +352,27 @@ def _behaviour(n: Nodes, s: FeatureState, c: Candidate, acc: dict[str, Any],
     return None if probe.error else tuple(r.got for r in probe.results)
 
 
-def _case_feedback(probe: Probe | None) -> list[str]:
+def _fails_upheld(c: Candidate, upheld: set[tuple[str, str]] | frozenset[tuple[str, str]]
+                  ) -> bool:
+    return c.probe is not None and any((r.call, r.expected) in upheld
+                                       for r in c.probe.failures)
+
+
+def _case_feedback(probe: Probe | None,
+                   upheld: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset()
+                   ) -> list[str]:
     if probe is None:
         return []
     if probe.error:
         return [probe.error]
     # While a documented example fails, only documented examples are shown: the Test
     # Engineer's proposed cases may be wrong, and a 0.5B model chases every line it is given.
+    # Then the cases the Test Engineer upheld when asked again (graphs/reask.py) alone.
     documented = [r for r in probe.failures if r.source in AUTHORITATIVE]
+    confirmed = [r for r in probe.failures if (r.call, r.expected) in upheld]
     return [f"{r.call} returned {r.got}, expected {r.expected}"
             + (f" ({h})" if (h := hint(r.got, r.expected)) else "")
-            for r in (documented or probe.failures)[:6]]
+            for r in (documented or confirmed or probe.failures)[:6]]
 
 
 def _record(n: Nodes, s: FeatureState, rnd: int, c: Candidate, temperature: float) -> None:

@@ -3,8 +3,9 @@
 A proposed case can be wrong: a 0.5B model miscounts, and on HumanEval 0-29 its cases were
 the wrong party far more often than the code that passed the documented examples (98% of
 those candidates were correct). A proposed case is set aside — recorded, shown to the human
-at G6, removed from the test file — only when no candidate passes it and the candidates that
-pass every documented example agree against it. Documented examples are never set aside,
+at G6, removed from the test file — only when no candidate passes it, the candidates that
+pass every documented example agree against it, and the Test Engineer, asked the call again,
+does not give its value back (graphs/reask.py). Documented examples are never set aside,
 and without one nothing is (wrong candidates agree with each other as readily as right ones).
 
 Passing the cases is not enough on its own: on HumanEval 60-89 four changes merged that
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .acceptance import AUTHORITATIVE
+from .reask import Reask, upheld
 
 if TYPE_CHECKING:
     from .build import Candidate
@@ -56,13 +58,13 @@ def corroborated(c: Candidate) -> bool:
 
 
 def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Candidate],
-           *, behaviour: Behaviour, last: bool = False, waited: bool = False
-           ) -> tuple[Candidate, list[str], dict[str, Any]] | None:
+           *, behaviour: Behaviour, last: bool = False, waited: bool = False,
+           reask: Reask | None = None) -> tuple[Candidate, list[str], dict[str, Any]] | None:
     """A candidate that passes every case left once disputes are settled, and that
     agreement confirms — or, alone after waiting for a second sample (`waited`), a proposed
     case — with the settled acceptance record; None when there is none yet. Nothing is
     recorded unless one is found."""
-    settled, events = _settle_disputes(acc, candidates, last=last)
+    settled, events = _settle_disputes(acc, candidates, last=last, reask=reask)
     aside = {_key(d) for d in settled["disputed"]}
     live = [c for c in candidates if not c.problems and c.probe is not None
             and c.probe.error is None and all(r.ok for r in c.probe.results
@@ -111,8 +113,8 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
     return None
 
 
-def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: bool
-                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: bool,
+                     reask: Reask | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Set aside proposed cases that no candidate passes and that the candidates passing
     every documented example agree against (the same returned value, not the expected one):
     two or more samples — identical code sampled twice counts twice, as CodeT counts
@@ -120,8 +122,8 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
     agreement — or, once the attempts are spent (`last`), a single one. Those are shown to
     the human at G6, not silently dropped: on HumanEval 0-29, 98% of the candidates that
     passed the documented examples were correct, and the Test Engineer's cases were the
-    wrong party far more often. Returns the settled record and the ledger events for the
-    cases newly set aside."""
+    wrong party far more often. A case `reask` upholds stays (graphs/reask.py). Returns the
+    settled record and the ledger events for the cases newly set aside."""
     # Without one documented example to pass, agreement is no evidence: wrong candidates of
     # a 0.5B model agree with each other as readily as right ones (seen on `make demo`,
     # where two agreed "hello world!" -> 'helloworld' against the correct case).
@@ -139,15 +141,26 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
             continue
         wrong = [c.probe.results[idx].got for c in votes]  # type: ignore[union-attr]
         if len({_outcome(w) for w in wrong}) == 1 and (last or len(wrong) >= 2):
+            answers = reask(case) if reask is not None else []
+            if upheld(case, answers):
+                continue
             disputed.append(case)
             why[case["call"]] = (
                 f"{len(wrong)} samples that pass every documented example all return "
                 f"{wrong[0]}" if len(wrong) >= 2 else
                 f"unconfirmed: the only code that passes every documented example returns "
-                f"{wrong[0]}; no second sample could confirm either value")
+                f"{wrong[0]}; no second sample could confirm either value") + _asked(
+                case, answers)
             events.append({"call": case["call"], "expected": case["expected"], "got": wrong,
                            "why": why[case["call"]]})
     return {**acc, "disputed": disputed, "why": why}, events
+
+
+def _asked(case: dict[str, Any], answers: list[str]) -> str:
+    if not answers:
+        return ""
+    return (f"; asked the call again, the Test Engineer answered {answers[-1] or 'nothing'}, "
+            f"not {case['expected']}")
 
 
 def _outcome(got: str) -> str:
