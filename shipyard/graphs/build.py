@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,7 +144,7 @@ def _green(c: Candidate) -> bool:
 
 
 def _next(i: int, previous: Candidate | None, acc: dict[str, Any], rnd: int = 0,
-          upheld: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset()
+          upheld: AbstractSet[tuple[str, str]] = frozenset()
           ) -> tuple[float, bool, bool]:
     """(temperature, informed?, plain?) of attempt i. After a candidate that passes every
     documented example but fails a proposed case, the next attempt is a fresh sample: a
@@ -352,14 +353,14 @@ def _behaviour(n: Nodes, s: FeatureState, c: Candidate, acc: dict[str, Any],
     return None if probe.error else tuple(r.got for r in probe.results)
 
 
-def _fails_upheld(c: Candidate, upheld: set[tuple[str, str]] | frozenset[tuple[str, str]]
+def _fails_upheld(c: Candidate, upheld: AbstractSet[tuple[str, str]]
                   ) -> bool:
     return c.probe is not None and any((r.call, r.expected) in upheld
                                        for r in c.probe.failures)
 
 
 def _case_feedback(probe: Probe | None,
-                   upheld: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset()
+                   upheld: AbstractSet[tuple[str, str]] = frozenset()
                    ) -> list[str]:
     if probe is None:
         return []
