@@ -305,6 +305,19 @@ def test_a_second_opinion_that_cannot_be_had_leaves_the_dispute_to_the_samples(
     assert [d["call"] for d in _events(repo, "acceptance_case_disputed")] == ["multiply(3, 4)"]
 
 
+def test_asking_that_fails_midway_says_so_instead_of_quoting_an_agreeing_answer(
+        make_repo, cli, replies):
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "13"}]}]
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
+    replies["test.answer"] = [{"expected": "13"}, {"error": {"status": 400, "message": "x"}}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert d["why"].endswith("the Test Engineer gave 13 in 1 answer(s) before asking failed")
+
+
 def test_answers_compare_as_values_not_as_text():
     from shipyard.graphs.reask import same_value
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .acceptance import AUTHORITATIVE
-from .reask import Reask, upheld
+from .reask import Reask, differing, upheld
 
 if TYPE_CHECKING:
     from .build import Candidate
@@ -159,7 +159,11 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
 def _asked(case: dict[str, Any], answers: list[str]) -> str:
     if not answers:
         return ""
-    return (f"; asked the call again, the Test Engineer answered {answers[-1] or 'nothing'}, "
+    other = differing(case, answers)
+    if other is None:  # the model failed before every answer was in (the ledger says why)
+        return (f"; asked the call again, the Test Engineer gave {case['expected']} in "
+                f"{len(answers)} answer(s) before asking failed")
+    return (f"; asked the call again, the Test Engineer answered {other or 'nothing'}, "
             f"not {case['expected']}")
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["ANSWERS", "Asker", "Reask", "same_value", "upheld"]
+__all__ = ["ANSWERS", "Asker", "Reask", "differing", "same_value", "upheld"]
 
 ANSWERS = 5
 _TEMPERATURE = 0.8
@@ -49,7 +49,12 @@ class Asker:
     def __init__(self, n: Nodes, s: FeatureState, gw: Any, stub: tuple[str, str] | None):
         self._n, self._s, self._gw, self._stub = n, s, gw, stub
         self._asked: dict[tuple[str, str], list[str]] = {}
-        self.upheld: set[tuple[str, str]] = set()
+
+    @property
+    def upheld(self) -> set[tuple[str, str]]:
+        """The (call, expected) of every case its answers upheld."""
+        return {key for key, answers in self._asked.items()
+                if upheld({"expected": key[1]}, answers)}
 
     def __call__(self, case: dict[str, Any]) -> list[str]:
         key = (case["call"], case["expected"])
@@ -58,11 +63,9 @@ class Asker:
         if key not in self._asked:
             answers, error = _answers(self._gw, self._s["feature"], self._stub, case)
             self._asked[key] = answers
-            if upheld(case, answers):
-                self.upheld.add(key)
             self._n.env.ledger.event(self._s["run_id"], "acceptance_case_reasked", gate="G5",
                                      call=case["call"], expected=case["expected"],
-                                     answers=answers, upheld=key in self.upheld,
+                                     answers=answers, upheld=upheld(case, answers),
                                      **({"error": error} if error else {}))
         return self._asked[key]
 
@@ -74,7 +77,7 @@ def _answers(gw: Any, feature: str, stub: tuple[str, str], case: dict[str, Any]
     the rule without it (the model's error is in the ledger)."""
     path, code = stub
     out: list[str] = []
-    while len(out) < ANSWERS and all(same_value(a, case["expected"]) for a in out):
+    while len(out) < ANSWERS and differing(case, out) is None:
         try:
             out.append(test_engineer.ANSWER.run(
                 gw, gate="G5", temperature=_TEMPERATURE, max_tokens=96, feature=feature,
@@ -87,7 +90,12 @@ def _answers(gw: Any, feature: str, stub: tuple[str, str], case: dict[str, Any]
 
 
 def upheld(case: dict[str, Any], answers: list[str]) -> bool:
-    return len(answers) == ANSWERS and all(same_value(a, case["expected"]) for a in answers)
+    return len(answers) == ANSWERS and differing(case, answers) is None
+
+
+def differing(case: dict[str, Any], answers: list[str]) -> str | None:
+    """The first answer that is not the case's value; None when every one is."""
+    return next((a for a in answers if not same_value(a, case["expected"])), None)
 
 
 def same_value(a: str, b: str) -> bool:
