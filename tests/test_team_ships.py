@@ -637,7 +637,29 @@ def test_with_no_second_sample_in_the_wait_a_confirmed_candidate_is_taken_alone(
     r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     assert [a["passed"] for a in _events(repo, "inner_attempt")] == [True, False, False]
-    assert _events(repo, "candidate_alone") == [{"attempt": 0, "corroborated": True}]
+    assert _events(repo, "candidate_alone") == [
+        {"attempt": 0, "corroborated": True, "temperature": 0.0, "taken": True}]
+
+
+def test_a_sample_that_alone_passes_the_examples_is_not_merged(make_repo, cli, replies):
+    # HumanEval 91 (2026-12-03): of ten attempts one, a sample at temperature 1.0, passed the
+    # documented examples; taken alone, it was wrong elsewhere. Greedy answers alone were
+    # right 3 times in 4, lone samples 2 in 4: a lone sample is not taken
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    replies["implementer.implement"] = [{"raw": broken}, {"raw": broken},
+                                        {"raw": MULTIPLY_EDIT}, {"raw": broken}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert r["status"] == "failed", r
+    passed = [a["attempt"] for a in _events(repo, "inner_attempt") if a["passed"]]
+    assert passed == [2]
+    assert _events(repo, "candidate_alone") == [
+        {"attempt": 2, "corroborated": False, "temperature": 0.8, "taken": False}]
+    [decision] = _events(repo, "g5_decision")
+    assert "a sample at temperature 0.8" in decision["reasons"][0]
+    assert "no second sample agreed" in r["reason"]
+    assert git(repo, "log", "--oneline", "main").count("\n") == 1   # nothing merged
 
 
 def test_samples_that_never_agree_leave_the_change_unmerged(make_repo, cli, replies):

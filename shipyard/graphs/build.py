@@ -29,7 +29,7 @@ from ..agents.edits import EditError, apply_edits, parse_blocks
 from . import skeleton
 from .acceptance import AUTHORITATIVE
 from .context import defined_in_repo, defs, existing, is_test, named, planned_files
-from .disputes import corroborated, settle
+from .disputes import corroborated, settle, unconfirmed
 from .hints import hint
 from .lint import expand_star_imports, fix_and_lint, import_stdlib
 from .reask import Asker
@@ -75,6 +75,7 @@ class Candidate:
     files: dict[str, str]
     probe: Probe | None = None
     problems: list[str] = field(default_factory=list)
+    temperature: float = 0.0  # 0: the model's most likely answer, not a sample
 
     def authoritative_ok(self) -> bool:
         return self.probe is not None and self.probe.error is None and all(
@@ -119,6 +120,7 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
                 temperature, informed, plain = _EXTRAS[i - attempts], False, i == attempts
             cand = _attempt(n, s, gw, i, temperature, feedback if informed else [], files,
                             acc, scratch, skel, plain=plain)
+            cand.temperature = temperature
             candidates.append(cand)
             _record(n, s, rnd, cand, temperature)
             if green_at is None and _green(cand):
@@ -132,6 +134,8 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
         if done := settle(n, s, acc, candidates, behaviour=behaviour, last=True, reask=reask):
             return done
         best = max(candidates, key=Candidate.score)
+        if lone := unconfirmed(candidates):
+            return None, [lone], acc
         return None, best.problems or _case_feedback(best.probe), acc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
