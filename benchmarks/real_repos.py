@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -131,8 +132,11 @@ def bench_repo(spec: Repo, n: int, mirror: Path, work: Path, python: str | None 
         row.ratios.append(row.warm[-1] / row.bare[-1])
         summary = tests_result(report).summary
         row.reused.append(", reused)" in summary)
-        row.timings.append(f"{sha[:8]} tests {row.warm[-1]:.1f} s, bare {row.bare[-1]:.1f} s, "
-                           f"env {'reused' if row.reused[-1] else 'created'}: {summary[:70]}")
+        wheel = re.search(r"wheel (built|patched|reused)", summary)
+        row.timings.append(f"{sha[:8]} tests {row.warm[-1]:.2f} s, bare {row.bare[-1]:.2f} s, "
+                           f"env {'reused' if row.reused[-1] else 'created'}, wheel "
+                           f"{wheel[1] if wheel else 'none'}"
+                           f"{', unmeasured (CI/docs only)' if 'coverage as at base' in summary else ''}")
         row.commits += 1
         for c in report.checks:
             if c.blocks:

@@ -79,3 +79,25 @@ def test_required_sandbox_without_bwrap_is_an_error_not_a_pass(make_repo, cli, m
         result = json.loads(out.splitlines()[-1])
     assert result["status"] == "failed"
     assert "bubblewrap" in result["reason"]
+
+
+def test_the_file_masking_credentials_is_one_per_user_not_one_left_per_run(
+        tmp_path, monkeypatch):
+    # every process used to leave its own /tmp/shipyard-empty-XXXX behind
+    import tempfile
+
+    from shipyard.runtime import sandbox
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(sandbox, "_EMPTY", [])
+    first = sandbox._empty_file()
+    monkeypatch.setattr(sandbox, "_EMPTY", [])   # as a new process finds it
+    assert sandbox._empty_file() == first and list(tmp_path.iterdir()) == [first]
+    assert first.stat().st_size == 0 and not first.stat().st_mode & 0o222
+
+    # one that is no longer empty and read-only is not mounted over anything
+    first.chmod(0o644)
+    first.write_text("token=abc\n")
+    monkeypatch.setattr(sandbox, "_EMPTY", [])
+    private = sandbox._empty_file()
+    assert private != first and private.stat().st_size == 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -105,13 +106,31 @@ _EMPTY: list[Path] = []
 
 def _empty_file() -> Path:
     """An empty read-only file to mount over credential files (a bound /dev/null is
-    unreadable inside the sandbox's nodev mounts); made again if /tmp was cleaned."""
-    if not _EMPTY or not _EMPTY[0].is_file() or _EMPTY[0].stat().st_size:
-        fd, name = tempfile.mkstemp(prefix="shipyard-empty-")
-        os.close(fd)
-        os.chmod(name, 0o444)
-        _EMPTY[:] = [Path(name)]
+    unreadable inside the sandbox's nodev mounts); made again if /tmp was cleaned. One
+    per user, kept (a file per process was left behind by every run): used only when it
+    is still a regular, empty, read-only file of ours, else a private one is made."""
+    if not _EMPTY or not _fit(_EMPTY[0]):
+        shared = Path(tempfile.gettempdir()) / f"shipyard-empty-{os.getuid()}"
+        try:
+            os.close(os.open(shared, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o444))
+        except OSError:  # there already: another process of ours made it, or not
+            pass
+        if not _fit(shared):  # someone else's, a link, or written to: a private one
+            fd, name = tempfile.mkstemp(prefix="shipyard-empty-")
+            os.close(fd)
+            os.chmod(name, 0o444)
+            shared = Path(name)
+        _EMPTY[:] = [shared]
     return _EMPTY[0]
+
+
+def _fit(path: Path) -> bool:
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and st.st_size == 0 \
+        and not st.st_mode & 0o222
 
 
 def _existing_dirs(paths: Iterable[Path]) -> list[Path]:

@@ -141,13 +141,15 @@ def test_a_coverage_minimum_alone_still_measures(history, measured):
 def test_only_ci_files_and_documentation_no_test_reads_count_as_unseen():
     from shipyard.runtime.checks._focus import inert
 
-    unseen = [("M", ".github/workflows/ci.yml"), ("A", "docs/usage.rst"), ("M", "README.md")]
-    assert inert(unseen, doctests=False)
+    unseen = [("M", ".github/workflows/ci.yml"), ("A", "docs/usage.rst"), ("M", "README.md"),
+              ("M", "documentation/index.rst"), ("M", "doc/api.md"), ("M", "CHANGES")]
+    assert inert(unseen, doctests=False)   # six keeps its docs in documentation/ and CHANGES
     assert not inert([("M", "README.md")], doctests=True)   # a doctest option may read it
     for seen in ("app.py", "src/pkg/a.py", "tests/test_a.py", "conftest.py", "pyproject.toml",
                  "requirements.txt", "docs/requirements.txt", "src/pkg/words.txt",
                  "test_usage.txt", "docs/conftest.py", "docs/test_usage.py",
-                 ".github/scripts/check.py"):
+                 ".github/scripts/check.py", "documentation/conf.py", "pkg/CHANGES",
+                 "Makefile"):
         assert not inert([*unseen, ("M", seen)], doctests=False), seen
     assert not inert([], doctests=False)
 

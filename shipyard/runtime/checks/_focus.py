@@ -19,10 +19,17 @@ import fnmatch
 import re
 from pathlib import Path
 
-__all__ = ["inert", "runs_doctests"]
+__all__ = ["DOC_DIRS", "inert", "runs_doctests"]
+
+# Documentation folders: the names setuptools' own package discovery leaves out (its
+# FlatLayoutPackageFinder excludes doc, docs and documentation); other backends include
+# only the packages they are given. six keeps its documentation in `documentation/`.
+DOC_DIRS = ("docs/", "doc/", "documentation/")
 
 _REQUIREMENTS = re.compile(r"(^|/)requirements[^/]*\.txt$|^requirements/")
 _DOCS = (".md", ".rst", ".txt")
+# top-level documents conventionally written without an extension (six's CHANGES)
+_DOC_NAMES = frozenset({"authors", "changes", "changelog", "contributors", "history", "news"})
 _CONFIG = ("pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "conftest.py",
            "tests/conftest.py")
 
@@ -55,8 +62,9 @@ def inert(changed: list[tuple[str, str]], *, doctests: bool) -> bool:
 
 
 def _is_doc(path: str) -> bool:
-    """Documentation outside every package: docs/, or a top-level text file (not one pytest
-    collects by default as a doctest: `test*.txt`)."""
+    """Documentation outside every package: docs/ (DOC_DIRS), or a top-level text file (not
+    one pytest collects by default as a doctest: `test*.txt`)."""
     if _REQUIREMENTS.search(path) or fnmatch.fnmatch(path.rsplit("/", 1)[-1], "test*.txt"):
         return False
-    return path.startswith("docs/") or ("/" not in path and path.endswith(_DOCS))
+    return path.startswith(DOC_DIRS) or ("/" not in path and (
+        path.endswith(_DOCS) or path.lower() in _DOC_NAMES))

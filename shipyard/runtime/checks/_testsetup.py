@@ -28,6 +28,7 @@ from packaging.version import InvalidVersion, Version
 from ..proc import run as run_proc
 from ..proc import scrubbed_env
 from . import _wheels as wheels
+from ._bytecode import precompile
 from ._declared import Declarations
 from ._nox import read_noxfile
 from ._testenv import Env, find_uv, install_wheel, layered_venv, pretend_version_env
@@ -117,9 +118,12 @@ def setup_tree(ctx: CheckContext, env: Env, decl: Declarations, tree: Path, out:
         wheels.remember(ctx.repo, sha, env, version, wheel, tree)
     site = out / "site"
     tops, dropped = install_wheel(wheel, site)
+    reused, compiled = precompile(env.python, env.versions.get("python", ""), site,
+                                  ctx.policy.timeout_s)
     layout = {t: loc for t in tops if (loc := _location(tree, t)) is not None}
     kept = [t for t in layout if not _remove_sources(tree / layout[t])]
-    details.update(wheel=wheel.name, wheel_from=how, not_installed_tool_names=dropped)
+    details.update(wheel=wheel.name, wheel_from=how, not_installed_tool_names=dropped,
+                   bytecode={"reused": reused, "compiled": compiled})
     # the tree after the wheel: helpers outside the package stay importable
     python = layered_venv(env, [site, tree], out / "venv")
     return replace(plain, python=python, site=site, layout=layout,

@@ -26,13 +26,14 @@ import threading
 import zipfile
 from pathlib import Path
 
+from ._focus import DOC_DIRS
 from ._testenv import Env, envs_dir
 from ._util import changed_paths, git
 
 __all__ = ["remember", "reuse"]
 
 _VERSION = 1
-_OUTSIDE = ("tests/", "test/", "testing/", ".github/", "docs/")  # read by no build backend
+_OUTSIDE = ("tests/", "test/", "testing/", ".github/", *DOC_DIRS)  # read by no build backend
 
 
 def reuse(repo: Path, sha: str, base: str | None, tree: Path, env: Env, version: str,

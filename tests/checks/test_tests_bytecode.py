@@ -1,0 +1,89 @@
+"""The package under test is compiled once per content, outside the sandbox, and what runs
+is always what its source says."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shipyard.runtime.checks import _bytecode
+from shipyard.runtime.checks._bytecode import precompile
+
+PY, VERSION = Path(sys.executable), platform.python_version()
+RAISES = "def where():\n    raise RuntimeError('here')\n"
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHIPYARD_ENVS_DIR", str(tmp_path / "envs"))
+
+
+def _site(root: Path, body: str) -> Path:
+    """An unpacked wheel as a check lays it out: a package, a test inside it, its metadata."""
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text(body)
+    (root / "pkg" / "test_inside.py").write_text("def test_x():\n    assert True\n")
+    (root / "pkg-1.0.dist-info").mkdir()
+    (root / "pkg-1.0.dist-info" / "METADATA").write_text("Name: pkg\n")
+    return root
+
+
+def _run(site: Path, code: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run([str(PY), "-v", "-c", code], env=env, capture_output=True, text=True,
+                          check=False)
+
+
+def test_a_module_compiled_for_one_check_is_reused_by_the_next_where_it_now_lies(tmp_path):
+    first = _site(tmp_path / "check1" / "site", RAISES)
+    assert precompile(PY, VERSION, first, 60) == (0, 1)   # the test file is pytest's to rewrite
+    assert not list((first / "pkg" / "__pycache__").glob("test_inside.*"))
+
+    second = _site(tmp_path / "check2" / "site", RAISES)
+    assert precompile(PY, VERSION, second, 60) == (1, 0)
+    [pyc] = (second / "pkg" / "__pycache__").glob("__init__.*.pyc")
+    assert pyc.read_bytes()[4:8] == b"\x03\x00\x00\x00"   # checked-hash: the source is verified
+    run = _run(second, "import pkg; pkg.where()")
+    assert f"code object from '{pyc}'" in run.stderr       # loaded, not compiled again
+    assert f'File "{second / "pkg" / "__init__.py"}"' in run.stderr   # and named where it lies
+
+
+def test_a_changed_module_runs_its_new_code_never_the_bytecode_of_the_old(tmp_path):
+    precompile(PY, VERSION, _site(tmp_path / "check1" / "site", RAISES), 60)
+    changed = _site(tmp_path / "check2" / "site", "def where():\n    return 'new'\n")
+    assert precompile(PY, VERSION, changed, 60) == (0, 1)
+    assert _run(changed, "import pkg; print(pkg.where())").stdout.strip() == "new"
+
+    # a test that edits an installed module after the check compiled it: Python sees the
+    # source no longer matches its pyc's hash and compiles the edit
+    (changed / "pkg" / "__init__.py").write_text("def where():\n    return 'edited'\n")
+    assert _run(changed, "import pkg; print(pkg.where())").stdout.strip() == "edited"
+
+
+def test_a_module_that_does_not_compile_is_left_for_the_tests_to_report(tmp_path):
+    site = _site(tmp_path / "site", "def broken(:\n")
+    precompile(PY, VERSION, site, 60)                     # no exception, no pyc
+    assert not list((site / "pkg" / "__pycache__").glob("__init__.*.pyc"))
+    assert "SyntaxError" in _run(site, "import pkg").stderr
+
+
+def test_past_the_budget_new_source_is_left_to_the_run(tmp_path, monkeypatch):
+    # a first check of a large package must not compile modules its tests never import
+    monkeypatch.setattr(_bytecode, "FRESH_BYTES", 10)
+    site = _site(tmp_path / "site", RAISES)
+    assert precompile(PY, VERSION, site, 60) == (0, 0)
+    assert _run(site, "import pkg; print('ok')").stdout.strip() == "ok"
+
+
+def test_a_cache_that_cannot_be_written_costs_time_not_a_verdict(tmp_path, monkeypatch):
+    blocked = tmp_path / "ro"
+    blocked.write_text("a file where the cache folder would go\n")
+    monkeypatch.setenv("SHIPYARD_ENVS_DIR", str(blocked / "envs"))
+    site = _site(tmp_path / "site", RAISES)
+    assert precompile(PY, VERSION, site, 60) == (0, 0)
+    assert "RuntimeError: here" in _run(site, "import pkg; pkg.where()").stderr
