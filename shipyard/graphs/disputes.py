@@ -124,10 +124,10 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
 def unconfirmed(candidates: list[Candidate]) -> str | None:
     """Why the attempts end with nothing taken although a sample passed every documented
     example: no second sample agreed with it (graphs/build.py), for the human to read."""
-    lone = [c for c in voters(candidates) if c.temperature != 0.0]
-    if not lone or len(voters(candidates)) != 1:
+    votes = voters(candidates)
+    if len(votes) != 1 or votes[0].temperature == 0.0:
         return None
-    c = lone[0]
+    c = votes[0]
     return (f"attempt {c.attempt + 1}, a sample at temperature {c.temperature:g}, passed every "
             f"documented example, but no second sample agreed with it and a lone sample is not "
             f"taken (it is as often luck as right): revise the request with more examples, or "

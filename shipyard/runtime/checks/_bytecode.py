@@ -25,6 +25,7 @@ from pathlib import Path
 from ..proc import run as run_proc
 from ..proc import scrubbed_env
 from ._testenv import envs_dir
+from ._util import pytest_rewrites
 
 __all__ = ["precompile"]
 
@@ -115,9 +116,6 @@ def _modules(root: Path) -> list[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.endswith(
             (".dist-info", ".egg-info")) and not d.startswith(".")]
-        out += [Path(dirpath, f) for f in filenames if f.endswith(".py") and not _is_test(f)]
+        out += [Path(dirpath, f) for f in filenames
+                if f.endswith(".py") and not pytest_rewrites(f)]
     return sorted(out)
-
-
-def _is_test(name: str) -> bool:
-    return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")

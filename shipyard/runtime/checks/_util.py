@@ -33,6 +33,7 @@ __all__ = [
     "extract_tree",
     "finish",
     "git",
+    "pytest_rewrites",
     "read_at",
     "read_base",
     "read_head",
@@ -68,6 +69,13 @@ def concurrently(ctx: CheckContext, *calls: Callable[[], T]) -> list[T]:
         return [c() for c in calls]
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return [f.result() for f in [pool.submit(c) for c in calls]]
+
+
+def pytest_rewrites(name: str) -> bool:
+    """Whether pytest imports the file `name` through its assertion rewriter (by default
+    conftest.py, test_*.py and *_test.py), into pycs of its own."""
+    return name == "conftest.py" or (name.endswith(".py") and (
+        name.startswith("test_") or name.endswith("_test.py")))
 
 
 def tracked_files(repo: Path, sha: str) -> list[str]:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ._focus import DOC_DIRS
 from ._testenv import Env, envs_dir
-from ._util import changed_paths, git
+from ._util import changed_paths, git, pytest_rewrites
 
 __all__ = ["remember", "reuse"]
 
@@ -123,9 +123,7 @@ def _replacements(repo: Path, base: str, head: str,
 
 def _outside(path: str) -> bool:
     """A file no build reads: tests, CI, docs (outside every package directory)."""
-    name = path.rsplit("/", 1)[-1]
-    return path.startswith(_OUTSIDE) or name == "conftest.py" or (
-        name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")))
+    return path.startswith(_OUTSIDE) or pytest_rewrites(path.rsplit("/", 1)[-1])
 
 
 def _patch(src: Path, dest: Path, new: dict[str, bytes]) -> None:
