@@ -662,6 +662,20 @@ def test_a_sample_that_alone_passes_the_examples_is_not_merged(make_repo, cli, r
     assert git(repo, "log", "--oneline", "main").count("\n") == 1   # nothing merged
 
 
+def test_a_lone_sample_a_proposed_case_confirms_is_refused_once_not_at_every_attempt(
+        make_repo, cli, replies):
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 1)", "expected": "3"}]}]
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    replies["implementer.implement"] = [{"raw": broken}, {"raw": broken},
+                                        {"raw": MULTIPLY_EDIT}, {"raw": broken}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert r["status"] == "failed", r
+    assert _events(repo, "candidate_alone") == [
+        {"attempt": 2, "corroborated": True, "temperature": 0.8, "taken": False}]
+
+
 def test_samples_that_never_agree_leave_the_change_unmerged(make_repo, cli, replies):
     replies["test.plan"] = [{"strategy": "examples", "cases": []}]
     replies["implementer.implement"] = [

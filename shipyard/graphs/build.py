@@ -75,7 +75,12 @@ class Candidate:
     files: dict[str, str]
     probe: Probe | None = None
     problems: list[str] = field(default_factory=list)
-    temperature: float = 0.0  # 0: the model's most likely answer, not a sample
+    temperature: float = 0.0
+
+    @property
+    def greedy(self) -> bool:
+        """The model's most likely answer (temperature 0), not a sample."""
+        return self.temperature == 0.0
 
     def authoritative_ok(self) -> bool:
         return self.probe is not None and self.probe.error is None and all(

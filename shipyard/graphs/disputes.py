@@ -89,13 +89,15 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
     documented examples. A lone sample is as often luck as right, and a wrong merge costs
     more than a blocked change the human can run again (issue 7: never wrong ones)."""
     def alone(c: Candidate) -> Candidate | None:
-        if not (last or (waited and corroborated(c))):
+        # a sample is never taken alone: while waiting it is simply not taken (and not
+        # recorded again at every later attempt); once the attempts are spent, the refusal
+        # is recorded once
+        if not (last or (waited and corroborated(c) and c.greedy)):
             return None
-        taken = c.temperature == 0.0
         n.env.ledger.event(s["run_id"], "candidate_alone", gate="G5", attempt=c.attempt,
                            corroborated=corroborated(c), temperature=c.temperature,
-                           taken=taken)
-        return c if taken else None
+                           taken=c.greedy)
+        return c if c.greedy else None
 
     if len(live) == 1:
         return alone(live[0])
@@ -125,7 +127,7 @@ def unconfirmed(candidates: list[Candidate]) -> str | None:
     """Why the attempts end with nothing taken although a sample passed every documented
     example: no second sample agreed with it (graphs/build.py), for the human to read."""
     votes = voters(candidates)
-    if len(votes) != 1 or votes[0].temperature == 0.0:
+    if len(votes) != 1 or votes[0].greedy:
         return None
     c = votes[0]
     return (f"attempt {c.attempt + 1}, a sample at temperature {c.temperature:g}, passed every "
