@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import CALC_CORE, MULTIPLY_EDIT, git
 
 from shipyard.agents.edits import EditError, apply_edits, parse_blocks
-from shipyard.agents.examples import extract_examples
+from shipyard.agents.examples import Example, extract_examples, renamed
 from shipyard.graphs.review import ground_review, parse_diff
 
 
@@ -802,3 +802,29 @@ def test_a_proposed_copy_of_a_documented_example_is_no_confirmation(make_repo, c
     calls = [c["call"] for c in _events(repo, "acceptance_cases")[0]["cases"]]
     assert calls == ["multiply(2, 3)"]                        # one case, the documented one
     assert len(_events(repo, "inner_attempt")) == 2           # a second sample had to agree
+
+
+def test_a_docstring_example_calling_the_function_by_its_old_name_is_the_functions():
+    # HumanEval 81: `numerical_letter_grade`'s docstring shows `grade_equation([4.0, 3]) ==>`
+    doc = "Grades.\n    Example:\n    grade_equation([4.0, 3]) ==> ['A+', 'B']\n"
+    assert extract_examples(renamed(doc, "numerical_letter_grade", set()),
+                            {"numerical_letter_grade"}, source="docstring") == [
+        Example(call="numerical_letter_grade([4.0, 3])", expected="['A+', 'B']",
+                source="docstring")]
+    # a helper the repository defines is another function, not an old name
+    assert renamed(doc, "numerical_letter_grade", {"grade_equation"}) == doc
+
+
+def test_an_old_names_example_of_another_arity_is_not_a_case(make_repo, cli, replies):
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
+    repo = make_repo(human=["G6"])
+    (repo / "calc" / "core.py").write_text(
+        CALC_CORE + '\n\ndef multiply(a: int, b: int) -> int:\n    """Return a * b.\n\n'
+        '    times(2, 3) ==> 6\n    times(2) ==> 2\n    """\n    raise NotImplementedError\n')
+    git(repo, "commit", "-qam", "multiply stub")
+    r = _start(cli, repo, "Implement multiply(a, b) in calc/core.py as its docstring says")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    cases = _events(repo, "acceptance_cases")[0]["cases"]
+    assert [(c["call"], c["source"]) for c in cases if c["source"] == "docstring"] == [
+        ("multiply(2, 3)", "docstring")]
+

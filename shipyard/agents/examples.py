@@ -17,9 +17,10 @@ import io
 import re
 import tokenize
 from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-__all__ = ["Example", "canonical", "extract_examples", "module_of", "render_tests"]
+__all__ = ["Example", "canonical", "extract_examples", "module_of", "renamed", "render_tests"]
 
 # `call(...)  SEP  expected` on one line, where SEP is one of the ways docs write "gives"
 # (`f(15)   # returns "db1111db"` too).
@@ -68,6 +69,22 @@ def extract_examples(text: str, names: Iterable[str], *, source: str,
                                    *_input_output(lines, name, args[0])]:
                 _keep(out, call, expected, wanted, source)
     return list(dict.fromkeys(out))
+
+
+def renamed(doc: str, name: str, defined: AbstractSet[str]) -> str:
+    """`doc` with its examples calling `name` where they call it by a name nothing in the
+    repository defines, as a docstring keeps after a rename (HumanEval 81 documents
+    `numerical_letter_grade` with `grade_equation([4.0, 3]) ==> ['A+', 'B']`). Only when
+    the doc has no example of `name` itself and one other name alone has examples; `doc`
+    as it is otherwise."""
+    if extract_examples(doc, {name}, source="docstring"):
+        return doc
+    called = set(re.findall(r"(?<![\w.])([A-Za-z_]\w*)\s*\(", doc))
+    others = [other for other in sorted(called - set(defined) - _BUILTINS - {name})
+              if extract_examples(doc, {other}, source="docstring")]
+    if len(others) != 1:
+        return doc
+    return re.sub(rf"(?<![\w.]){re.escape(others[0])}(?=\s*\()", name, doc)
 
 
 def _continued(line: str, following: list[str]) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..agents import test_engineer
-from ..agents.examples import Example, canonical, extract_examples, module_of, render_tests
+from ..agents.examples import Example, canonical, extract_examples, module_of, renamed, render_tests
 from ..errors import ModelOutputInvalid
 from .context import NOT_TARGETS, defs, is_test, planned_files, targets
 from .lint import ruff_stdin
@@ -38,6 +38,7 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     malformed JSON should not end a run whose request already says what is right. With no
     documented example either, the error stands."""
     invalid: ModelOutputInvalid | None = None
+    named = targets(s["feature"])
     try:
         plan = _test_plan(n, s, files)
     except ModelOutputInvalid as exc:
@@ -48,20 +49,13 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     split = [_split_case(c["call"], c["expected"]) for c in plan.get("cases", [])]
     # The functions the request names; only when it names none, those the Test Engineer's
     # cases call (a 0.5B model otherwise writes cases for whatever functions it was shown).
-    names = targets(s["feature"]) or {m.group(1) for call, _ in split
-                                      if (m := re.match(r"\s*([A-Za-z_]\w*)\s*\(", call))
-                                      and m.group(1) not in NOT_TARGETS}
+    names = named or {m.group(1) for call, _ in split
+                      if (m := re.match(r"\s*([A-Za-z_]\w*)\s*\(", call))
+                      and m.group(1) not in NOT_TARGETS}
     if len(names) == 1:
         split = [(_as_call(call, next(iter(names))), expected) for call, expected in split]
     imports = _imports(s, files, names)
-    cases: list[Example] = []
-    for path, text in files.items():
-        if path.endswith(".py") and not is_test(path):
-            for name, (doc, params) in _docstrings(text).items():
-                if name in imports:
-                    cases += extract_examples(doc, {name}, source="docstring",
-                                              params={name: params})
-    cases += extract_examples(s["feature"], set(imports), source="request")
+    cases = _documented(s, files, imports)
     # the same call however it is quoted or spaced: `f('a')` is the docstring's `f("a")`,
     # and a copy of a documented example must not count as the Test Engineer's confirmation
     known = {canonical(c.call) for c in cases}
@@ -94,6 +88,27 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
             "imports": {k: v for k, v in imports.items() if k in used},
             "cases": [{"call": c.call, "expected": c.expected, "source": c.source}
                       for c in cases], "disputed": []}
+
+
+def _documented(s: FeatureState, files: dict[str, str], imports: dict[str, str]
+                ) -> list[Example]:
+    """The examples of the functions in `imports` that the docstrings and the request
+    show. A docstring's examples that call its function by a name nothing defines (one it
+    had before a rename) count as the function's when the arguments fit its signature."""
+    defined = set().union(*(defs(t) for p, t in files.items() if p.endswith(".py")))
+    signatures = _signatures(files, set(imports))
+    cases: list[Example] = []
+    for path, text in files.items():
+        if path.endswith(".py") and not is_test(path):
+            for name, (doc, params) in _docstrings(text).items():
+                if name in imports:
+                    alias = renamed(doc, name, defined)
+                    found = extract_examples(alias, {name}, source="docstring",
+                                             params={name: params})
+                    cases += found if alias == doc else [e for e in found
+                                                         if fits(e.call, signatures)]
+    cases += extract_examples(s["feature"], set(imports), source="request")
+    return cases
 
 
 def _as_literal(expected: str) -> str:
