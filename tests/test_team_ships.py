@@ -828,3 +828,32 @@ def test_an_old_names_example_of_another_arity_is_not_a_case(make_repo, cli, rep
     assert [(c["call"], c["source"]) for c in cases if c["source"] == "docstring"] == [
         ("multiply(2, 3)", "docstring")]
 
+
+
+def test_a_number_proposed_where_every_documented_result_is_a_string_is_that_string(
+        make_repo, cli, replies):
+    # HumanEval 84: `"expected": "1"` for solve(1), whose examples return "1", "110", "1100",
+    # read as the int 1; asked again five times it was upheld against every correct sample
+    replies["test.plan"] = [{"strategy": "s", "cases": [
+        {"call": "to_binary(1)", "expected": "1"}, {"call": "to_binary(4)", "expected": "4"}]}]
+    replies["implementer.implement"] = [{"raw": 'FILE: calc/core.py\n```python\n'
+                                                'def to_binary(n: int) -> str:\n'
+                                                '    """Binary digits."""\n'
+                                                '    return bin(n)[2:]\n```\n'}]
+    replies["test.answer"] = [{"expected": "100"}]
+    repo = make_repo(human=["G6"])
+    (repo / "calc" / "core.py").write_text(
+        CALC_CORE + '\n\ndef to_binary(n: int) -> str:\n    """Binary digits.\n\n'
+        '    to_binary(2) == "10"\n    to_binary(3) == "11"\n    """\n'
+        '    raise NotImplementedError\n')
+    git(repo, "commit", "-qam", "to_binary stub")
+    r = _start(cli, repo, "Implement to_binary(n) in calc/core.py as its docstring says")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    proposed = [(c["call"], c["expected"]) for c in _events(repo, "acceptance_cases")[0]["cases"]
+                if c["source"] == "proposed"]
+    assert proposed == [("to_binary(1)", "'1'"), ("to_binary(4)", "'4'")]
+    # the wrong one, disputed, is asked again, and the answer too is read as a string
+    [asked] = _events(repo, "acceptance_case_reasked")
+    assert (asked["call"], asked["answers"]) == ("to_binary(4)", ["'100'"])
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert d["call"] == "to_binary(4)"

@@ -60,9 +60,11 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     # and a copy of a documented example must not count as the Test Engineer's confirmation
     known = {canonical(c.call) for c in cases}
     signatures = _signatures(files, set(imports))
+    strings = returns_strings(cases)
     unfit: list[str] = []
     for call, expected in split:
-        for p in extract_examples(f">>> {call}\n{_as_literal(expected)}", set(imports),
+        literal = spelled(_as_literal(expected)) if strings else _as_literal(expected)
+        for p in extract_examples(f">>> {call}\n{literal}", set(imports),
                                   source="proposed"):
             if not fits(p.call, signatures):
                 unfit.append(p.call)
@@ -87,7 +89,32 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     return {"path": _test_path(n, s, used), "plan": plan,
             "imports": {k: v for k, v in imports.items() if k in used},
             "cases": [{"call": c.call, "expected": c.expected, "source": c.source}
-                      for c in cases], "disputed": []}
+                      for c in cases], "disputed": [], "returns_strings": strings}
+
+
+def returns_strings(cases: list[Example]) -> bool:
+    """Whether the documented examples, two or more, all return strings."""
+    documented = [c for c in cases if c.source in AUTHORITATIVE]
+    return len(documented) >= 2 and all(isinstance(_literal(c.expected), str)
+                                        for c in documented)
+
+
+def spelled(expected: str) -> str:
+    """A number the Test Engineer gives where every documented result is a string, as the
+    string it spells: JSON's `"expected": "1"` for HumanEval 84's `solve(1)`, whose
+    examples return "1", "110", "1100", reads as the int 1, and the case, asked again,
+    was upheld against every correct candidate. Anything else is left as it is."""
+    value = _literal(expected)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(expected.strip())
+    return expected
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
 
 
 def _documented(s: FeatureState, files: dict[str, str], imports: dict[str, str]

@@ -105,7 +105,8 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
     skel = _skeleton(n, s, files)
     files = {**files, **skel.files}
     scratch = Path(tempfile.mkdtemp(prefix="shipyard-inner-"))
-    reask = Asker(n, s, gw, _stub(n, s, files, skel))
+    reask = Asker(n, s, gw, _stub(n, s, files, skel),
+                  strings=bool(acc.get("returns_strings")))
 
     behaviours: dict[int, tuple[str, ...] | None] = {}
 

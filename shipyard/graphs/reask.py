@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..agents import test_engineer
 from ..agents.examples import canonical
 from ..errors import ModelError, ModelOutputInvalid
+from .acceptance import spelled
 
 if TYPE_CHECKING:
     from .nodes import Nodes
@@ -46,8 +47,10 @@ class Asker:
     knows which cases its answers upheld; without a stub to pose the call against (the
     functions live in several files), nothing is asked."""
 
-    def __init__(self, n: Nodes, s: FeatureState, gw: Any, stub: tuple[str, str] | None):
+    def __init__(self, n: Nodes, s: FeatureState, gw: Any, stub: tuple[str, str] | None, *,
+                 strings: bool = False):
         self._n, self._s, self._gw, self._stub = n, s, gw, stub
+        self._strings = strings  # the documented results are strings (acceptance.spelled)
         self._asked: dict[tuple[str, str], list[str]] = {}
 
     @property
@@ -61,7 +64,8 @@ class Asker:
         if self._stub is None:
             return []
         if key not in self._asked:
-            answers, error = _answers(self._gw, self._s["feature"], self._stub, case)
+            answers, error = _answers(self._gw, self._s["feature"], self._stub, case,
+                                      spelled if self._strings else str)
             self._asked[key] = answers
             self._n.env.ledger.event(self._s["run_id"], "acceptance_case_reasked", gate="G5",
                                      call=case["call"], expected=case["expected"],
@@ -70,8 +74,8 @@ class Asker:
         return self._asked[key]
 
 
-def _answers(gw: Any, feature: str, stub: tuple[str, str], case: dict[str, Any]
-             ) -> tuple[list[str], str | None]:
+def _answers(gw: Any, feature: str, stub: tuple[str, str], case: dict[str, Any],
+             read: Callable[[str], str]) -> tuple[list[str], str | None]:
     """The answers up to the first that differs from the case's, and why asking stopped
     early when the model failed: a second opinion that cannot be had leaves the case to
     the rule without it (the model's error is in the ledger)."""
@@ -79,9 +83,9 @@ def _answers(gw: Any, feature: str, stub: tuple[str, str], case: dict[str, Any]
     out: list[str] = []
     while len(out) < ANSWERS and differing(case, out) is None:
         try:
-            out.append(test_engineer.ANSWER.run(
+            out.append(read(test_engineer.ANSWER.run(
                 gw, gate="G5", temperature=_TEMPERATURE, max_tokens=96, feature=feature,
-                stub_path=path, stub_code=code, call=case["call"]).expected)
+                stub_path=path, stub_code=code, call=case["call"]).expected))
         except ModelOutputInvalid:
             out.append("")  # an answer that is no answer is not the case's value
         except ModelError as exc:

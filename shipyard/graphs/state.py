@@ -49,7 +49,8 @@ class FeatureState(TypedDict, total=False):
     forecast: dict[str, Any]
     guardrails: list[dict[str, Any]]
     test_plan: dict[str, Any]
-    acceptance: dict[str, Any]  # {path, imports, cases[{call, expected, source}], disputed}
+    acceptance: dict[str, Any]  # {path, imports, cases[{call, expected, source}], disputed,
+    #                             returns_strings}
     delivery: dict[str, Any]
     adr_path: str
     # build loop
