@@ -342,6 +342,26 @@ def test_the_same_code_sampled_twice_agrees_against_a_proposed_case(make_repo, c
     assert [a["temperature"] for a in attempts] == [0.0, 0.8]   # greedy, then a fresh vote
 
 
+def test_a_sample_that_raises_on_a_proposed_case_abstains_from_its_dispute(
+        make_repo, cli, replies):
+    # HumanEval 70: of four samples passing the examples, two looped on the proposed inputs
+    # and two agreed against them; the case stood, and a correct change was blocked
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "13"}]}]
+    loops = MULTIPLY_EDIT.replace("    return a * b", "    if a == 3:\n        raise TimeoutError"
+                                  "('took longer than 5s')\n    return a * b")
+    replies["implementer.implement"] = [{"raw": loops}, {"raw": MULTIPLY_EDIT},
+                                        {"raw": MULTIPLY_EDIT}]
+    replies["test.answer"] = [{"expected": "12"}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert (d["call"], d["got"]) == ("multiply(3, 4)", ["12", "12"])
+    assert len(_events(repo, "inner_attempt")) == 3       # settled as the second value came
+    assert "raise" not in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+
+
 def test_samples_raising_the_same_exception_agree_whatever_its_message(
         make_repo, cli, replies):
     replies["test.plan"] = [{"strategy": "examples", "cases": [

@@ -113,10 +113,13 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
     groups = Counter(tuple(b[i] for i in keep) for _, b in seen)
     (top, size), *rest = groups.most_common()
     if size >= 2 and (not rest or rest[0][1] < size):
-        chosen = [c for c, b in seen if tuple(b[i] for i in keep) == top]
+        group = [(c, b) for c, b in seen if tuple(b[i] for i in keep) == top]
         n.env.ledger.event(s["run_id"], "candidates_agree", gate="G5",
-                           attempts=[c.attempt for c in chosen], of=len(seen), inputs=len(keep))
-        return chosen[0]
+                           attempts=[c.attempt for c, _ in group], of=len(seen),
+                           inputs=len(keep))
+        # of those that agree, the one that raises on the fewest inputs (then the first):
+        # a sample that loops where the others answer agrees only where it answers
+        return min(group, key=lambda cb: sum(x.startswith("raised ") for x in cb[1]))[0]
     n.env.ledger.event(s["run_id"], "candidates_disagree", gate="G5",
                        attempts=[c.attempt for c, _ in seen], groups=len(groups),
                        inputs=len(keep))
@@ -146,7 +149,8 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
     the human at G6, not silently dropped: on HumanEval 0-29, 98% of the candidates that
     passed the documented examples were correct, and the Test Engineer's cases were the
     wrong party far more often. A case `reask` upholds stays (graphs/reask.py). Returns the
-    settled record and the ledger events for the cases newly set aside."""
+    settled record and the ledger events for the cases newly set aside. A voter that raises
+    on the case while others return a value abstains (`_against`)."""
     # Without one documented example to pass, agreement is no evidence: wrong candidates of
     # a 0.5B model agree with each other as readily as right ones (seen on `make demo`,
     # where two agreed "hello world!" -> 'helloworld' against the correct case).
@@ -162,7 +166,7 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
             continue
         if any(c.probe.results[idx].ok for c in votes):  # type: ignore[union-attr]
             continue
-        wrong = [c.probe.results[idx].got for c in votes]  # type: ignore[union-attr]
+        wrong = _against([c.probe.results[idx].got for c in votes])  # type: ignore[union-attr]
         if len({_outcome(w) for w in wrong}) == 1 and (last or len(wrong) >= 2):
             answers = reask(case) if reask is not None else []
             if upheld(case, answers):
@@ -188,6 +192,15 @@ def _asked(case: dict[str, Any], answers: list[str]) -> str:
                 f"{len(answers)} answer(s) before asking failed")
     return (f"; asked the call again, the Test Engineer answered {other or 'nothing'}, "
             f"not {case['expected']}")
+
+
+def _against(got: list[str]) -> list[str]:
+    """The voters' outcomes that count against a case: their values, when some return one
+    and others raise — a sample that times out on the input (HumanEval 70: two of four
+    looped on odd lengths) says nothing about the value the case expects. When all raise,
+    all count: agreeing that the input is bad is an opinion on it."""
+    values = [g for g in got if not g.startswith("raised ")]
+    return values or got
 
 
 def _outcome(got: str) -> str:
