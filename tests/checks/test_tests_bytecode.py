@@ -87,3 +87,55 @@ def test_a_cache_that_cannot_be_written_costs_time_not_a_verdict(tmp_path, monke
     site = _site(tmp_path / "site", RAISES)
     assert precompile(PY, VERSION, site, 60) == (0, 0)
     assert "RuntimeError: here" in _run(site, "import pkg; pkg.where()").stderr
+
+
+# -- test files: pytest's rewritten pycs, made outside the sandbox -------------------------
+ENV_SITE = Path(next(p for p in sys.path if p.endswith("site-packages")
+                     and (Path(p) / "_pytest").is_dir()))
+VERSIONS = {"python": VERSION, "pytest": pytest.__version__}
+FAILING = "def test_sum():\n    total = 1 + 1\n    assert total == 3\n"
+
+
+def _tests(root: Path, body: str = FAILING) -> Path:
+    root.mkdir(parents=True)
+    (root / "test_sum.py").write_text(body)
+    return root
+
+
+def _pytest(tree: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTEST_DEBUG": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run([str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(tree / "test_sum.py")], cwd=tree, env=env, capture_output=True,
+                          text=True, check=False)
+
+
+def test_a_test_file_rewritten_for_one_check_is_what_pytest_loads_in_the_next(tmp_path):
+    assert _bytecode.prerewrite(PY, VERSIONS, ENV_SITE, [_tests(tmp_path / "c1")], "", 60) \
+        == (0, 1)
+    second = _tests(tmp_path / "c2")
+    assert _bytecode.prerewrite(PY, VERSIONS, ENV_SITE, [second], "", 60) == (1, 0)
+    run = _pytest(second)
+    assert f"found cached rewritten pyc for {second / 'test_sum.py'}" in run.stderr
+    # the rewritten asserts explain the failure, at the file's own place
+    assert "E       assert 2 == 3" in run.stdout
+    assert "test_sum.py:3: AssertionError" in run.stdout and "c1" not in run.stdout
+
+
+def test_a_test_file_edited_since_is_rewritten_by_pytest_not_loaded_stale(tmp_path):
+    _bytecode.prerewrite(PY, VERSIONS, ENV_SITE, [_tests(tmp_path / "c1")], "", 60)
+    second = _tests(tmp_path / "c2")
+    _bytecode.prerewrite(PY, VERSIONS, ENV_SITE, [second], "", 60)
+    (second / "test_sum.py").write_text(FAILING.replace("== 3", "== 2"))
+    assert _pytest(second).returncode == 0
+
+
+def test_a_rewrite_that_warns_or_a_pass_hook_leaves_the_test_file_to_pytest(tmp_path):
+    warns = "def test_t():\n    assert (1 == 2, 'always true')\n"
+    for i in (1, 2):      # an always-true assert's warning must come from the run: not kept
+        assert _bytecode.prerewrite(PY, VERSIONS, ENV_SITE, [_tests(tmp_path / f"w{i}", warns)],
+                                    "", 60) == (0, 1)
+    assert "assertion is always true" in _pytest(tmp_path / "w2").stdout
+    _bytecode.prerewrite(PY, VERSIONS, ENV_SITE, [_tests(tmp_path / "c1")], "", 60)
+    hooked = "[pytest]\nenable_assertion_pass_hook = true\n"
+    assert _bytecode.prerewrite(PY, VERSIONS, ENV_SITE, [_tests(tmp_path / "c2")], hooked,
+                                60) == (0, 0)

@@ -28,7 +28,7 @@ from packaging.version import InvalidVersion, Version
 from ..proc import run as run_proc
 from ..proc import scrubbed_env
 from . import _wheels as wheels
-from ._bytecode import precompile
+from ._bytecode import precompile, prerewrite
 from ._declared import Declarations
 from ._nox import read_noxfile
 from ._testenv import Env, find_uv, install_wheel, layered_venv, pretend_version_env
@@ -104,6 +104,10 @@ def setup_tree(ctx: CheckContext, env: Env, decl: Declarations, tree: Path, out:
                "requirements": list(decl.requirements)}
     plain = Setup(python=env.python, tree=tree, confine=confine, env={"PYTHONSAFEPATH": "1"},
                   pytest_args=_pytest_args(ctx, tree), describe=env.describe(), details=details)
+    reused, rewritten = prerewrite(env.python, env.versions, next(env.path.glob(
+        "lib/python*/site-packages")), [tree], _pytest_config(tree, plain.pytest_args),
+        ctx.policy.timeout_s)
+    details["test_bytecode"] = {"reused": reused, "rewritten": rewritten}
     if not decl.packaged:  # its modules import from the tree, as `python -m pytest` would
         return replace(plain, python=layered_venv(env, [tree], out / "venv"))
     version = _pretend_version(ctx, sha)
@@ -187,6 +191,17 @@ def _remove_sources(path: Path) -> bool:
     else:
         path.with_suffix(".py").unlink(missing_ok=True)
     return True
+
+
+def _pytest_config(tree: Path, args: tuple[str, ...]) -> str:
+    """What may configure pytest's assertion rewriting: its config files and arguments."""
+    texts = [" ".join(args)]
+    for name in ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"):
+        try:
+            texts.append((tree / name).read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            pass
+    return "\n".join(texts)
 
 
 def _pytest_args(ctx: CheckContext, tree: Path) -> tuple[str, ...]:
