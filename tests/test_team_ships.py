@@ -107,6 +107,7 @@ def test_a_case_written_as_the_argument_alone_calls_the_one_function_named():
     assert _as_call("ab", "decode") == "decode('ab')"
     assert _as_call("[1, 2]", "f") == "f([1, 2])" and _as_call("1, 2", "f") == "f(1, 2)"
     assert _as_call("g(1)", "f") == "g(1)" and _as_call("", "f") == ""
+    assert _as_call(",30", "f") == "f(30)" and _as_call("'a', ", "f") == "f('a')"
 
 
 # -- the pipeline ----------------------------------------------------------------------------
@@ -732,11 +733,11 @@ def test_a_proposed_call_the_signature_does_not_accept_is_dropped_at_g3(
 def test_a_proposed_argument_no_implementation_could_take_does_not_fit():
     # HumanEval 1 (2026-12-03): the Test Engineer wrote `separate_paren_groups(( ) (( )))`,
     # unquoted — a call of a tuple — and every candidate failed it the same way
-    from shipyard.graphs.acceptance import _signatures, fits
+    from shipyard.graphs.fitting import fits, signatures
 
-    sigs = _signatures({"m.py": "def groups(s: str) -> List[str]: ...\n"
-                                "def mean(xs: List[float], w: float = 1.0): ...\n"
-                                "def any_(x): ...\n"}, {"groups", "mean", "any_"})
+    sigs = signatures({"m.py": "def groups(s: str) -> List[str]: ...\n"
+                               "def mean(xs: List[float], w: float = 1.0): ...\n"
+                               "def any_(x): ...\n"}, {"groups", "mean", "any_"})
     assert not fits("groups(( ) (( )))", sigs)        # calls a tuple: raises for everyone
     assert not fits("groups(( ) (( )) (( )( )))", sigs)  # a call of that call: the same
     assert not fits("groups(((())))", sigs)           # an empty tuple for a str
@@ -744,6 +745,19 @@ def test_a_proposed_argument_no_implementation_could_take_does_not_fit():
     assert fits("mean([1, 2.5], 2)", sigs)            # an int is a fine float
     assert not fits("mean((1, 2))", sigs)             # a tuple for a List
     assert fits("groups(text)", sigs) and fits("any_(())", sigs)  # code cannot tell: kept
+
+
+def test_an_argument_of_another_kind_than_every_documented_one_does_not_fit():
+    # HumanEval 75 (no annotation): `",30"` became is_multiply_prime(',30'), a string for a
+    # function every example calls with a number; four samples raised TypeError on it
+    from shipyard.graphs.fitting import argument_kinds, like_documented
+
+    kinds = argument_kinds(["prime(30)", "pair([1, 2], 'a')", "pair((3,), None)"])
+    assert not like_documented("prime(',30')", kinds)
+    assert like_documented("prime(7.5)", kinds) and like_documented("prime(None)", kinds)
+    assert like_documented("pair([], 'b')", kinds) and like_documented("pair([], 3)", kinds)
+    assert not like_documented("pair('x', 'b')", kinds)     # lists and tuples, never a str
+    assert like_documented("other('x')", kinds) and like_documented("prime(n)", kinds)
 
 
 def test_variant_inputs_keep_each_arguments_type_and_stay_near_it():

@@ -9,7 +9,6 @@ exists. G5's inner loop (graphs/build.py) runs them against every candidate.
 from __future__ import annotations
 
 import ast
-import inspect
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from ..agents import test_engineer
 from ..agents.examples import Example, canonical, extract_examples, module_of, renamed, render_tests
 from ..errors import ModelOutputInvalid
 from .context import NOT_TARGETS, defs, is_test, planned_files, targets
+from .fitting import argument_kinds, fits, functions, like_documented, parameters, signatures
 from .lint import ruff_stdin
 from .scale import BRIEF
 
@@ -59,14 +59,15 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     # the same call however it is quoted or spaced: `f('a')` is the docstring's `f("a")`,
     # and a copy of a documented example must not count as the Test Engineer's confirmation
     known = {canonical(c.call) for c in cases}
-    signatures = _signatures(files, set(imports))
+    sigs = signatures(files, set(imports))
     strings = returns_strings(cases)
+    kinds = argument_kinds([c.call for c in cases])
     unfit: list[str] = []
     for call, expected in split:
         literal = spelled(_as_literal(expected)) if strings else _as_literal(expected)
         for p in extract_examples(f">>> {call}\n{literal}", set(imports),
                                   source="proposed"):
-            if not fits(p.call, signatures):
+            if not fits(p.call, sigs) or not like_documented(p.call, kinds):
                 unfit.append(p.call)
             elif canonical(p.call) not in known:
                 cases.append(p)
@@ -74,9 +75,10 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
         # `circular_shift(12)` for `circular_shift(x, shift)` (HumanEval 65): every candidate
         # raises TypeError on it, and that agreement once counted as a second opinion
         n.env.ledger.event(s["run_id"], "acceptance_case_dropped", gate="G3", calls=unfit,
-                           why="the call does not match the function's signature")
+                           why="the call does not match the function's signature or "
+                               "the kinds of argument its documented examples pass")
         n.env.say(f"G3: dropped {len(unfit)} proposed case(s) whose call does not match the "
-                  f"signature: {', '.join(unfit[:3])}")
+                  f"signature or the documented arguments: {', '.join(unfit[:3])}")
     cases = list(dict.fromkeys(cases))
     if invalid is not None:
         if not cases:
@@ -123,7 +125,7 @@ def _documented(s: FeatureState, files: dict[str, str], imports: dict[str, str]
     show. A docstring's examples that call its function by a name nothing defines (one it
     had before a rename) count as the function's when the arguments fit its signature."""
     defined = set().union(*(defs(t) for p, t in files.items() if p.endswith(".py")))
-    signatures = _signatures(files, set(imports))
+    sigs = signatures(files, set(imports))
     cases: list[Example] = []
     for path, text in files.items():
         if path.endswith(".py") and not is_test(path):
@@ -133,7 +135,7 @@ def _documented(s: FeatureState, files: dict[str, str], imports: dict[str, str]
                     found = extract_examples(alias, {name}, source="docstring",
                                              params={name: params})
                     cases += found if alias == doc else [e for e in found
-                                                         if fits(e.call, signatures)]
+                                                         if fits(e.call, sigs)]
     cases += extract_examples(s["feature"], set(imports), source="request")
     return cases
 
@@ -156,8 +158,10 @@ def _as_literal(expected: str) -> str:
 
 def _as_call(call: str, name: str) -> str:
     """A case written as the argument alone (`"call": "ab"`, seen on HumanEval 38) is a
-    call of the one function the request names: `decode_cyclic('ab')`."""
-    text = call.strip()
+    call of the one function the request names: `decode_cyclic('ab')`. A comma left at
+    either end belongs to no argument (HumanEval 75 wrote `",30"`, which became the
+    string `',30'`: every sample raised on it, and the case confirmed nothing)."""
+    text = call.strip().strip(",").strip()
     if not text or re.match(r"[A-Za-z_][\w.]*\s*\(", text):
         return call
     return f"{name}({_as_literal(text)})"
@@ -179,7 +183,7 @@ def _test_plan(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
         return recorded
     # Named with their parameters where a file defines them: told only `circular_shift`,
     # the model wrote `circular_shift(12)` five times for `circular_shift(x, shift)`.
-    params = _parameters(files, targets(s["feature"]))
+    params = parameters(files, targets(s["feature"]))
     functions = [f"{name}({ast.unparse(params[name])})" if name in params else name
                  for name in sorted(targets(s["feature"]))]
     # The prompt names the functions; cases calling others are dropped by `acceptance`. (A
@@ -209,101 +213,11 @@ def _imports(s: FeatureState, files: dict[str, str], names: set[str]) -> dict[st
     return out
 
 
-def _signatures(files: dict[str, str], names: set[str]) -> dict[str, inspect.Signature]:
-    """The signatures of `names` as the files define them (defaults not evaluated, and
-    annotations kept as their source text: `_accepts` reads the plain builtin ones)."""
-    return {name: _signature(args) for name, args in _parameters(files, names).items()}
-
-
-def _parameters(files: dict[str, str], names: set[str]) -> dict[str, ast.arguments]:
-    """The parameters of `names` where a non-test file defines them at top level."""
-    out: dict[str, ast.arguments] = {}
-    for path, text in files.items():
-        if path.endswith(".py") and not is_test(path):
-            for node in _functions(text):
-                if node.name in names:
-                    out.setdefault(node.name, node.args)
-    return out
-
-
-def _signature(a: ast.arguments) -> inspect.Signature:
-    P = inspect.Parameter
-    positional = [*a.posonlyargs, *a.args]
-    first_default = len(positional) - len(a.defaults)
-    params = [P(arg.arg, P.POSITIONAL_ONLY if i < len(a.posonlyargs) else
-                P.POSITIONAL_OR_KEYWORD, default=None if i >= first_default else P.empty,
-                annotation=ast.unparse(arg.annotation) if arg.annotation else P.empty)
-              for i, arg in enumerate(positional)]
-    if a.vararg:
-        params.append(P(a.vararg.arg, P.VAR_POSITIONAL))
-    params += [P(arg.arg, P.KEYWORD_ONLY, default=P.empty if d is None else None)
-               for arg, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)]
-    if a.kwarg:
-        params.append(P(a.kwarg.arg, P.VAR_KEYWORD))
-    return inspect.Signature(params)
-
-
-def fits(call: str, signatures: dict[str, inspect.Signature]) -> bool:
-    """Whether `call` passes arguments its function accepts; True when code cannot tell
-    (an unknown function, `*args` or `**kwargs` in the call)."""
-    try:
-        node = ast.parse(call.strip(), mode="eval").body
-    except SyntaxError:
-        return True
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id in signatures):
-        return True
-    if any(isinstance(a, ast.Starred) for a in node.args) or any(
-            k.arg is None for k in node.keywords):
-        return True
-    sig = signatures[node.func.id]
-    try:
-        bound = sig.bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
-    except TypeError:
-        return False
-    return all(_accepts(sig.parameters[name].annotation, arg)
-               for name, arg in bound.arguments.items())
-
-
-# An annotation's builtin type, for the plain forms a docstring's signature uses. Anything
-# else (Optional, unions, user classes, no annotation) says nothing here.
-_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
-          "list": (list,), "List": (list,), "tuple": (tuple,), "Tuple": (tuple,),
-          "dict": (dict,), "Dict": (dict,), "set": (set,), "Set": (set,)}
-
-
-def _accepts(annotation: object, arg: ast.expr) -> bool:
-    """False for an argument no implementation could take: a call of a literal (HumanEval
-    1's Test Engineer wrote `separate_paren_groups(( ) (( )))`, unquoted: it calls a
-    tuple), or a literal of another type than a plain annotation names (`()` for a `str`).
-    Every candidate raises on such a case, and that agreement must not count."""
-    if any(isinstance(x, ast.Call) and isinstance(x.func, ast.Constant | ast.Tuple | ast.List
-                                                  | ast.Dict | ast.Set) for x in ast.walk(arg)):
-        return False  # `( ) (( )) (( ))` is `()(())(())`: a call of a call of a tuple
-    wanted = _TYPES.get(str(annotation).split("[", 1)[0]) if isinstance(annotation, str) else None
-    if wanted is None:
-        return True
-    try:
-        value = ast.literal_eval(arg)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return True  # an expression code cannot read: the candidates decide
-    return isinstance(value, wanted)
-
-
 def _docstrings(text: str) -> dict[str, tuple[str, list[str]]]:
     """Each top-level function's docstring and the names of its parameters."""
     return {node.name: (ast.get_docstring(node) or "",
                         [a.arg for a in [*node.args.posonlyargs, *node.args.args]])
-            for node in _functions(text)}
-
-
-def _functions(text: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-    """The top-level functions of a Python file; none when it does not parse."""
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return []
-    return [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+            for node in functions(text)}
 
 
 def _test_path(n: Nodes, s: FeatureState, names: set[str | None]) -> str:
