@@ -89,11 +89,23 @@ _FOREIGN = re.compile("[\u0400-\u04ff\u0590-\u05ff\u0600-\u06ff\u0e00-\u0e7f"
                       "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
 
 
+# Half of a UTF-16 surrogate pair, as a JSON escape (`\ud83D` with no low half after it, or
+# a low half with none before) or as the code point itself: no string can hold it as text,
+# so a reply carrying one (HumanEval 79's delivery plan, cut inside an emoji) failed
+# validation twice and ended the run. The backslashes before it must be odd in number (an
+# escape, not an escaped backslash followed by "ud83D").
+_LONE_SURROGATE = re.compile(
+    r"(?<!\\)((?:\\\\)*)(?:\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})")
+_SURROGATE_CHAR = re.compile("[\ud800-\udfff]")
+
+
 def clean_text(content: str, messages: Sequence[Message] = ()) -> str:
-    """Valid text in the language of the request: drops replacement characters always, and
-    characters of scripts the prompt does not use at all (a Chinese token in an English
-    review)."""
+    """Valid text in the language of the request: drops replacement characters and halves
+    of surrogate pairs always, and characters of scripts the prompt does not use at all (a
+    Chinese token in an English review)."""
     content = content.replace("\ufffd", "")
+    content = _SURROGATE_CHAR.sub("", _LONE_SURROGATE.sub(r"\1", content))
     if any(_FOREIGN.search(m.get("content", "")) for m in messages):
         return content
     return _FOREIGN.sub("", content)
