@@ -9,6 +9,7 @@ exists. G5's inner loop (graphs/build.py) runs them against every candidate.
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,6 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     malformed JSON should not end a run whose request already says what is right. With no
     documented example either, the error stands."""
     invalid: ModelOutputInvalid | None = None
-    named = targets(s["feature"])
     try:
         plan = _test_plan(n, s, files)
     except ModelOutputInvalid as exc:
@@ -49,17 +49,17 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     split = [_split_case(c["call"], c["expected"]) for c in plan.get("cases", [])]
     # The functions the request names; only when it names none, those the Test Engineer's
     # cases call (a 0.5B model otherwise writes cases for whatever functions it was shown).
-    names = named or {m.group(1) for call, _ in split
-                      if (m := re.match(r"\s*([A-Za-z_]\w*)\s*\(", call))
-                      and m.group(1) not in NOT_TARGETS}
+    names = targets(s["feature"]) or {m.group(1) for call, _ in split
+                                      if (m := re.match(r"\s*([A-Za-z_]\w*)\s*\(", call))
+                                      and m.group(1) not in NOT_TARGETS}
     if len(names) == 1:
         split = [(_as_call(call, next(iter(names))), expected) for call, expected in split]
     imports = _imports(s, files, names)
-    cases = _documented(s, files, imports)
+    sigs = signatures(files, set(imports))
+    cases = _documented(s, files, imports, sigs)
     # the same call however it is quoted or spaced: `f('a')` is the docstring's `f("a")`,
     # and a copy of a documented example must not count as the Test Engineer's confirmation
     known = {canonical(c.call) for c in cases}
-    sigs = signatures(files, set(imports))
     strings = returns_strings(cases)
     kinds = argument_kinds([c.call for c in cases])
     unfit: list[str] = []
@@ -119,13 +119,12 @@ def _literal(text: str) -> Any:
         return None
 
 
-def _documented(s: FeatureState, files: dict[str, str], imports: dict[str, str]
-                ) -> list[Example]:
+def _documented(s: FeatureState, files: dict[str, str], imports: dict[str, str],
+                sigs: dict[str, inspect.Signature]) -> list[Example]:
     """The examples of the functions in `imports` that the docstrings and the request
     show. A docstring's examples that call its function by a name nothing defines (one it
     had before a rename) count as the function's when the arguments fit its signature."""
     defined = set().union(*(defs(t) for p, t in files.items() if p.endswith(".py")))
-    sigs = signatures(files, set(imports))
     cases: list[Example] = []
     for path, text in files.items():
         if path.endswith(".py") and not is_test(path):
