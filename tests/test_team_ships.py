@@ -363,6 +363,25 @@ def test_a_sample_that_raises_on_a_proposed_case_abstains_from_its_dispute(
     assert "raise" not in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
 
 
+def test_a_case_a_sample_confirmed_in_one_round_is_not_set_aside_in_the_next(
+        make_repo, cli, replies):
+    # HumanEval 81: round 0's greedy answer passed two right proposed cases; round 1's two
+    # samples, wrong the same way, agreed against them, they were set aside, and it merged
+    replies["test.plan"] = [{"strategy": "s", "cases": [
+        {"call": "multiply(3, 4)", "expected": "12"}, {"call": "multiply(2, 5)", "expected": "11"}]}]
+    nine = MULTIPLY_EDIT.replace("    return a * b", "    return 9 if (a, b) == (2, 5) else a * b")
+    wrong = MULTIPLY_EDIT.replace("return a * b", "return a * b + (a == 3)")
+    # round 0: the samples pass 3*4 but split on the wrong 2*5 case, so nothing settles
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}] + [{"raw": nine}] * 9 + [
+        {"raw": wrong}]
+    replies["test.answer"] = [{"expected": "13"}]
+    repo = make_repo(human=["G6"], max_fix_rounds=1)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert r["status"] == "failed" and r["gate"] == "G5", r
+    assert "multiply(3, 4)" not in [d["call"] for d in _events(repo, "acceptance_case_disputed")]
+    assert [a["round"] for a in _events(repo, "inner_attempt")].count(1) >= 2  # round 1 ran
+
+
 def test_samples_raising_the_same_exception_agree_whatever_its_message(
         make_repo, cli, replies):
     replies["test.plan"] = [{"strategy": "examples", "cases": [

@@ -29,7 +29,7 @@ from ..agents.edits import EditError, apply_edits, parse_blocks
 from . import skeleton
 from .acceptance import AUTHORITATIVE
 from .context import defined_in_repo, defs, existing, is_test, named, planned_files
-from .disputes import corroborated, settle, unconfirmed
+from .disputes import confirm, corroborated, settle, unconfirmed
 from .hints import hint
 from .lint import expand_star_imports, fix_and_lint, import_stdlib
 from .reask import Asker
@@ -134,15 +134,15 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
             waited = green_at is not None and i - green_at >= PEER_WAIT
             if (cand.authoritative_ok() or waited) and (done := settle(
                     n, s, acc, candidates, behaviour=behaviour, waited=waited, reask=reask)):
-                return done
+                return done[0], done[1], confirm(done[2], candidates)
             feedback = cand.problems or _case_feedback(cand.probe, reask.upheld)
             previous = cand
         if done := settle(n, s, acc, candidates, behaviour=behaviour, last=True, reask=reask):
-            return done
+            return done[0], done[1], confirm(done[2], candidates)
         best = max(candidates, key=Candidate.score)
         if lone := unconfirmed(candidates):
-            return None, [lone], acc
-        return None, best.problems or _case_feedback(best.probe), acc
+            return None, [lone], confirm(acc, candidates)
+        return None, best.problems or _case_feedback(best.probe), confirm(acc, candidates)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

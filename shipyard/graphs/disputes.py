@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["corroborated", "settle", "unconfirmed", "voters"]
+__all__ = ["confirm", "corroborated", "settle", "unconfirmed", "voters"]
 
 Behaviour = Callable[["Candidate"], "tuple[str, ...] | None"]
 
@@ -160,9 +160,10 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
     if not votes or (len(votes) < 2 and not last):
         return acc, []
     disputed, why = list(acc["disputed"]), dict(acc.get("why", {}))
+    kept = acc.get("confirmed", [])
     events: list[dict[str, Any]] = []
     for idx, case in enumerate(acc["cases"]):
-        if case["source"] in AUTHORITATIVE or case in disputed:
+        if case["source"] in AUTHORITATIVE or case in disputed or case in kept:
             continue
         if any(c.probe.results[idx].ok for c in votes):  # type: ignore[union-attr]
             continue
@@ -181,6 +182,21 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
             events.append({"call": case["call"], "expected": case["expected"], "got": wrong,
                            "why": why[case["call"]]})
     return {**acc, "disputed": disputed, "why": why}, events
+
+
+def confirm(acc: dict[str, Any], candidates: list[Candidate]) -> dict[str, Any]:
+    """`acc` with the proposed cases a sample passing every documented example also passed
+    recorded as `confirmed`: two parties agree on the value, and no later round may set the
+    case aside. A round starts with no candidates of its own (HumanEval 81: round 0's
+    greedy answer passed two right cases; round 1's two samples, both wrong, agreed against
+    them, and they were set aside and the wrong code merged)."""
+    votes = voters(candidates)
+    kept = list(acc.get("confirmed", []))
+    for idx, case in enumerate(acc["cases"]):
+        if case["source"] not in AUTHORITATIVE and case not in kept and any(
+                c.probe.results[idx].ok for c in votes):  # type: ignore[union-attr]
+            kept.append(case)
+    return {**acc, "confirmed": kept}
 
 
 def _asked(case: dict[str, Any], answers: list[str]) -> str:

@@ -50,7 +50,7 @@ class FeatureState(TypedDict, total=False):
     guardrails: list[dict[str, Any]]
     test_plan: dict[str, Any]
     acceptance: dict[str, Any]  # {path, imports, cases[{call, expected, source}], disputed,
-    #                             returns_strings}
+    #                             returns_strings, confirmed}
     delivery: dict[str, Any]
     adr_path: str
     # build loop
