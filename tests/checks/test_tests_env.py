@@ -320,10 +320,18 @@ def test_a_change_to_modules_only_is_tested_in_the_base_wheel_patched_not_rebuil
     assert "test_double" in finding(report, "tests", "tests.failure").message  # the head ran
     repo.base = repo.git("rev-parse", broken).strip()
     repo.git("checkout", "-q", "broken")
+    # a release commit: the version alone changes in pyproject.toml, and the wheel says so
     fixed = repo.write("calc/__init__.py", unique + CALC).write(
-        "pyproject.toml", SETUPTOOLS.replace("0.1.0", "0.2.0")).commit("fix, bump")
+        "pyproject.toml", SETUPTOOLS.replace("0.1.0", "0.2.0")).write(
+        "tests/test_version.py", "from importlib.metadata import version\n\n\n"
+        "def test_version():\n    assert version('calc') == '0.2.0'\n").commit("fix, bump")
     report, tests = _result(repo, fixed)
-    assert report.passed and "wheel built" in tests.summary   # a build file changed: rebuilt
+    assert report.passed and "wheel patched" in tests.summary, tests.summary
+    repo.base = fixed
+    described = repo.write("pyproject.toml", SETUPTOOLS.replace("0.1.0", "0.3.0") +
+                           'description = "calc"\n').commit("describe")
+    _, tests = _result(repo, described)
+    assert "wheel built" in tests.summary                     # more than the version: built
 
 
 def test_a_patched_wheel_records_the_new_bytes_of_each_replaced_member(tmp_path):
@@ -345,3 +353,37 @@ def test_a_patched_wheel_records_the_new_bytes_of_each_replaced_member(tmp_path)
     digest = base64.urlsafe_b64encode(hashlib.sha256(b"x = 10\n").digest()).rstrip(b"=")
     assert f"p/__init__.py,sha256={digest.decode()},7" in record
     assert "p/other.py,sha256=keep,6" in record
+
+
+def test_a_version_bump_renames_the_wheels_metadata_and_records_it(tmp_path):
+    import zipfile
+
+    from shipyard.runtime.checks._bump import version_bump
+    from shipyard.runtime.checks._wheels import _patch
+
+    poetry = '[tool.poetry]\nname = "p"\nversion = "1.0"\n[tool.poetry.dependencies]\nx = "*"\n'
+    assert version_bump(poetry, poetry.replace('"1.0"', '"1.1"')) == ("1.0", "1.1")
+    assert version_bump(poetry, poetry.replace('"1.0"', '"1.1"').replace('"*"', '">1"')) is None
+    assert version_bump(SETUPTOOLS, SETUPTOOLS.replace("0.1.0", "0.2.0-beta")) == ("0.1.0",
+                                                                                 "0.2.0b0")
+    dynamic = '[project]\nname = "p"\ndynamic = ["version"]\n'
+    assert version_bump(dynamic, dynamic + "\n") is None and version_bump("[x", "") is None
+
+    src, dest = tmp_path / "p-1.0-py3-none-any.whl", tmp_path / "p-1.1-py3-none-any.whl"
+    with zipfile.ZipFile(src, "w") as zf:
+        zf.writestr("p/__init__.py", "v = '1.0'\n")
+        zf.writestr("p-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: p\n"
+                    "Version: 1.0\n\nVersion: 1.0 is described here\n")
+        zf.writestr("p-1.0.dist-info/RECORD", "p/__init__.py,sha256=a,10\n"
+                    "p-1.0.dist-info/METADATA,sha256=b,60\np-1.0.dist-info/RECORD,,\n")
+    assert _patch(src, dest, {"p/__init__.py": b"v = '1.1'\n"}, ("1.0", "1.1"))
+    with zipfile.ZipFile(dest) as zf:
+        assert sorted(zf.namelist()) == ["p-1.1.dist-info/METADATA", "p-1.1.dist-info/RECORD",
+                                         "p/__init__.py"]
+        meta = zf.read("p-1.1.dist-info/METADATA").decode()
+        record = zf.read("p-1.1.dist-info/RECORD").decode()
+    assert "Version: 1.1\n\nVersion: 1.0 is described here" in meta   # the header alone
+    assert "p-1.1.dist-info/RECORD,,\n" in record and "p-1.0" not in record
+    assert "p-1.1.dist-info/METADATA,sha256=" in record and ",60" not in record
+    # a wheel whose metadata names another version is built, not patched
+    assert not _patch(src, tmp_path / "x.whl", {}, ("0.9", "1.1"))

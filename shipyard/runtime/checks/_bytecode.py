@@ -92,13 +92,13 @@ def _precompile(python: Path, version: str, site: Path, timeout: float) -> tuple
                                          timeout=timeout))
 
 
-# Run by the target's interpreter with the environment's site-packages alone on the path:
-# rewrite each test file as pytest would, and keep the pyc under the source's sha256.
+# Run by the target's interpreter with the environment's site-packages the only one on the
+# path: rewrite each test file as pytest would, and keep the pyc under the source's sha256.
 _REWRITE = """
 import hashlib, os, sys, warnings
-cache = sys.argv[1]
-sys.path.insert(0, sys.argv[2])
 from pathlib import Path
+cache = sys.argv[1]
+sys.path.append(sys.argv[2])  # after the standard library, as site-packages always is
 from _pytest.assertion import rewrite
 tag = os.path.join(cache, "tag")
 # an older pytest keeps the file name the pyc was written for: no cache then

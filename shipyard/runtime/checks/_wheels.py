@@ -24,8 +24,10 @@ import os
 import shutil
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
+from ._bump import Bump, dist_info_of, metadata, renamed, version_bump
 from ._focus import DOC_DIRS
 from ._testenv import Env, envs_dir
 from ._util import changed_paths, git, pytest_rewrites
@@ -34,6 +36,12 @@ __all__ = ["remember", "reuse"]
 
 _VERSION = 1
 _OUTSIDE = ("tests/", "test/", "testing/", ".github/", *DOC_DIRS)  # read by no build backend
+# Top-level files no build backend reads: lock files and other tools' configuration (a file
+# a wheel does hold, through an `include`, is a member and replaced as one)
+_UNREAD = frozenset({"poetry.lock", "pdm.lock", "uv.lock", "Pipfile.lock",
+                     ".pre-commit-config.yaml", ".flake8", ".coveragerc", ".editorconfig",
+                     ".readthedocs.yml", ".readthedocs.yaml", "codecov.yml", ".codecov.yml",
+                     ".gitlab-ci.yml", ".travis.yml", ".mailmap", ".git-blame-ignore-revs"})
 
 
 def reuse(repo: Path, sha: str, base: str | None, tree: Path, env: Env, version: str,
@@ -47,15 +55,35 @@ def reuse(repo: Path, sha: str, base: str | None, tree: Path, env: Env, version:
     if base is None or (hit := _entry(repo, base, env, version)) is None:
         return None
     wheel, members = hit
-    replaced = _replacements(repo, base, sha, members)
+    bump = _bump(repo, base, sha, tree)
+    replaced = _replacements(repo, base, sha, members, bumped=bump is not None)
     if replaced is None:
         return None
+    name = wheel.name if bump is None else wheel.name.replace(f"-{bump[0]}-", f"-{bump[1]}-", 1)
+    if name == wheel.name and bump is not None:
+        return None  # the file name does not carry the version: build
     dist.mkdir(parents=True, exist_ok=True)
-    out = dist / wheel.name
-    _patch(wheel, out, {member: (tree / path).read_bytes() for member, path in replaced.items()})
+    out = dist / name
+    if not _patch(wheel, out, {member: (tree / path).read_bytes()
+                               for member, path in replaced.items()}, bump):
+        out.unlink(missing_ok=True)
+        return None
     remember(repo, sha, env, version, out, tree)
     return out, (f"patched from the base's wheel: {len(replaced)} module(s) replaced "
-                 f"({', '.join(sorted(replaced.values())[:5])})")
+                 f"({', '.join(sorted(replaced.values())[:5])})"
+                 f"{f', version {bump[0]} -> {bump[1]}' if bump else ''}")
+
+
+def _bump(repo: Path, base: str, head: str, tree: Path) -> Bump | None:
+    """The version bump, when the change edits `pyproject.toml` and nothing of it but its
+    static version (`_bump.py`)."""
+    if ("M", "pyproject.toml") not in changed_paths(repo, base, head):
+        return None
+    try:
+        return version_bump(git(repo, "show", f"{base}:pyproject.toml"),
+                            (tree / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, RuntimeError):
+        return None
 
 
 def remember(repo: Path, sha: str, env: Env, version: str, wheel: Path, tree: Path) -> None:
@@ -105,14 +133,17 @@ def _sources(wheel: Path, tree: Path) -> dict[str, str]:
     return out
 
 
-def _replacements(repo: Path, base: str, head: str,
-                  members: dict[str, str]) -> dict[str, str] | None:
+def _replacements(repo: Path, base: str, head: str, members: dict[str, str], *,
+                  bumped: bool = False) -> dict[str, str] | None:
     """member -> path for each module the change edits; None when the change touches
-    anything a build could read differently."""
+    anything a build could read differently (`pyproject.toml` is allowed when `bumped`:
+    its version alone changed, which `_patch` applies)."""
     by_path = {path: member for member, path in members.items()}
     packages = {path.rsplit("/", 1)[0] + "/" for path in by_path if "/" in path}
     replaced: dict[str, str] = {}
     for status, path in changed_paths(repo, base, head):
+        if bumped and (status, path) == ("M", "pyproject.toml") and path not in by_path:
+            continue
         if status == "M" and path in by_path:
             replaced[by_path[path]] = path
         elif path in by_path or any(path.startswith(p) for p in packages) \
@@ -123,27 +154,50 @@ def _replacements(repo: Path, base: str, head: str,
 
 def _outside(path: str) -> bool:
     """A file no build reads: tests, CI, docs (outside every package directory)."""
-    return path.startswith(_OUTSIDE) or pytest_rewrites(path.rsplit("/", 1)[-1])
+    return path.startswith(_OUTSIDE) or path in _UNREAD or \
+        pytest_rewrites(path.rsplit("/", 1)[-1])
 
 
-def _patch(src: Path, dest: Path, new: dict[str, bytes]) -> None:
-    """Copy wheel `src` to `dest` with the members in `new` replaced and RECORD updated."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = new.get(info.filename)
-            if data is None:
-                data = zin.read(info)
-                if info.filename.endswith(".dist-info/RECORD"):
-                    data = _record(data.decode("utf-8"), new).encode("utf-8")
-            zout.writestr(info, data)
+def _patch(src: Path, dest: Path, new: dict[str, bytes], bump: Bump | None = None) -> bool:
+    """Copy wheel `src` to `dest` with the members in `new` replaced, the version bumped
+    (`_bump.py`) and RECORD updated; False when the wheel does not carry the version the
+    bump starts from (build instead)."""
+    with zipfile.ZipFile(src) as zin:
+        infos = zin.infolist()
+        info_dir = dist_info_of([i.filename for i in infos], bump) if bump else None
+        if bump and info_dir is None:
+            return False
+        new = dict(new)
+        if bump and info_dir:
+            meta = metadata(zin.read(f"{info_dir}/METADATA").decode("utf-8"), bump)
+            if meta is None:
+                return False
+            new[f"{info_dir}/METADATA"] = meta.encode("utf-8")
+
+        def name(member: str) -> str:
+            return renamed(member, bump, info_dir) if bump and info_dir else member
+
+        with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in infos:
+                data = new.get(info.filename)
+                if data is None:
+                    data = zin.read(info)
+                    if info.filename.endswith(".dist-info/RECORD"):
+                        data = _record(data.decode("utf-8"), new, name).encode("utf-8")
+                out = zipfile.ZipInfo(name(info.filename), date_time=info.date_time)
+                out.external_attr, out.compress_type = info.external_attr, info.compress_type
+                zout.writestr(out, data)
+    return True
 
 
-def _record(text: str, new: dict[str, bytes]) -> str:
+def _record(text: str, new: dict[str, bytes], name: Callable[[str], str]) -> str:
     lines = []
     for line in text.splitlines():
         path = line.rsplit(",", 2)[0]
         if path in new:
             digest = base64.urlsafe_b64encode(hashlib.sha256(new[path]).digest()).rstrip(b"=")
-            line = f"{path},sha256={digest.decode()},{len(new[path])}"
+            line = f"{name(path)},sha256={digest.decode()},{len(new[path])}"
+        elif path:
+            line = name(path) + line[len(path):]
         lines.append(line)
     return "\n".join(lines) + "\n"
