@@ -310,6 +310,7 @@ def test_a_change_to_modules_only_is_tested_in_the_base_wheel_patched_not_rebuil
     repo.write("pyproject.toml", SETUPTOOLS).write("calc/__init__.py", unique + CALC)
     repo.write("tests/test_calc.py", CALC_TEST)
     repo.base = repo.commit("base")
+    repo.git("tag", "v0.1.0")
     first = repo.write("tests/test_more.py", CALC_TEST.replace("_double", "_again")).commit("t")
     _, tests = _result(repo, first)
     assert "wheel built" in tests.summary
@@ -320,11 +321,13 @@ def test_a_change_to_modules_only_is_tested_in_the_base_wheel_patched_not_rebuil
     assert "test_double" in finding(report, "tests", "tests.failure").message  # the head ran
     repo.base = repo.git("rev-parse", broken).strip()
     repo.git("checkout", "-q", "broken")
-    # a release commit: the version alone changes in pyproject.toml, and the wheel says so
+    # a release commit, tagged: the version alone changes in pyproject.toml, and the wheel
+    # says so (crashtest: its nearest tag is its own, not its base's)
     fixed = repo.write("calc/__init__.py", unique + CALC).write(
         "pyproject.toml", SETUPTOOLS.replace("0.1.0", "0.2.0")).write(
         "tests/test_version.py", "from importlib.metadata import version\n\n\n"
         "def test_version():\n    assert version('calc') == '0.2.0'\n").commit("fix, bump")
+    repo.git("tag", "v0.2.0", fixed)
     report, tests = _result(repo, fixed)
     assert report.passed and "wheel patched" in tests.summary, tests.summary
     repo.base = fixed

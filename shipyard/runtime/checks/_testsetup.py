@@ -111,8 +111,9 @@ def setup_tree(ctx: CheckContext, env: Env, decl: Declarations, tree: Path, out:
     if not decl.packaged:  # its modules import from the tree, as `python -m pytest` would
         return replace(plain, python=layered_venv(env, [tree], out / "venv"))
     version = _pretend_version(ctx, sha)
-    had = wheels.reuse(ctx.repo, sha, ctx.base if sha == ctx.head else None, tree, env,
-                       version, out / "dist")
+    base = ctx.base if sha == ctx.head else None
+    had = wheels.reuse(ctx.repo, sha, base, tree, env, version, out / "dist",
+                       base_version=_pretend_version(ctx, base) if base else version)
     if had is not None:
         wheel, how = had
     else:

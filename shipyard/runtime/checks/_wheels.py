@@ -45,17 +45,23 @@ _UNREAD = frozenset({"poetry.lock", "pdm.lock", "uv.lock", "Pipfile.lock",
 
 
 def reuse(repo: Path, sha: str, base: str | None, tree: Path, env: Env, version: str,
-          dist: Path) -> tuple[Path, str] | None:
+          dist: Path, *, base_version: str | None = None) -> tuple[Path, str] | None:
     """(the wheel for `sha`'s tree in `dist`, how it was had), or None when it must be
-    built: the same tree's wheel from the cache, else the base's patched with the change."""
+    built: the same tree's wheel from the cache, else the base's patched with the change.
+    `base_version` is the version the base was built with: a release commit is tagged, so
+    its nearest tag, the version a VCS-versioned build is given, is not its base's; a static
+    version bump (`_bump.py`) patches the base's wheel built with the base's own."""
     if (hit := _entry(repo, sha, env, version)) is not None:
         wheel, _ = hit
         dist.mkdir(parents=True, exist_ok=True)
         return Path(shutil.copy2(wheel, dist / wheel.name)), "reused: the same tree was built before"
-    if base is None or (hit := _entry(repo, base, env, version)) is None:
+    if base is None:
+        return None
+    bump = _bump(repo, base, sha, tree)
+    hit = _entry(repo, base, env, base_version if bump and base_version else version)
+    if hit is None:
         return None
     wheel, members = hit
-    bump = _bump(repo, base, sha, tree)
     replaced = _replacements(repo, base, sha, members, bumped=bump is not None)
     if replaced is None:
         return None
