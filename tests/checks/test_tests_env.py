@@ -388,5 +388,9 @@ def test_a_version_bump_renames_the_wheels_metadata_and_records_it(tmp_path):
     assert "Version: 1.1\n\nVersion: 1.0 is described here" in meta   # the header alone
     assert "p-1.1.dist-info/RECORD,,\n" in record and "p-1.0" not in record
     assert "p-1.1.dist-info/METADATA,sha256=" in record and ",60" not in record
-    # a wheel whose metadata names another version is built, not patched
+    # a wheel whose metadata names another version, or is no text, is built, not patched
     assert not _patch(src, tmp_path / "x.whl", {}, ("0.9", "1.1"))
+    with zipfile.ZipFile(src, "w") as zf:
+        zf.writestr("p-1.0.dist-info/METADATA", b"Version: 1.0\n\xff\xfe")
+        zf.writestr("p-1.0.dist-info/RECORD", "p-1.0.dist-info/RECORD,,\n")
+    assert not _patch(src, tmp_path / "y.whl", {}, ("1.0", "1.1"))

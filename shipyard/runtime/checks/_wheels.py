@@ -175,7 +175,10 @@ def _patch(src: Path, dest: Path, new: dict[str, bytes], bump: Bump | None = Non
             return False
         new = dict(new)
         if bump and info_dir:
-            meta = metadata(zin.read(f"{info_dir}/METADATA").decode("utf-8"), bump)
+            try:  # a wheel built by the repository's backend: its metadata may be anything
+                meta = metadata(zin.read(f"{info_dir}/METADATA").decode("utf-8"), bump)
+            except (KeyError, UnicodeDecodeError):
+                return False
             if meta is None:
                 return False
             new[f"{info_dir}/METADATA"] = meta.encode("utf-8")
@@ -189,7 +192,8 @@ def _patch(src: Path, dest: Path, new: dict[str, bytes], bump: Bump | None = Non
                 if data is None:
                     data = zin.read(info)
                     if info.filename.endswith(".dist-info/RECORD"):
-                        data = _record(data.decode("utf-8"), new, name).encode("utf-8")
+                        data = _record(data.decode("utf-8", "surrogateescape"), new,
+                                       name).encode("utf-8", "surrogateescape")
                 out = zipfile.ZipInfo(name(info.filename), date_time=info.date_time)
                 out.external_attr, out.compress_type = info.external_attr, info.compress_type
                 zout.writestr(out, data)
