@@ -113,7 +113,7 @@ def setup_tree(ctx: CheckContext, env: Env, decl: Declarations, tree: Path, out:
     version = _pretend_version(ctx, sha)
     base = ctx.base if sha == ctx.head else None
     had = wheels.reuse(ctx.repo, sha, base, tree, env, version, out / "dist",
-                       base_version=_pretend_version(ctx, base) if base else version)
+                       base_version=lambda: _pretend_version(ctx, base) if base else version)
     if had is not None:
         wheel, how = had
     else:

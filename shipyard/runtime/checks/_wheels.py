@@ -45,10 +45,11 @@ _UNREAD = frozenset({"poetry.lock", "pdm.lock", "uv.lock", "Pipfile.lock",
 
 
 def reuse(repo: Path, sha: str, base: str | None, tree: Path, env: Env, version: str,
-          dist: Path, *, base_version: str | None = None) -> tuple[Path, str] | None:
+          dist: Path, *, base_version: Callable[[], str] | None = None
+          ) -> tuple[Path, str] | None:
     """(the wheel for `sha`'s tree in `dist`, how it was had), or None when it must be
     built: the same tree's wheel from the cache, else the base's patched with the change.
-    `base_version` is the version the base was built with: a release commit is tagged, so
+    `base_version` gives the version the base was built with: a release commit is tagged, so
     its nearest tag, the version a VCS-versioned build is given, is not its base's; a static
     version bump (`_bump.py`) patches the base's wheel built with the base's own."""
     if (hit := _entry(repo, sha, env, version)) is not None:
@@ -57,12 +58,13 @@ def reuse(repo: Path, sha: str, base: str | None, tree: Path, env: Env, version:
         return Path(shutil.copy2(wheel, dist / wheel.name)), "reused: the same tree was built before"
     if base is None:
         return None
-    bump = _bump(repo, base, sha, tree)
-    hit = _entry(repo, base, env, base_version if bump and base_version else version)
+    changes = changed_paths(repo, base, sha)
+    bump = _bump(repo, base, changes, tree)
+    hit = _entry(repo, base, env, base_version() if bump and base_version else version)
     if hit is None:
         return None
     wheel, members = hit
-    replaced = _replacements(repo, base, sha, members, bumped=bump is not None)
+    replaced = _replacements(changes, members, bumped=bump is not None)
     if replaced is None:
         return None
     name = wheel.name if bump is None else wheel.name.replace(f"-{bump[0]}-", f"-{bump[1]}-", 1)
@@ -80,10 +82,10 @@ def reuse(repo: Path, sha: str, base: str | None, tree: Path, env: Env, version:
                  f"{f', version {bump[0]} -> {bump[1]}' if bump else ''}")
 
 
-def _bump(repo: Path, base: str, head: str, tree: Path) -> Bump | None:
+def _bump(repo: Path, base: str, changes: list[tuple[str, str]], tree: Path) -> Bump | None:
     """The version bump, when the change edits `pyproject.toml` and nothing of it but its
     static version (`_bump.py`)."""
-    if ("M", "pyproject.toml") not in changed_paths(repo, base, head):
+    if ("M", "pyproject.toml") not in changes:
         return None
     try:
         return version_bump(git(repo, "show", f"{base}:pyproject.toml"),
@@ -139,7 +141,7 @@ def _sources(wheel: Path, tree: Path) -> dict[str, str]:
     return out
 
 
-def _replacements(repo: Path, base: str, head: str, members: dict[str, str], *,
+def _replacements(changes: list[tuple[str, str]], members: dict[str, str], *,
                   bumped: bool = False) -> dict[str, str] | None:
     """member -> path for each module the change edits; None when the change touches
     anything a build could read differently (`pyproject.toml` is allowed when `bumped`:
@@ -147,7 +149,7 @@ def _replacements(repo: Path, base: str, head: str, members: dict[str, str], *,
     by_path = {path: member for member, path in members.items()}
     packages = {path.rsplit("/", 1)[0] + "/" for path in by_path if "/" in path}
     replaced: dict[str, str] = {}
-    for status, path in changed_paths(repo, base, head):
+    for status, path in changes:
         if bumped and (status, path) == ("M", "pyproject.toml") and path not in by_path:
             continue
         if status == "M" and path in by_path:
