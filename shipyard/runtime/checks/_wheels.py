@@ -30,7 +30,7 @@ from pathlib import Path
 from ._bump import Bump, dist_info_of, metadata, renamed, version_bump
 from ._focus import DOC_DIRS
 from ._testenv import Env, envs_dir
-from ._util import changed_paths, git, pytest_rewrites
+from ._util import changed_paths, git, pytest_rewrites, tree_id
 
 __all__ = ["remember", "reuse"]
 
@@ -117,8 +117,7 @@ def _entry(repo: Path, sha: str, env: Env, version: str) -> tuple[Path, dict[str
 
 
 def _folder(repo: Path, sha: str, env: Env, version: str) -> Path:
-    tree_id = git(repo, "rev-parse", f"{sha}^{{tree}}").strip()
-    key = hashlib.sha256(json.dumps([_VERSION, tree_id, str(env.path), version,
+    key = hashlib.sha256(json.dumps([_VERSION, tree_id(repo, sha), str(env.path), version,
                                      env.installer]).encode()).hexdigest()
     return envs_dir().parent / "wheels" / key[:32]
 

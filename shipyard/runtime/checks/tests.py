@@ -23,6 +23,7 @@ the tests without coverage and keeps the base's numbers (`_focus.py`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shlex
@@ -51,6 +52,7 @@ from ._util import (
     git,
     target_python,
     tool_error,
+    tree_id,
     write_whole,
 )
 from .base import CheckContext, CheckResult, Finding
@@ -141,8 +143,7 @@ def _measure_base(ctx: CheckContext, argv: list[str], interp: Interpreter) -> _M
 def _cache_file(ctx: CheckContext, sha: str, argv: list[str], interp: Interpreter) -> Path:
     """Where the coverage of commit `sha`'s tree, run by `argv` on `interp`, is kept: a
     tree is measured the same way whether it is the head or the base of a check."""
-    tree_id = git(ctx.repo, "rev-parse", f"{sha}^{{tree}}").strip()
-    key = hashlib.sha256(json.dumps([_BASE_CACHE_VERSION, tree_id, argv, _OMIT, sys.version,
+    key = hashlib.sha256(json.dumps([_BASE_CACHE_VERSION, tree_id(ctx.repo, sha), argv, _OMIT, sys.version,
                                      interp.path, interp.version]).encode()).hexdigest()
     return envs_dir().parent / "base-coverage" / f"{key[:32]}.json"
 
@@ -227,6 +228,7 @@ def _confiner(ctx: CheckContext, *readable: Path):
     return confine
 
 
+@functools.lru_cache(maxsize=32)  # asked by the interpreter and each sandboxed run
 def _user_repo(worktree: Path) -> Path | None:
     try:
         common = git(worktree, "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
