@@ -337,6 +337,47 @@ def test_a_change_to_modules_only_is_tested_in_the_base_wheel_patched_not_rebuil
     assert "wheel built" in tests.summary                     # more than the version: built
 
 
+def test_a_readme_edit_is_written_into_the_base_wheels_metadata_not_rebuilt(tmp_path):
+    # the backend copies the README into METADATA; a test of the head reads it from there
+    unique = f"# {os.urandom(8).hex()}\n"
+    repo = init_repo(tmp_path / "calc")
+    repo.write("pyproject.toml", SETUPTOOLS + 'readme = "README.md"\n')
+    repo.write("calc/__init__.py", unique + CALC).write("README.md", "# calc\n\nDoubles.\n")
+    repo.write("tests/test_calc.py", CALC_TEST)
+    repo.base = repo.commit("base")
+    repo.git("tag", "v0.1.0")
+    described = ("from importlib.metadata import metadata\n\n\ndef test_described():\n"
+                 "    assert metadata('calc').get_payload().startswith({!r})\n")
+    first = repo.write("tests/test_readme.py", described.format("# calc\n\nDoubles.\n")
+                       ).commit("t")
+    _, tests = _result(repo, first)
+    assert "wheel built" in tests.summary
+    repo.base = first
+    edited = repo.write("README.md", "# calc\n\nDoubles a number, any number.\n").write(
+        "tests/test_readme.py", described.format("# calc\n\nDoubles a number, any number.\n")
+    ).commit("readme")
+    report, tests = _result(repo, edited)
+    assert report.passed and "wheel patched" in tests.summary, tests.summary
+    repo.base = edited
+    unended = repo.write("README.md", "# calc\n\nDoubles.").commit("no last newline")
+    _, tests = _result(repo, unended)
+    assert "wheel built" in tests.summary      # the backends differ on a missing newline
+
+
+def test_a_readme_is_described_only_where_metadata_holds_it_verbatim():
+    from shipyard.runtime.checks._readme import described
+
+    meta = "Metadata-Version: 2.1\nName: p\n\n"
+    assert described(meta + "# p\nold\n", "# p\nold\n", "# p\nnew\n") == meta + "# p\nnew\n"
+    # poetry-core adds a newline after the README whatever it ends with
+    assert described(meta + "# p\nold\n\n", "# p\nold\n", "# p\nnew\n") == \
+        meta + "# p\nnew\n\n"
+    assert described(meta + "# p\nold\n", "# p\nold\n", "# p\nnew") is None
+    assert described(meta + "        # p\n", "# p\n", "# q\n") is None   # escaped: build
+    assert described("Name: p\nDescription: # p\n", "# p\n", "# q\n") is None
+    assert described(meta + "# p\nold\n# other\n", "# p\nold\n", "# p\nnew\n") is None
+
+
 def test_a_patched_wheel_records_the_new_bytes_of_each_replaced_member(tmp_path):
     import base64
     import zipfile

@@ -6,9 +6,10 @@ consecutive checks build trees a file or two apart, and the head of one change i
 of the next. A pure-Python wheel holds each module byte for byte, so when every file a
 change touches is either such a module of the base's wheel or a file outside every package
 directory (a test, a CI file), the head's wheel is the base's with those members replaced
-and their RECORD lines rewritten — what a build would give. Anything else is built as
-before: a build file or README, a module added or deleted, a file the backend transforms
-(its bytes are not in the wheel), a member under `.data/`, another version.
+and their RECORD lines rewritten — what a build would give. A static version bump
+(`_bump.py`) and a README edit (`_readme.py`) are written into METADATA the same way.
+Anything else is built as before: another build file, a module added or deleted, a file
+the backend transforms (its bytes are not in the wheel), a member under `.data/`.
 
 The cache is keyed by the tree's git id, the environment (its declarations and Python),
 the version the build was given, and the installer: the same inputs give the same wheel.
@@ -27,8 +28,10 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ..gittree import read_blob
 from ._bump import Bump, dist_info_of, metadata, renamed, version_bump
 from ._focus import DOC_DIRS
+from ._readme import described, is_readme
 from ._testenv import Env, envs_dir
 from ._util import changed_paths, git, pytest_rewrites, tree_id
 
@@ -59,12 +62,15 @@ def reuse(repo: Path, sha: str, base: str | None, tree: Path, env: Env, version:
     if base is None:
         return None
     changes = changed_paths(repo, base, sha)
-    bump = _bump(repo, base, changes, tree)
+    bump, readme = _bump(repo, base, changes, tree), _readme(repo, base, changes, tree)
     hit = _entry(repo, base, env, base_version() if bump and base_version else version)
     if hit is None:
         return None
     wheel, members = hit
-    replaced = _replacements(changes, members, bumped=bump is not None)
+    in_metadata = {"pyproject.toml"} if bump else set()
+    if readme is not None:
+        in_metadata.add(readme[0])
+    replaced = _replacements(changes, members, in_metadata)
     if replaced is None:
         return None
     name = wheel.name if bump is None else wheel.name.replace(f"-{bump[0]}-", f"-{bump[1]}-", 1)
@@ -73,13 +79,15 @@ def reuse(repo: Path, sha: str, base: str | None, tree: Path, env: Env, version:
     dist.mkdir(parents=True, exist_ok=True)
     out = dist / name
     if not _patch(wheel, out, {member: (tree / path).read_bytes()
-                               for member, path in replaced.items()}, bump):
+                               for member, path in replaced.items()}, bump,
+                  readme[1:] if readme else None):
         out.unlink(missing_ok=True)
         return None
     remember(repo, sha, env, version, out, tree)
     return out, (f"patched from the base's wheel: {len(replaced)} module(s) replaced "
                  f"({', '.join(sorted(replaced.values())[:5])})"
-                 f"{f', version {bump[0]} -> {bump[1]}' if bump else ''}")
+                 f"{f', version {bump[0]} -> {bump[1]}' if bump else ''}"
+                 f"{f', description from {readme[0]}' if readme else ''}")
 
 
 def _bump(repo: Path, base: str, changes: list[tuple[str, str]], tree: Path) -> Bump | None:
@@ -91,6 +99,22 @@ def _bump(repo: Path, base: str, changes: list[tuple[str, str]], tree: Path) -> 
         return version_bump(git(repo, "show", f"{base}:pyproject.toml"),
                             (tree / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, RuntimeError):
+        return None
+
+
+def _readme(repo: Path, base: str, changes: list[tuple[str, str]], tree: Path
+            ) -> tuple[str, str, str] | None:
+    """(path, the base's text, the head's) when the change edits one top-level README,
+    which a backend may have written into METADATA (`_readme.py`)."""
+    edited = [path for status, path in changes if status == "M" and is_readme(path)]
+    if len(edited) != 1 or len([p for _, p in changes if is_readme(p)]) != 1:
+        return None
+    try:
+        old = read_blob(repo, base, edited[0])
+        if old is None:
+            return None
+        return edited[0], old.decode("utf-8"), (tree / edited[0]).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
 
 
@@ -140,19 +164,20 @@ def _sources(wheel: Path, tree: Path) -> dict[str, str]:
     return out
 
 
-def _replacements(changes: list[tuple[str, str]], members: dict[str, str], *,
-                  bumped: bool = False) -> dict[str, str] | None:
+def _replacements(changes: list[tuple[str, str]], members: dict[str, str],
+                  in_metadata: set[str] | frozenset[str] = frozenset()
+                  ) -> dict[str, str] | None:
     """member -> path for each module the change edits; None when the change touches
-    anything a build could read differently (`pyproject.toml` is allowed when `bumped`:
-    its version alone changed, which `_patch` applies)."""
+    anything a build could read differently. The edits of `in_metadata` (a version bump's
+    `pyproject.toml`, a README) are METADATA's, which `_patch` applies."""
     by_path = {path: member for member, path in members.items()}
     packages = {path.rsplit("/", 1)[0] + "/" for path in by_path if "/" in path}
     replaced: dict[str, str] = {}
     for status, path in changes:
-        if bumped and (status, path) == ("M", "pyproject.toml") and path not in by_path:
-            continue
         if status == "M" and path in by_path:
             replaced[by_path[path]] = path
+        elif status == "M" and path in in_metadata:
+            continue
         elif path in by_path or any(path.startswith(p) for p in packages) \
                 or not _outside(path):
             return None
@@ -165,21 +190,19 @@ def _outside(path: str) -> bool:
         pytest_rewrites(path.rsplit("/", 1)[-1])
 
 
-def _patch(src: Path, dest: Path, new: dict[str, bytes], bump: Bump | None = None) -> bool:
+def _patch(src: Path, dest: Path, new: dict[str, bytes], bump: Bump | None = None,
+           readme: tuple[str, str] | None = None) -> bool:
     """Copy wheel `src` to `dest` with the members in `new` replaced, the version bumped
-    (`_bump.py`) and RECORD updated; False when the wheel does not carry the version the
-    bump starts from (build instead)."""
+    (`_bump.py`), the README (base's text, head's) described (`_readme.py`) and RECORD
+    updated; False when the wheel's METADATA does not say what the edit starts from (build
+    instead)."""
     with zipfile.ZipFile(src) as zin:
         infos = zin.infolist()
-        info_dir = dist_info_of([i.filename for i in infos], bump) if bump else None
-        if bump and info_dir is None:
-            return False
+        names = [i.filename for i in infos]
+        info_dir = dist_info_of(names, bump) if bump else _dist_info(names)
         new = dict(new)
-        if bump and info_dir:
-            try:  # a wheel built by the repository's backend: its metadata may be anything
-                meta = metadata(zin.read(f"{info_dir}/METADATA").decode("utf-8"), bump)
-            except (KeyError, UnicodeDecodeError):
-                return False
+        if bump or readme:
+            meta = _metadata(zin, info_dir, bump, readme)
             if meta is None:
                 return False
             new[f"{info_dir}/METADATA"] = meta.encode("utf-8")
@@ -199,6 +222,34 @@ def _patch(src: Path, dest: Path, new: dict[str, bytes], bump: Bump | None = Non
                 out.external_attr, out.compress_type = info.external_attr, info.compress_type
                 zout.writestr(out, data)
     return True
+
+
+def _metadata(zin: zipfile.ZipFile, info_dir: str | None, bump: Bump | None,
+              readme: tuple[str, str] | None) -> str | None:
+    """The head's METADATA text, or None when the base's does not carry what the edits
+    start from, or another member carries the README (a build may have generated it)."""
+    if info_dir is None:
+        return None
+    try:  # a wheel built by the repository's backend: its metadata may be anything
+        meta: str | None = zin.read(f"{info_dir}/METADATA").decode("utf-8")
+    except (KeyError, UnicodeDecodeError):
+        return None
+    if bump and meta is not None:
+        meta = metadata(meta, bump)
+    if readme and meta is not None:
+        longest = max(readme[0].splitlines() or [""], key=len).encode("utf-8")
+        if len(longest) >= 16 and any(
+                longest in zin.read(i) for i in zin.infolist()
+                if not i.is_dir() and not i.filename.startswith(f"{info_dir}/")):
+            return None
+        meta = described(meta, *readme)
+    return meta
+
+
+def _dist_info(names: list[str]) -> str | None:
+    folders = {n.split("/", 1)[0] for n in names if "/" in n and
+               n.split("/", 1)[0].endswith(".dist-info")}
+    return folders.pop() if len(folders) == 1 else None
 
 
 def _record(text: str, new: dict[str, bytes], name: Callable[[str], str]) -> str:
