@@ -139,3 +139,41 @@ def test_a_rewrite_that_warns_or_a_pass_hook_leaves_the_test_file_to_pytest(tmp_
     hooked = "[pytest]\nenable_assertion_pass_hook = true\n"
     assert _bytecode.prerewrite(PY, VERSIONS, ENV_SITE, [_tests(tmp_path / "c2")], hooked,
                                 60) == (0, 0)
+
+
+# -- the environment's pytest plugins: rewritten once, where the environment is made -------
+PLUGIN = "import pytest\n\n\n@pytest.fixture\ndef total():\n    value = 1 + 1\n    assert value == 3\n"
+
+
+def _env_with_plugin(root: Path) -> Path:
+    """An environment as `_testenv` makes it, holding pytest and a plugin of its own."""
+    site = root / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    site.mkdir(parents=True)
+    for name in ("_pytest", "pytest", "pluggy", "iniconfig", "packaging", "pygments", "py.py",
+                 "exceptiongroup", "tomli"):   # pytest and what it imports
+        if (ENV_SITE / name).exists():
+            (site / name).symlink_to(ENV_SITE / name)
+    (site / "myplug").mkdir()
+    (site / "myplug" / "__init__.py").write_text(PLUGIN)
+    info = site / "myplug-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: myplug\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[pytest11]\nmyplug = myplug\n")
+    (info / "RECORD").write_text("myplug/__init__.py,,\nmyplug-1.0.dist-info/RECORD,,\n")
+    (root / "bin").mkdir()
+    (root / "bin" / "python").symlink_to(PY)
+    return site
+
+
+def test_a_plugin_of_the_environment_is_rewritten_once_and_pytest_loads_it(tmp_path):
+    from shipyard.runtime.checks._plugins import rewrite_plugins
+
+    site = _env_with_plugin(tmp_path / "env")
+    assert rewrite_plugins(tmp_path / "env", 60) == ["myplug"]
+    tree = _tests(tmp_path / "tree", "def test_uses(total):\n    pass\n")
+    env = {**os.environ, "PYTEST_DEBUG": "1", "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONPATH": str(site)}
+    run = subprocess.run([str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tree,
+                         env=env, capture_output=True, text=True, check=False)
+    assert f"found cached rewritten pyc for {site / 'myplug' / '__init__.py'}" in run.stderr
+    assert "E       assert 2 == 3" in run.stdout       # the plugin's assert, rewritten

@@ -29,6 +29,8 @@ from ..proc import run as run_proc
 from ..proc import scrubbed_env
 from ._declared import Declarations
 from ._interpreter import ours, venv_config
+from ._plugins import VERSION as PLUGINS_VERSION
+from ._plugins import rewrite_plugins
 
 __all__ = [
     "TOOL_PACKAGES",
@@ -115,11 +117,14 @@ def prepare_env(decl: Declarations, timeout: float, python: str | None = None) -
 
 def _load(path: Path, *, reused: bool, timeout: float) -> Env:
     """The environment at `path` (its lock held); one cached before its bytecode was
-    compiled is compiled now, once."""
+    compiled, or its pytest plugins rewritten (`_plugins.py`), gets them now, once."""
     doc = json.loads((path / "shipyard-env.json").read_text())
-    if not doc.get("bytecode"):
-        _compile_bytecode(path, timeout)
+    if not doc.get("bytecode") or doc.get("plugins_rewritten") != PLUGINS_VERSION:
+        if not doc.get("bytecode"):
+            _compile_bytecode(path, timeout)
         doc["bytecode"] = True
+        doc["plugins_rewritten"] = PLUGINS_VERSION
+        doc["rewritten_plugin_modules"] = rewrite_plugins(path, timeout)
         (path / "shipyard-env.json").write_text(json.dumps(doc, indent=1))
     return Env(path=path, python=path / "bin" / "python", installer=doc["installer"],
                versions=doc["versions"], reused=reused)
