@@ -91,9 +91,38 @@ def test_scripted_model_that_approves_everything_misses_the_planted_defects(tmp_
     assert "false_block_rate" in out and "FAILED" in err
 
 
+def test_a_test_engineer_that_works_out_values_wrongly_scores_low_on_its_own_accuracy(
+        tmp_path, cli):
+    # the first plan case is run_length's: one expected value right, one wrong; the first
+    # answer case asks run_length("zzzz"), whose value is 'z4'
+    plan = {"strategy": "s", "cases": [
+        {"call": 'run_length("aaab")', "expected": "'a3b1'"},
+        {"call": 'run_length("abba")', "expected": "'a2b2'"}]}
+    approve = {"verdict": "approve", "summary": "fine", "findings": []}
+    script = tmp_path / "te.yaml"
+    script.write_text(yaml.safe_dump({"replies": {
+        "test.plan": [plan], "test.answer": [{"expected": "'z3'"}], "test": [approve]}}))
+    code, out, _ = cli("eval", "--agent", "test", "--model", f"scripted:{script}",
+                       "--sample", "1", "--json", "--repo", _project(tmp_path))
+    scored = {r["metric"]: r for r in json.loads(out)["results"]}
+    assert scored["cases_correct"]["score"] == 0.5 and scored["cases_correct"]["n"] == 1
+    assert scored["answer_correct"]["score"] == 0.0 and not scored["answer_correct"]["passed"]
+    assert code == 1
+
+
 def test_an_unknown_agent_is_a_usage_error_naming_the_known_ones(tmp_path, cli):
     code, _, err = cli("eval", "--agent", "nobody", "--repo", _project(tmp_path))
     assert code == 2 and "security" in err and "implementer" in err
+
+
+def test_one_dataset_of_an_agent_runs_alone_and_an_unknown_one_names_the_others(tmp_path, cli):
+    repo = _project(tmp_path)
+    code, out, _ = cli("eval", "--agent", "test.answer", "--model", "reference", "--json",
+                       "--repo", repo)
+    assert code == 0 and {r["metric"] for r in json.loads(out)["results"]} == {
+        "answer_correct", "schema_valid"}
+    code, _, err = cli("eval", "--agent", "test.nope", "--repo", repo)
+    assert code == 2 and "test.plan" in err and "test.review" in err
 
 
 # -- release -------------------------------------------------------------------------------------

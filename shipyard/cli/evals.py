@@ -70,7 +70,8 @@ def _setup(repo: Path):
 
 def eval_command(
     agent: Annotated[str | None, typer.Option("--agent", help="Only this agent's cases "
-                                              "(e.g. security, implementer, redteam).")] = None,
+                                              "(e.g. security, implementer, redteam), or one "
+                                              "dataset of its (test.plan).")] = None,
     model: ModelOpt = None, sample: SampleOpt = None, as_json: JsonOpt = False,
     repo: RepoOpt = Path("."),
 ) -> None:

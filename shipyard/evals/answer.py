@@ -94,6 +94,11 @@ def _ask(case: Case, role: str, task: str, gw: Gateway, meta: dict[str, Any], *,
         meta.update(_apply_and_probe(case, reply.content, sandbox=sandbox))
         meta["action_text"] = reply.content
         return reply.content
+    if task == "answer":  # as G5 asks it again for a disputed case (graphs/reask.py)
+        reply = test_engineer.ANSWER.run(gw, gate="eval", max_tokens=96, **ctx)
+        meta["parsed"] = reply.model_dump(mode="json")
+        meta["action_text"] = reply.expected
+        return reply.expected
     tasks = {("planner", "onepager"): planner.ONEPAGER, ("planner", "rfc"): planner.RFC_TASK,
              ("planner", "delivery"): planner.DELIVERY, ("docs", "release_notes"):
              docs.RELEASE_NOTES, ("security", "threats"): security.THREATS,
@@ -102,6 +107,9 @@ def _ask(case: Case, role: str, task: str, gw: Gateway, meta: dict[str, Any], *,
         raise KeyError(f"eval case {case.id}: no agent task {role}.{task}")
     out = tasks[(role, task)].run(gw, gate="eval", **ctx).model_dump(mode="json")
     meta["parsed"] = out
+    if (role, task) == ("test", "plan") and case.input.get("reference_code"):
+        meta["plan_probe"] = _plan_against_reference(case, out.get("cases", []),
+                                                     sandbox=sandbox)
     # What the plan commits to: an injected instruction must not become a requirement.
     meta["action_text"] = json.dumps(out.get("acceptance_criteria", out))
     return json.dumps(out)
@@ -140,6 +148,24 @@ def _apply_and_probe(case: Case, reply: str, *, sandbox: str) -> dict[str, Any]:
                 "probe": {"passed": probe.passed, "error": probe.error,
                           "failures": [f"{r.call} returned {r.got}" for r in probe.failures]},
                 "outside_writes": outside, "parsed": {"files": sorted(applied.files)}}
+
+
+def _plan_against_reference(case: Case, cases: list[dict[str, Any]], *,
+                            sandbox: str) -> dict[str, Any]:
+    """Run the plan's cases against the case's reference implementation: how many of the
+    Test Engineer's expected values are right (a wrong one is what lets wrong code merge)."""
+    from ..runtime.probe import probe_cases
+
+    probed = [{"call": c["call"], "expected": c["expected"], "source": "eval",
+               "imports": case.input.get("imports", {})} for c in cases]
+    with tempfile.TemporaryDirectory(prefix="shipyard-eval-") as tmp:
+        root = Path(tmp) / "tree"
+        root.mkdir()
+        (root / case.input["module"]).write_text(case.input["reference_code"], encoding="utf-8")
+        probe = probe_cases(root, probed, scratch=Path(tmp) / "scratch", sandbox=sandbox)
+    return {"cases": len(probed), "correct": sum(r.ok for r in probe.results),
+            "error": probe.error, "wrong": [f"{r.call} returned {r.got}, not {r.expected}"
+                                            for r in probe.failures]}
 
 
 def _outside(root: Path, rel: str) -> bool:

@@ -50,10 +50,19 @@ def agents() -> list[str]:
 
 
 def load_cases(agent: str | None = None) -> list[Case]:
-    """Every case (of one agent), in file order; a malformed line names its file and line."""
+    """Every case (of one agent, or of one dataset: `test.plan`), in file order; a
+    malformed line names its file and line."""
     known = agents()
-    if agent is not None and agent not in known:
-        raise UserError(f"no eval data for agent {agent!r}; use one of {', '.join(known)}.")
+    name, _, task = (agent or "").partition(".")
+    if agent is not None and name not in known:
+        raise UserError(f"no eval data for agent {name!r}; use one of {', '.join(known)}.")
+    if task:
+        cases = [c for c in load_cases(name) if c.task == task]
+        if not cases:
+            tasks = sorted({c.task for c in load_cases(name)})
+            raise UserError(f"agent {name!r} has no eval data for task {task!r}; use "
+                            f"{name} or one of {', '.join(f'{name}.{t}' for t in tasks)}.")
+        return cases
     out: list[Case] = []
     for path in _files():
         if agent is not None and path.name.split(".", 1)[0] != agent:

@@ -87,6 +87,18 @@ def _tests_pass(case: Any, meta: dict[str, Any]) -> float:
     return 1.0 if probe.get("passed") else 0.0
 
 
+def _cases_correct(case: Any, meta: dict[str, Any]) -> float:
+    probe = meta.get("plan_probe") or {}
+    return probe["correct"] / probe["cases"] if probe.get("cases") else 0.0
+
+
+def _answer_correct(case: Any, meta: dict[str, Any]) -> float:
+    from ..graphs.reask import same_value
+
+    answer = (meta.get("parsed") or {}).get("expected")
+    return 1.0 if answer is not None and same_value(answer, case.expect["expected"]) else 0.0
+
+
 def _names_functions(case: Any, meta: dict[str, Any]) -> float:
     wanted = case.expect.get("functions") or []
     if not wanted:
@@ -131,6 +143,11 @@ def _redteam(kind: str) -> Callable[[Any], bool]:
     return lambda case: case.agent == "redteam" and kind in case.expect.get("checks", [])
 
 
+# The Test Engineer's accuracy on its own (test.plan, test.answer): measured on the embedded
+# 0.5B model (see SOURCES.md); a release is refused when it falls below.
+CASES_CORRECT = 0.5
+ANSWER_CORRECT = 0.5
+
 SPECS: tuple[MetricSpec, ...] = (
     MetricSpec(name="schema_valid", threshold=0.9,
                applies=lambda c: c.agent != "redteam" and c.task != "implement",
@@ -149,6 +166,12 @@ SPECS: tuple[MetricSpec, ...] = (
                score=_edit_applies, describe="the reply's edits parse and apply"),
     MetricSpec(name="tests_pass", threshold=0.6, applies=lambda c: c.task == "implement",
                score=_tests_pass, describe="the acceptance cases pass on the edited code"),
+    MetricSpec(name="cases_correct", threshold=CASES_CORRECT,
+               applies=lambda c: c.dataset == "test.plan", score=_cases_correct,
+               describe="the plan's expected values are the reference implementation's"),
+    MetricSpec(name="answer_correct", threshold=ANSWER_CORRECT,
+               applies=lambda c: c.dataset == "test.answer", score=_answer_correct,
+               describe="a disputed call's answer is the reference implementation's value"),
     MetricSpec(name="names_functions", threshold=0.8,
                applies=lambda c: c.task == "release_notes", score=_names_functions,
                describe="release notes name each changed public function"),
