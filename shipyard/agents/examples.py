@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+from ..runtime.plain import PLAIN_SOURCE
+
 __all__ = ["Example", "canonical", "extract_examples", "module_of", "renamed", "render_tests"]
 
 # `call(...)  SEP  expected` on one line, where SEP is one of the ways docs write "gives"
@@ -343,9 +345,12 @@ def render_tests(title: str, imports: dict[str, str], examples: list[Example]) -
         body.append(f"    pytest.param(lambda: {e.call}, {e.expected}, "
                     f"id={_case_id(e)!r}),")
     body += ["]", "", "",
+             "# What the code returns is read as built-in data before it is compared: an",
+             "# object of its own class could answer == with True for anything.",
+             PLAIN_SOURCE.rstrip("\n"), "", "",
              '@pytest.mark.parametrize(("call", "expected"), CASES)',
              "def test_acceptance(call, expected):",
-             "    got = call()",
+             "    got = _as_data(call(), expected)",
              "    if isinstance(expected, float) or (isinstance(expected, list | tuple)",
              "                                       and any(isinstance(x, float) for x in expected)):",
              "        assert got == pytest.approx(expected)",
