@@ -126,3 +126,24 @@ def test_a_crash_inside_a_node_fails_the_run_through_g8(make_repo, cli, monkeypa
                                   "KeyError: 'head'")
     assert set(_g8_rows(repo, r["run_id"])) == {"dora", "cost", "run_ended"}
     assert (repo / ".shipyard" / "runs" / r["run_id"] / "postmortem.md").is_file()
+
+
+def test_a_check_whose_tool_is_missing_ends_the_run_naming_the_install_not_a_fix_round(
+        make_repo, cli, monkeypatch):
+    from shipyard.runtime.checks import lint
+
+    # ruff missing where shipyard runs: the Implementer cannot change that, so a fix round
+    # would only spend model time before failing the same way
+    monkeypatch.setattr(lint, "tool", lambda name: "/nonexistent/bin/ruff")
+    repo = make_repo(human=[], checks=["lint"])
+    r = _start(cli, repo)
+    assert r["gate"] == "G2"  # G2 asks about the missing scanner; the human goes on anyway
+    code, out, _ = cli("approve", r["run_id"], "--repo", repo, "--as", "dri@example.com",
+                       "--json")
+    r = json.loads(out.strip().splitlines()[-1])
+    assert (r["status"], r["exit_code"], code) == ("failed", 1, 1)
+    assert "check lint could not run: ruff is not installed" in r["reason"]
+    assert "pip install ruff" in r["reason"] and "No change to the code" in r["reason"]
+    rounds = [d["round"] for kind, _, d in _events(repo, r["run_id"]) if kind == "g5_decision"]
+    assert rounds == [0]
+    assert set(_g8_rows(repo, r["run_id"])) == {"dora", "cost", "run_ended"}

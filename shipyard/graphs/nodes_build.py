@@ -10,7 +10,14 @@ from ..agents import REVIEWERS
 from ..agents import artifacts as md
 from ..runtime.repomap import is_test_path
 from .nodes_base import NodeBase, checks_summary
-from .review import DiffMap, applicability, block_reasons, ground_review, parse_diff
+from .review import (
+    DiffMap,
+    applicability,
+    block_reasons,
+    ground_review,
+    parse_diff,
+    unrunnable,
+)
 from .state import FeatureState
 
 _DEF = re.compile(r"\s*(?:async\s+)?def\s+([A-Za-z]\w*)")
@@ -126,6 +133,12 @@ class BuildNodes(NodeBase):
         # models' self-repair plateaus) and costs minutes.
         rounds = self.env.settings.gates.max_fix_rounds if inner["green"] else min(
             1, self.env.settings.gates.max_fix_rounds)
+        if inner["green"] and (missing := unrunnable(s.get("checks", []))):
+            return {"g5_verdict": "exhausted", "findings": reasons, "status": "failed",
+                    "reason": (f"G5 blocked in round {rnd}: " + "; ".join(missing) +
+                               f". No change to the code can fix that: install it, then run "
+                               f"the feature again (branch shipyard/{s['run_id']} kept, "
+                               f"nothing merged)"), "artifacts": arts}
         if rnd < rounds:
             self.env.say(f"G5: blocked ({len(reasons)} finding(s)); back to the Implementer")
             return {"g5_verdict": "block", "fix_round": rnd + 1, "findings": reasons,

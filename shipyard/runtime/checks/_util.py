@@ -151,8 +151,12 @@ def tool_error(name: str, res: ProcResult) -> CheckResult | None:
         why = f"{Path(res.args[0]).name} timed out after {res.duration_s:.0f}s; raise policy.timeout_s"
     else:
         return None
+    # a missing tool has its own rule: no change to the code can make it run (graphs/review.py
+    # `unrunnable` ends a run on it instead of sending the Implementer back), a hang may be
+    # the code's own doing
+    rule = f"{name}.tool_missing" if res.missing else f"{name}.tool"
     return CheckResult(name=name, status="error", duration_s=res.duration_s, summary=why,
-                       findings=(Finding(rule=f"{name}.tool", severity="high", path=None, line=None,
+                       findings=(Finding(rule=rule, severity="high", path=None, line=None,
                                          message=why),))
 
 
