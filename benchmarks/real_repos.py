@@ -1,6 +1,6 @@
 """`gates check` on real repositories: false blocks, planted defects, cold/warm cost.
 
-    python benchmarks/real_repos.py --n 5 [--repos humanize,six,crashtest] [--mirror DIR]
+    python benchmarks/real_repos.py --n 5 [--repos humanize,six,crashtest,packaging] [--mirror DIR]
     python benchmarks/real_repos.py --n 5 --python /path/to/python3.12   # the dev .venv's Python
 
 For each repository (a git dir from the `fetch` tool, or any clone URL/path, cloned
@@ -68,6 +68,13 @@ REPOS = {
     "crashtest": Repo("crashtest", "poetry (poetry-core), flat package", "sdispater+crashtest", (
         ("crashtest/frame.py", "return self._lineno", "return self._lineno + 1"),
         ("crashtest/frame.py", "return self._filename", "return self._function"),
+    )),
+    "packaging": Repo("packaging", "flit-core, src layout, PEP 735 dependency groups",
+                      "pypa+packaging", (
+        ("src/packaging/version.py", "return self.dev is not None or self.pre is not None",
+         "return self.pre is not None"),
+        ("src/packaging/version.py", "return self.release[0] if len(self.release) >= 1 else 0",
+         "return self.release[-1] if len(self.release) >= 1 else 0"),
     )),
 }
 
