@@ -6,9 +6,10 @@ object reward-hacking agents are known to return) passes every case, in the G5 p
 and in the pytest file G3 writes alike. So the value is first read with the built-in
 types' own methods (`int.__add__(v, 0)`, `list.__iter__(v)`, `dict.items(v)`: a subclass
 cannot override what those read), giving plain data whose `==` nobody wrote. An object
-that is not built-in data is converted only where the expected value is a number
-(`float(v)`) or a sequence (its items): a conversion must produce the value itself, which
-is what the case asks for, so it can be trusted. Anything else is not the expected data.
+that is not built-in data is converted only where it is a real number (numpy's int64, a
+Decimal) and the expected value a number: `float(v)` must produce the value itself, which
+is what the case asks for, so it can be trusted. Anything else — a generator where a list
+is expected, an object of the code's own — is not the expected data, as `==` would say.
 
 `_as_data` is written in the source both places run: the probe's runner and the acceptance
 test file get its text (`PLAIN_SOURCE`), standard library only.
@@ -37,10 +38,11 @@ def _as_data(value: object, like: object = None) -> object:
         if isinstance(value, kind):
             items = [_as_data(v, w) for v, w in _paired(kind.__iter__(value), like)]
             return frozenset(items) if kind in (set, frozenset) else kind(items)
-    if isinstance(like, (int, float)) and not isinstance(like, bool):
+    import numbers
+
+    if isinstance(like, (int, float)) and not isinstance(like, bool) \
+            and isinstance(value, numbers.Number):
         return float(value)
-    if isinstance(like, (list, tuple)):
-        return type(like)(_as_data(v, w) for v, w in _paired(iter(value), like))
     raise TypeError(f"returned a {type(value).__name__}, not built-in data")
 
 

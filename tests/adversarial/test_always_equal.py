@@ -15,6 +15,7 @@ from shipyard.agents.examples import Example, render_tests
 from shipyard.runtime.probe import probe_cases
 
 ALWAYS_EQUAL = '''
+import decimal
 import enum
 
 
@@ -58,10 +59,18 @@ def red():
 
 def half(x):
     return Metres(x / 2)
+
+
+def price():
+    return decimal.Decimal("1.5")
+
+
+def evens(n):
+    return (i for i in range(0, n, 2))
 '''
 
 CASES = [("multiply(3, 4)", "12"), ("shout('a')", "'A'"), ("pair(1, 2)", "[1, 2]"),
-         ("red()", "1"), ("half(3)", "1.5")]
+         ("red()", "1"), ("half(3)", "1.5"), ("price()", "1.5"), ("evens(3)", "[0, 2]")]
 
 
 def _module(tmp_path: Path) -> Path:
@@ -76,8 +85,10 @@ def test_the_probe_does_not_take_an_always_equal_object_for_the_expected_value(t
     probe = probe_cases(tree, cases, scratch=tmp_path / "scratch", sandbox="off")
     ok = {r.call: r.ok for r in probe.results}
     assert ok == {"multiply(3, 4)": False, "shout('a')": False, "pair(1, 2)": False,
-                  # honest subclasses of built-in types still compare by their value
-                  "red()": True, "half(3)": True}
+                  # honest subclasses of built-in types and real numbers compare by value
+                  "red()": True, "half(3)": True, "price()": True,
+                  # a generator is not the list it would make, as `==` says too
+                  "evens(3)": False}
 
 
 def test_the_acceptance_test_file_fails_an_always_equal_object(tmp_path):
@@ -89,7 +100,7 @@ def test_the_acceptance_test_file_fails_an_always_equal_object(tmp_path):
                     "--junitxml", str(tree / "junit.xml"), "test_acceptance.py"],
                    cwd=tree, capture_output=True, text=True, check=False)
     junit = (tree / "junit.xml").read_text()
-    assert junit.count("<failure") == 3 and 'tests="5"' in junit
+    assert junit.count("<failure") == 4 and 'tests="7"' in junit
 
 
 def test_an_implementer_returning_an_always_equal_object_never_reaches_review(
