@@ -647,6 +647,44 @@ def test_samples_that_pass_the_examples_but_differ_near_them_go_to_the_majority(
     assert "return a * b" in code.split("def multiply")[1]
 
 
+def test_two_agreeing_samples_do_not_outvote_two_others_that_part(make_repo, cli, replies):
+    # `a + b`, `a ** b` and `a * b` all pass multiply(2, 2) == 4 and part near it: two
+    # samples of `a * b` against one of each other is no majority of the samples; a third
+    # `a * b` is
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    plus = MULTIPLY_EDIT.replace("a * b", "a + b")
+    power = MULTIPLY_EDIT.replace("a * b", "a ** b")
+    replies["implementer.implement"] = [{"raw": plus}, {"raw": power}, {"raw": MULTIPLY_EDIT}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [agree] = _events(repo, "candidates_agree")
+    assert agree["attempts"] == [2, 3, 4] and agree["of"] == 5
+    code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    assert "return a * b" in code.split("def multiply")[1]
+
+
+def test_samples_that_parted_in_an_earlier_round_still_vote(make_repo, cli, replies):
+    # HumanEval 65 (2026-12-05): round 0's two samples parted near the examples and nothing
+    # was taken; round 1's first two agreed with each other, and merged wrong. They now
+    # count against round 1's pair until it is more than both together
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    plus = MULTIPLY_EDIT.replace("a * b", "a + b")
+    power = MULTIPLY_EDIT.replace("a * b", "a ** b")
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    replies["implementer.implement"] = [{"raw": plus}, {"raw": power},
+                                        *[{"raw": broken}] * 8, {"raw": MULTIPLY_EDIT}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    rounds = [e["round"] for e in _events(repo, "g5_decision")]
+    assert rounds == [0, 1]
+    [agree] = _events(repo, "candidates_agree")
+    assert agree["attempts"] == [0, 1, 2] and agree["of"] == 5   # plus round 0's -1 and -2
+    code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    assert "return a * b" in code.split("def multiply")[1]
+
+
 def test_a_candidate_passing_every_case_still_waits_for_a_second_sample_to_agree(
         make_repo, cli, replies):
     # HumanEval 75 and 99: the first code passed the documented examples and every proposed

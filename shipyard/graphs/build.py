@@ -29,7 +29,7 @@ from ..agents.edits import EditError, apply_edits, parse_blocks
 from . import skeleton
 from .acceptance import AUTHORITATIVE
 from .context import defined_in_repo, defs, existing, is_test, named, planned_files
-from .disputes import confirm, corroborated, settle, unconfirmed
+from .disputes import confirm, corroborated, dissent, settle, taken, unconfirmed
 from .hints import hint
 from .lint import expand_star_imports, fix_and_lint, import_stdlib
 from .reask import Asker
@@ -99,12 +99,12 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
     rnd = s.get("fix_round", 0)
     gw = n.env.gateway(s["run_id"])
     attempts = n.env.settings.gates.inner_attempts
-    candidates: list[Candidate] = []
     feedback: list[str] = []
     previous: Candidate | None = None
     skel = _skeleton(n, s, files)
     files = {**files, **skel.files}
     scratch = Path(tempfile.mkdtemp(prefix="shipyard-inner-"))
+    candidates = _earlier(n, s, acc, scratch)
     reask = Asker(n, s, gw, _stub(n, s, files, skel),
                   strings=bool(acc.get("returns_strings")))
 
@@ -134,17 +134,31 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
             waited = green_at is not None and i - green_at >= PEER_WAIT
             if (cand.authoritative_ok() or waited) and (done := settle(
                     n, s, acc, candidates, behaviour=behaviour, waited=waited, reask=reask)):
-                return done[0], done[1], confirm(done[2], candidates)
+                return done[0], done[1], taken(confirm(done[2], candidates))
             feedback = cand.problems or _case_feedback(cand.probe, reask.upheld)
             previous = cand
         if done := settle(n, s, acc, candidates, behaviour=behaviour, last=True, reask=reask):
-            return done[0], done[1], confirm(done[2], candidates)
+            return done[0], done[1], taken(confirm(done[2], candidates))
         best = max(candidates, key=Candidate.score)
+        kept = dissent(confirm(acc, candidates), candidates)
         if lone := unconfirmed(candidates):
-            return None, [lone], confirm(acc, candidates)
-        return None, best.problems or _case_feedback(best.probe), confirm(acc, candidates)
+            return None, [lone], kept
+        return None, best.problems or _case_feedback(best.probe), kept
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _earlier(n: Nodes, s: FeatureState, acc: dict[str, Any], scratch: Path) -> list[Candidate]:
+    """The samples of earlier rounds that passed every documented example and were not
+    taken (disputes.dissent), probed again on this round's cases: they vote as before,
+    numbered -1, -2, … (attempts of this round count from 0)."""
+    out = []
+    for k, e in enumerate(acc.get("earlier", [])):
+        c = Candidate(attempt=-(k + 1), files=e["files"], temperature=e["temperature"])
+        c.probe = _probe(n, s, c.files, acc, scratch / f"e{k}")
+        c.problems = [c.probe.error] if c.probe.error else []
+        out.append(c)
+    return out
 
 
 def _green(c: Candidate) -> bool:

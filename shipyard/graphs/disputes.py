@@ -32,7 +32,10 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["confirm", "corroborated", "settle", "unconfirmed", "voters"]
+__all__ = ["EARLIER", "confirm", "corroborated", "dissent", "settle", "taken", "unconfirmed",
+           "voters"]
+
+EARLIER = 6  # samples of earlier rounds kept to vote again: a round ends with a few at most
 
 Behaviour = Callable[["Candidate"], "tuple[str, ...] | None"]
 
@@ -111,8 +114,11 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
     keep = [i for i in range(len(seen[0][1]))
             if not any(b[i].startswith("raised ") for _, b in seen)]
     groups = Counter(tuple(b[i] for i in keep) for _, b in seen)
-    (top, size), *rest = groups.most_common()
-    if size >= 2 and (not rest or rest[0][1] < size):
+    top, size = groups.most_common(1)[0]
+    # more than all the others together, not only more than the next: two samples agreeing
+    # while two others each go their own way is a model unsure of the answer (HumanEval 65:
+    # round 0's two samples parted, round 1's two agreed, and were wrong)
+    if size >= 2 and size > len(seen) - size:
         group = [(c, b) for c, b in seen if tuple(b[i] for i in keep) == top]
         n.env.ledger.event(s["run_id"], "candidates_agree", gate="G5",
                            attempts=[c.attempt for c, _ in group], of=len(seen),
@@ -224,3 +230,19 @@ def _outcome(got: str) -> str:
     samples that raise ValueError with different messages agree that the input is bad)."""
     m = re.match(r"raised (\w+)", got)
     return f"raised {m.group(1)}" if m else got
+
+
+def dissent(acc: dict[str, Any], candidates: list[Candidate]) -> dict[str, Any]:
+    """`acc` with the samples of a round that ended with nothing taken and that passed every
+    documented example, kept (`earlier`) to vote again in the next round: the run's samples
+    are draws of one model, and a split in round 0 is evidence round 1 must outweigh. On
+    HumanEval 65 (2026-12-05) round 0's two samples disagreed near the examples, round 1's
+    two agreed with each other, and that code merged wrong. Identical code counts twice, as
+    in agreement everywhere (CodeT counts duplicates)."""
+    kept = [{"files": c.files, "temperature": c.temperature} for c in voters(candidates)]
+    return {**acc, "earlier": kept[-EARLIER:]}
+
+
+def taken(acc: dict[str, Any]) -> dict[str, Any]:
+    """`acc` once a candidate is taken: earlier rounds' samples have had their say."""
+    return {k: v for k, v in acc.items() if k != "earlier"}
