@@ -11,9 +11,10 @@ and without one nothing is (wrong candidates agree with each other as readily as
 Passing the cases is not enough on its own: on HumanEval 60-89 four changes merged that
 passed every case left to them, and on 70-99 two of four passed every proposed case too.
 A candidate is taken when the candidates that pass every case left agree on inputs near
-the cases' own (graphs/variants.py) — a strict majority of two or more — or, when no
-second sample passes in the wait (graphs/build.py PEER_WAIT), alone if a proposed case
-confirms it and it is the greedy answer, not a sample. Every choice is a ledger event:
+the cases' own (graphs/variants.py) — two or more, more than all the others together,
+earlier rounds' samples among them (`dissent`) — or, when no second sample passes in the
+wait (graphs/build.py PEER_WAIT), alone if a proposed case confirms it and it is the greedy
+answer, not a sample. Every choice is a ledger event:
 `candidates_agree`, `candidates_disagree`, `candidate_alone` (with `taken`).
 """
 
@@ -82,10 +83,11 @@ def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Cand
 
 def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behaviour, *,
             last: bool, waited: bool) -> Candidate | None:
-    """The candidate of the strict majority (two or more) among `live` on the variant
-    inputs; a lone candidate when a proposed case confirms it and no second sample came in
-    the wait (`waited`), or, once the attempts are spent (`last`), unconfirmed — and in
-    both cases only the model's most likely answer (temperature 0), never a sample. Measured
+    """The candidate of the majority among `live` on the variant inputs (two or more, more
+    than all the others together); a lone candidate when a proposed case confirms it and no
+    second sample came in the wait (`waited`), or, once the attempts are spent (`last`),
+    unconfirmed — and in both cases only the model's most likely answer (temperature 0),
+    never a sample. Measured
     on HumanEval 70-99 and the re-run of its disputed problems, with `make demo`: of the
     lone candidates taken, the greedy ones were right 3 times in 4, the samples (0.6-1.0)
     2 times in 4; both wrong samples came on a problem where 1 attempt in 10 passed the
