@@ -130,3 +130,28 @@ def test_a_tool_reporting_a_neighbouring_line_still_matches_but_one_more_is_new(
                                                             _f("bandit.B307", 30)))
     out = compare(two, base, lambda p, n: head_lines.get(n, ""), lambda p, n: base_lines.get(n, ""))
     assert out.status == "fail" and [f.new for f in out.findings] == [False, True]
+
+
+def test_bounding_a_dependency_the_base_left_unpinned_is_not_a_new_one(repo):
+    # more-itertools c69f0f91 turned `flit` into `flit<4.0.0`: the unpinned `flit` was the
+    # base's; a dependency the change adds, or one it unpins, is still new
+    repo.base = repo.write("requirements/packaging.txt", "flit\nwheel==0.45.0\n").commit("base")
+    repo.write("requirements/packaging.txt", "flit<4.0.0\nwheel\nflit_core<4.0.0\n").commit("pin")
+    report = repo.check("deps")
+    new = {f.message.split("'")[1] for f in report.checks[0].findings
+           if f.rule == "deps.unpinned-new"}
+    assert new == {"wheel", "flit_core<4.0.0"}
+
+
+def test_a_commit_id_pinning_a_revision_is_a_note_not_a_secret(repo):
+    # tomli f890dd17 ("Update pre-commit hooks") was blocked as four new hex secrets
+    repo.write(".pre-commit-config.yaml", "repos:\n- repo: https://github.com/psf/black\n"
+               "  rev: 831207fd435b47aeffdf6af853097e64322b4d44  # frozen: 25.12.0\n"
+               "  hooks:\n  - id: black\n").commit("pin hooks by commit")
+    result = repo.check("secrets").checks[0]
+    assert not result.blocks and result.findings
+    assert all(not f.fails and "pinning a revision" in f.message for f in result.findings)
+    # the same digits assigned to a name are no revision: they still block
+    repo.write("settings.py", 'API_KEY = "831207fd435b47aeffdf6af853097e64322b4d45"\n').commit(
+        "a key")
+    assert repo.check("secrets").checks[0].blocks

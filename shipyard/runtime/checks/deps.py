@@ -95,7 +95,12 @@ def new_dependency_findings(ctx: CheckContext, deps: list[DeclaredDep],
     """Dependencies the change adds that no advisory database can match: unpinned (any
     version may arrive), or fetched from a URL or another index (anything may arrive)."""
     base_tracked = tracked_files(ctx.repo, ctx.base)
-    before = {(d.name, d.spec) for d in declared_dependencies(read_base(ctx), base_tracked)}
+    base_deps = declared_dependencies(read_base(ctx), base_tracked)
+    before = {(d.name, d.spec) for d in base_deps}
+    # a dependency the base already declared unpinned is no new risk when the change only
+    # bounds it (`flit` -> `flit<4.0.0`, more-itertools c69f0f91): invariant 6, the finding
+    # is the base's. Unpinning a pinned one is new.
+    loose = {d.name for d in base_deps if d.pinned is None}  # names are canonical (PEP 503)
     out = []
     for d in deps:
         if (d.name, d.spec) in before:
@@ -104,7 +109,7 @@ def new_dependency_findings(ctx: CheckContext, deps: list[DeclaredDep],
             out.append(Finding(rule="deps.url-dependency", severity="high", path=d.path,
                                line=d.line, message=f"new dependency {d.spec!r} comes from a URL; "
                                                     f"depend on a released version pinned with =="))
-        elif d.pinned is None:
+        elif d.pinned is None and d.name not in loose:
             out.append(Finding(rule="deps.unpinned-new", severity="medium", path=d.path,
                                line=d.line, message=f"new dependency {d.spec!r} is not pinned; "
                                                     f"pin it with == so advisories can match it"))
@@ -120,3 +125,4 @@ def new_dependency_findings(ctx: CheckContext, deps: list[DeclaredDep],
 
 
 _REQ_FILE = re.compile(r"^(requirements[^/]*\.txt|requirements/[^/]+\.txt)$")
+
