@@ -76,6 +76,18 @@ REPOS = {
         ("src/packaging/version.py", "return self.release[0] if len(self.release) >= 1 else 0",
          "return self.release[-1] if len(self.release) >= 1 else 0"),
     )),
+    "more-itertools": Repo("more-itertools", "flit-core 4, flat package, unittest via tox",
+                           "more-itertools+more-itertools", (
+        ("more_itertools/more.py", "return sum(compress(repeat(1), zip(iterable)))",
+         "return sum(compress(repeat(1), zip(iterable))) + 1"),
+        ("more_itertools/more.py", "    for item in iterable:\n        return item\n",
+         "    for item in iterable:\n        return [item]\n"),
+    )),
+    "tomli": Repo("tomli", "flit-core, src layout, tox in pyproject, unittest", "hukkin+tomli", (
+        ("src/tomli/_re.py", "return int(match.group(), 0)", "return int(match.group(), 0) + 1"),
+        ("src/tomli/_parser.py", "return pos + 1, src[start_pos:pos]  # Skip ending apostrophe",
+         "return pos + 1, src[start_pos:pos].upper()  # Skip ending apostrophe"),
+    )),
 }
 
 
