@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..agents import implementer
 from ..agents.edits import EditError, apply_edits, parse_blocks
+from ..runtime.scratch import scratch_dir
 from . import skeleton
 from .acceptance import AUTHORITATIVE
 from .context import defined_in_repo, defs, existing, is_test, named, planned_files
@@ -103,7 +103,7 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
     previous: Candidate | None = None
     skel = _skeleton(n, s, files)
     files = {**files, **skel.files}
-    scratch = Path(tempfile.mkdtemp(prefix="shipyard-inner-"))
+    scratch = scratch_dir("shipyard-inner-")
     candidates = _earlier(n, s, acc, scratch)
     reask = Asker(n, s, gw, _stub(n, s, files, skel),
                   strings=bool(acc.get("returns_strings")))

@@ -17,7 +17,6 @@ import contextvars
 import importlib
 import os
 import shutil
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from ...errors import RepoError, UserError
 from ..proc import in_background
+from ..scratch import scratch_dir
 from ..telemetry import tool_span
 from .base import CheckContext, CheckResult, Evidence, Finding, ProgressFn
 from .baseline import BASELINED, BaseTree, judge_against_base
@@ -155,7 +155,7 @@ def run_checks(
     base_sha, head_sha = resolve_sha(repo, base), resolve_sha(repo, head)
     names = _select(only, policy)
     files = changed_files(repo, base_sha, head_sha)
-    scratch_root = Path(tempfile.mkdtemp(prefix="shipyard-checks-"))
+    scratch_root = scratch_dir("shipyard-checks-")
     base_tree = BaseTree(repo, base_sha, scratch_root / "base-tree")
     try:
         def one(name: str) -> CheckResult:
