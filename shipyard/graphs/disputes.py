@@ -87,10 +87,10 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
     than all the others together); a lone candidate when a proposed case confirms it and no
     second sample came in the wait (`waited`), or, once the attempts are spent (`last`),
     unconfirmed — and in both cases only the model's most likely answer (temperature 0),
-    never a sample. Measured
-    on HumanEval 70-99 and the re-run of its disputed problems, with `make demo`: of the
-    lone candidates taken, the greedy ones were right 3 times in 4, the samples (0.6-1.0)
-    2 times in 4; both wrong samples came on a problem where 1 attempt in 10 passed the
+    never a sample. Measured on HumanEval 70-99 and the re-run of its disputed problems,
+    with `make demo`: of the lone candidates taken, the greedy ones were right 3 times in
+    4, the samples (0.6-1.0) 2 times in 4; both wrong samples came on a problem where 1
+    attempt in 10 passed the
     documented examples. A lone sample is as often luck as right, and a wrong merge costs
     more than a blocked change the human can run again (issue 7: never wrong ones)."""
     def alone(c: Candidate) -> Candidate | None:
