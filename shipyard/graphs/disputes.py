@@ -33,8 +33,7 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["EARLIER", "confirm", "corroborated", "dissent", "settle", "taken", "unconfirmed",
-           "voters"]
+__all__ = ["confirm", "corroborated", "dissent", "settle", "taken", "unconfirmed", "voters"]
 
 EARLIER = 6  # samples of earlier rounds kept to vote again: a round ends with a few at most
 
@@ -90,9 +89,9 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
     never a sample. Measured on HumanEval 70-99 and the re-run of its disputed problems,
     with `make demo`: of the lone candidates taken, the greedy ones were right 3 times in
     4, the samples (0.6-1.0) 2 times in 4; both wrong samples came on a problem where 1
-    attempt in 10 passed the
-    documented examples. A lone sample is as often luck as right, and a wrong merge costs
-    more than a blocked change the human can run again (issue 7: never wrong ones)."""
+    attempt in 10 passed the documented examples. A lone sample is as often luck as right,
+    and a wrong merge costs more than a blocked change the human can run again (issue 7:
+    never wrong ones)."""
     def alone(c: Candidate) -> Candidate | None:
         # a sample is never taken alone: while waiting it is simply not taken (and not
         # recorded again at every later attempt); once the attempts are spent, the refusal
