@@ -16,7 +16,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _git import first_commit, git
 
 from shipyard.runtime.advisories import AdvisoryDB, import_path
 from shipyard.runtime.checks import ALL_CHECKS, CheckPolicy, GateReport, run_checks
@@ -56,22 +57,12 @@ def test_ratio_of_zero_whole():
 '''
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
-                          text=True).stdout.strip()
-
-
 def make_repo(tmp: Path) -> tuple[Path, str]:
     if not SAMPLE.is_dir():
         raise SystemExit(f"{SAMPLE} is missing; the benchmark runs on the sample app")
     repo = tmp / "sample-app"
     shutil.copytree(SAMPLE, repo, ignore=shutil.ignore_patterns("__pycache__", ".venv"))
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "bench@example.com")
-    git(repo, "config", "user.name", "bench")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "base")
-    base = git(repo, "rev-parse", "HEAD")
+    base = first_commit(repo)
     numbers = repo / "textkit" / "numbers.py"
     numbers.write_text(numbers.read_text() + CHANGE)
     (repo / "tests" / "test_ratio.py").write_text(CHANGE_TEST)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _git import first_commit, git
 
 from shipyard.runtime.checks import ALL_CHECKS, CheckPolicy, run_checks
 
@@ -78,11 +79,6 @@ def test_limit_and_scale():
 '''
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
-                          text=True).stdout.strip()
-
-
 def make_repo(root: Path, n: int) -> tuple[Path, str, str]:
     """A repository of `n` modules; returns (path, base, head) for a one-line change."""
     repo = root / f"repo-{n}"
@@ -98,12 +94,7 @@ def make_repo(root: Path, n: int) -> tuple[Path, str, str]:
         'dependencies = []\n\n[tool.setuptools]\npackages = ["pkg"]\n')
     (repo / "LICENSE").write_text("MIT License\n")
     (repo / "SECURITY.md").write_text("Report issues to security@example.com\n")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "bench@example.com")
-    git(repo, "config", "user.name", "bench")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "base")
-    base = git(repo, "rev-parse", "HEAD")
+    base = first_commit(repo)
     one = repo / "pkg" / "m2.py"
     one.write_text(one.read_text().replace("LIMIT = 2\n", "LIMIT = 3\n"))
     git(repo, "commit", "-qam", "one line")

@@ -41,6 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _git import git, identify
+
 from shipyard.runtime.checks import CheckPolicy, run_checks
 from shipyard.runtime.checks._declared import read_declarations
 from shipyard.runtime.checks._testenv import find_uv
@@ -108,17 +110,11 @@ class Row:
     notes: list[str] = field(default_factory=list)
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
-                          text=True).stdout.strip()
-
-
 def clone(spec: Repo, mirror: Path, dest: Path) -> Path:
     src = mirror / spec.source / "repo"
     url = str(src) if src.exists() else spec.source
     subprocess.run(["git", "clone", "-q", url, str(dest)], check=True)
-    git(dest, "config", "user.email", "bench@example.com")
-    git(dest, "config", "user.name", "bench")
+    identify(dest)
     return dest
 
 

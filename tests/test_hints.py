@@ -34,7 +34,7 @@ def test_no_hint_when_there_is_nothing_sure_to_say(got, expected):
 
 
 def test_the_repair_prompt_carries_the_hint():
-    from shipyard.graphs.build import _case_feedback
+    from shipyard.graphs.probing import case_feedback as _case_feedback
     from shipyard.runtime.probe import CaseResult, Probe
 
     probe = Probe(results=(CaseResult(call="slugify(' Hi! ')", expected="'hi'", got="'-hi-'",

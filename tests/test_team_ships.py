@@ -247,6 +247,41 @@ def test_a_proposed_case_two_different_implementations_agree_against_is_set_asid
     assert "multiply(2, 5)" in test and "13" not in test      # the disputed case is gone
 
 
+def test_a_proposed_case_three_samples_fail_each_in_its_own_way_is_set_aside(
+        make_repo, cli, replies):
+    # HumanEval 13: every sample returned 1 or -1 for greatest_common_divisor(-3, -5), the
+    # Test Engineer said 15, and the case blocked correct code for two rounds
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "15"}]}]
+    odd = MULTIPLY_EDIT.replace("return a * b", "return a * b if a != 3 else 11")
+    replies["implementer.implement"] = [{"raw": odd}, {"raw": MULTIPLY_EDIT},
+                                        {"raw": MULTIPLY_EDIT.replace("a * b", "b * a")}]
+    replies["test.answer"] = [{"expected": "12"}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert d["call"] == "multiply(3, 4)" and d["got"] == ["11", "12", "12"]
+    assert "3 samples that pass every documented example all fail it" in d["why"]
+    [agree] = _events(repo, "candidates_agree")
+    assert agree["attempts"] == [1, 2]
+    assert "a * b if" not in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+
+
+def test_two_samples_failing_a_proposed_case_in_two_ways_do_not_set_it_aside(
+        make_repo, cli, replies):
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "15"}]}]
+    odd = MULTIPLY_EDIT.replace("return a * b", "return a * b if a != 3 else 11")
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    replies["implementer.implement"] = [{"raw": odd}, {"raw": MULTIPLY_EDIT}] + \
+        [{"raw": broken}] * 20
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert r["status"] == "failed", r
+    assert _events(repo, "acceptance_case_disputed") == []
+
+
 def test_a_disputed_case_the_test_engineer_gives_again_is_kept_and_the_code_told_of_it(
         make_repo, cli, replies):
     # HumanEval 74: two samples, wrong the same way on a tie, agreed against the right case
@@ -340,7 +375,8 @@ def test_the_same_code_sampled_twice_agrees_against_a_proposed_case(make_repo, c
     assert [(d["call"], d["got"]) for d in _events(repo, "acceptance_case_disputed")] == [
         ("multiply(3, 4)", ["12", "12"])]
     attempts = _events(repo, "inner_attempt")
-    assert [a["temperature"] for a in attempts] == [0.0, 0.8]   # greedy, then a fresh vote
+    # greedy, then the other prompt's greedy answer: a vote of its own
+    assert [a["temperature"] for a in attempts] == [0.0, 0.0]
 
 
 def test_a_sample_that_raises_on_a_proposed_case_abstains_from_its_dispute(
@@ -371,15 +407,21 @@ def test_a_case_a_sample_confirmed_in_one_round_is_not_set_aside_in_the_next(
         {"call": "multiply(3, 4)", "expected": "12"}, {"call": "multiply(2, 5)", "expected": "11"}]}]
     nine = MULTIPLY_EDIT.replace("    return a * b", "    return 9 if (a, b) == (2, 5) else a * b")
     wrong = MULTIPLY_EDIT.replace("return a * b", "return a * b + (a == 3)")
-    # round 0: the samples pass 3*4 but split on the wrong 2*5 case, so nothing settles
-    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}] + [{"raw": nine}] * 9 + [
-        {"raw": wrong}]
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    # round 0: two samples pass 3*4 but split on the wrong 2*5 case (two are too few to set
+    # it aside), the rest fail the example, so nothing settles
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}, {"raw": nine}] + [
+        {"raw": broken}] * 8 + [{"raw": wrong}]
     replies["test.answer"] = [{"expected": "13"}]
     repo = make_repo(human=["G6"], max_fix_rounds=1)
     r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
-    assert r["status"] == "failed" and r["gate"] == "G5", r
     assert "multiply(3, 4)" not in [d["call"] for d in _events(repo, "acceptance_case_disputed")]
-    assert [a["round"] for a in _events(repo, "inner_attempt")].count(1) >= 2  # round 1 ran
+    assert [a["round"] for a in _events(repo, "inner_attempt")].count(1) >= 1  # round 1 ran
+    # round 1's sample, wrong on 3*4, is outvoted by round 0's two, which passed it (and
+    # with it, three samples each failing 2*5 its own way set that case aside)
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py").split("def multiply")[1]
+    assert "(a == 3)" not in code and "return a * b" in code
 
 
 def test_samples_raising_the_same_exception_agree_whatever_its_message(
@@ -562,7 +604,7 @@ def test_a_self_check_the_implementer_adds_is_dropped_but_used_asserting_code_st
 
 
 def test_while_a_documented_example_fails_the_next_attempt_hears_only_of_documented_ones():
-    from shipyard.graphs.build import _case_feedback
+    from shipyard.graphs.probing import case_feedback as _case_feedback
     from shipyard.runtime.probe import CaseResult, Probe
 
     def case(call, source, ok):
@@ -628,7 +670,8 @@ def test_the_documented_examples_alone_merge_only_once_a_second_sample_agrees(
     repo = make_repo(human=["G6"])
     r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
-    assert [a["temperature"] for a in _events(repo, "inner_attempt")] == [0.0, 0.8]
+    # the second opinion: the other prompt's greedy answer, not a sample of the first's
+    assert [a["temperature"] for a in _events(repo, "inner_attempt")] == [0.0, 0.0]
 
 
 def test_samples_that_pass_the_examples_but_differ_near_them_go_to_the_majority(
@@ -703,6 +746,42 @@ def test_a_candidate_passing_every_case_still_waits_for_a_second_sample_to_agree
     assert agree["attempts"] == [1, 2] and agree["of"] == 3
     code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
     assert "a * b" in code.split("def multiply")[1]
+
+
+def test_the_greedy_answer_and_a_sample_of_its_own_prompt_wait_for_another_prompt(
+        make_repo, cli, replies):
+    # HumanEval 74 and 75: the greedy answer and a sample of the same prompt agreed, both
+    # wrong (a sample mostly repeats the greedy answer). Attempts alternate between the
+    # plain prompt (even) and the task prompt (odd); the pair [0, 2] is one prompt's, and
+    # only attempt 3, the task prompt's answer, makes it a group of two prompts
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}, {"raw": broken},
+                                        {"raw": MULTIPLY_EDIT}, {"raw": MULTIPLY_EDIT}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [one] = _events(repo, "candidates_agree_one_prompt")
+    assert one["attempts"] == [0, 2] and one["taken"] is False
+    [agree] = _events(repo, "candidates_agree")
+    assert agree["attempts"] == [0, 2, 3]
+    # the second opinion on a greedy answer is the other prompt's greedy answer
+    assert [a["temperature"] for a in _events(repo, "inner_attempt")] == [0.0, 0.0, 0.8, 0.8]
+
+
+def test_answers_of_one_prompt_alone_never_merge_and_the_human_is_told_why(
+        make_repo, cli, replies):
+    # every answer to the plain prompt agrees, every answer to the task prompt is broken:
+    # nothing confirms the plain prompt's answer, so nothing merges
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}, {"raw": broken}] * 20
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert r["status"] == "failed", r
+    assert "no answer to another prompt confirmed them" in r["reason"]
+    assert not _events(repo, "candidates_agree")
+    assert len(git(repo, "log", "--oneline", "main").splitlines()) == 1   # its first commit
 
 
 def test_with_no_second_sample_in_the_wait_a_confirmed_candidate_is_taken_alone(

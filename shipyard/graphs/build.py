@@ -16,7 +16,8 @@ after CodeT). Documented examples are never set aside.
 
 from __future__ import annotations
 
-import re
+import hashlib
+import json
 import shutil
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
@@ -26,15 +27,13 @@ from typing import TYPE_CHECKING, Any
 from ..agents import implementer
 from ..agents.edits import EditError, apply_edits, parse_blocks
 from ..runtime.scratch import scratch_dir
-from . import skeleton
+from . import probing, skeleton
 from .acceptance import AUTHORITATIVE
 from .context import defined_in_repo, defs, existing, is_test, named, planned_files
 from .disputes import confirm, corroborated, dissent, settle, taken, unconfirmed
-from .hints import hint
 from .lint import expand_star_imports, fix_and_lint, import_stdlib
 from .reask import Asker
 from .trim import in_focus, without_tests
-from .variants import variants
 
 if TYPE_CHECKING:
     from ..runtime.probe import Probe
@@ -76,6 +75,9 @@ class Candidate:
     probe: Probe | None = None
     problems: list[str] = field(default_factory=list)
     temperature: float = 0.0
+    # which prompt it answers (a digest of what the model was shown): samples of one prompt
+    # are draws from one distribution, and mostly repeat its greedy answer (disputes.py)
+    prompt: str = ""
 
     @property
     def greedy(self) -> bool:
@@ -112,7 +114,7 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
 
     def behaviour(c: Candidate) -> tuple[str, ...] | None:
         if c.attempt not in behaviours:
-            behaviours[c.attempt] = _behaviour(n, s, c, acc, scratch / f"v{c.attempt}")
+            behaviours[c.attempt] = probing.behaviour(n, s, c, acc, scratch / f"v{c.attempt}")
         return behaviours[c.attempt]
 
     try:
@@ -135,7 +137,7 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
             if (cand.authoritative_ok() or waited) and (done := settle(
                     n, s, acc, candidates, behaviour=behaviour, waited=waited, reask=reask)):
                 return done[0], done[1], taken(confirm(done[2], candidates))
-            feedback = cand.problems or _case_feedback(cand.probe, reask.upheld)
+            feedback = cand.problems or probing.case_feedback(cand.probe, reask.upheld)
             previous = cand
         if done := settle(n, s, acc, candidates, behaviour=behaviour, last=True, reask=reask):
             return done[0], done[1], taken(confirm(done[2], candidates))
@@ -143,7 +145,7 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
         kept = dissent(confirm(acc, candidates), candidates)
         if lone := unconfirmed(candidates):
             return None, [lone], kept
-        return None, best.problems or _case_feedback(best.probe), kept
+        return None, best.problems or probing.case_feedback(best.probe), kept
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -154,8 +156,9 @@ def _earlier(n: Nodes, s: FeatureState, acc: dict[str, Any], scratch: Path) -> l
     numbered -1, -2, … (attempts of this round count from 0)."""
     out = []
     for k, e in enumerate(acc.get("earlier", [])):
-        c = Candidate(attempt=-(k + 1), files=e["files"], temperature=e["temperature"])
-        c.probe = _probe(n, s, c.files, acc, scratch / f"e{k}")
+        c = Candidate(attempt=-(k + 1), files=e["files"], temperature=e["temperature"],
+                      prompt=e.get("prompt", ""))
+        c.probe = probing.probe(n, s, c.files, acc, scratch / f"e{k}")
         c.problems = [c.probe.error] if c.probe.error else []
         out.append(c)
     return out
@@ -179,8 +182,12 @@ def _next(i: int, previous: Candidate | None, acc: dict[str, Any], rnd: int = 0,
     temperature, informed, plain = _SCHEDULE[i % len(_SCHEDULE)]
     if previous is not None and previous.authoritative_ok() and not previous.problems and any(
             c["source"] in AUTHORITATIVE for c in acc["cases"]):
-        if _fails_upheld(previous, upheld):
+        if probing.fails_upheld(previous, upheld):
             return max(temperature, 0.6), True, False
+        if temperature == 0.0 and not rnd and previous.prompt.startswith("plain:"):
+            # the other prompt's greedy answer, uninformed: the most likely second opinion to
+            # be right, and one a sample of the first prompt is not (disputes._one_prompt)
+            return 0.0, False, False
         return 0.8, False, plain
     if rnd and temperature == 0.0:  # greedy was tried last round: the same prompt, the
         return 0.8, False, plain     # same answer
@@ -208,8 +215,9 @@ def _skeleton(n: Nodes, s: FeatureState, shown: dict[str, str]) -> skeleton.Skel
 def _reply(n: Nodes, s: FeatureState, gw: Any, temperature: float, feedback: list[str],
            files: dict[str, str], cases: list[dict[str, Any]],
            skel: skeleton.Skeleton, *, plain: bool = False
-           ) -> tuple[Any, tuple[str, set[str]] | None]:
-    """(the reply, the focus: the file and the functions it was shown, or None).
+           ) -> tuple[Any, tuple[str, set[str]] | None, str]:
+    """(the reply, the focus: the file and the functions it was shown, or None, a digest
+    of the prompt: which task, with what).
 
     When the functions the request names live in one file, the attempt is posed as
     HumanEval poses a problem: that file's imports and those functions (skeleton.focus),
@@ -228,16 +236,26 @@ def _reply(n: Nodes, s: FeatureState, gw: Any, temperature: float, feedback: lis
         code = skeleton.focus(text, set(names))
         stubbed = bool(skeleton.stubbed(text) & set(names))
         if code and plain and stubbed and not (feedback or ctx["findings"] or ctx["revisions"]):
+            posed = skeleton.posed(code)
             return implementer.COMPLETE_PLAIN.run(
                 gw, gate="G5", temperature=temperature, max_tokens=IMPLEMENT_MAX_TOKENS,
-                stub_code=skeleton.posed(code)), (home, set(names))
+                stub_code=posed), (home, set(names)), _digest("plain", posed)
         if code:
+            shown = {"stub_path": home, "stub_code": code, "stub_names": names,
+                     "stubbed": stubbed, **ctx}
             return implementer.COMPLETE.run(
                 gw, gate="G5", temperature=temperature, max_tokens=IMPLEMENT_MAX_TOKENS,
-                stub_path=home, stub_code=code, stub_names=names,
-                stubbed=stubbed, **ctx), (home, set(names))
+                **shown), (home, set(names)), _digest("complete", shown)
     return implementer.IMPLEMENT.run(gw, gate="G5", temperature=temperature,
-                                     max_tokens=IMPLEMENT_MAX_TOKENS, **ctx), None
+                                     max_tokens=IMPLEMENT_MAX_TOKENS, **ctx), None, \
+        _digest("implement", ctx)
+
+
+def _digest(task: str, shown: Any) -> str:
+    """Which prompt an attempt answered: equal for equal prompts (the same task and
+    material), whatever the temperature."""
+    text = json.dumps([task, shown], sort_keys=True, default=str)
+    return f"{task}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def _stub(n: Nodes, s: FeatureState, files: dict[str, str], skel: skeleton.Skeleton
@@ -271,11 +289,20 @@ def _attempt(n: Nodes, s: FeatureState, gw: Any, i: int, temperature: float,
              feedback: list[str], files: dict[str, str],
              acc: dict[str, Any], scratch: Path, skel: skeleton.Skeleton, *,
              plain: bool = False) -> Candidate:
-    ws = n.env.workspace(s)
     cases = [c for c in acc["cases"] if c not in acc["disputed"]]
     # With executable cases, the planner's prose criteria are left out: a 0.5B model follows
     # their noise ("use set operations") over the request and the cases that decide.
-    reply, focus = _reply(n, s, gw, temperature, feedback, files, cases, skel, plain=plain)
+    reply, focus, prompt = _reply(n, s, gw, temperature, feedback, files, cases, skel,
+                                  plain=plain)
+    cand = _candidate(n, s, i, reply, focus, acc, scratch, skel)
+    cand.prompt = prompt
+    return cand
+
+
+def _candidate(n: Nodes, s: FeatureState, i: int, reply: Any, focus: tuple[str, set[str]] | None,
+               acc: dict[str, Any], scratch: Path, skel: skeleton.Skeleton) -> Candidate:
+    """The reply applied as edits, linted and probed on every case."""
+    ws = n.env.workspace(s)
     if reply.truncated:
         return Candidate(attempt=i, files={}, problems=[
             (f"your reply hit the {IMPLEMENT_MAX_TOKENS}-token limit and was cut off; give only "
@@ -314,7 +341,7 @@ def _attempt(n: Nodes, s: FeatureState, gw: Any, i: int, temperature: float,
     fixed, lint = fix_and_lint(ws.path, written)
     cand = Candidate(attempt=i, files=fixed, problems=lint)
     if not lint:
-        cand.probe = _probe(n, s, fixed, acc, scratch / f"a{i}")
+        cand.probe = probing.probe(n, s, fixed, acc, scratch / f"a{i}")
         if cand.probe.error:
             cand.problems = [cand.probe.error]
     return cand
@@ -344,60 +371,6 @@ def _missing(root: Path, feature: str, files: dict[str, str],
 def _defined(root: Path, rel: str | None) -> frozenset[str]:
     """The top-level names the file at `rel` already defines (none for a new file)."""
     return frozenset(defs(existing(root, rel) or "")) if rel else frozenset()
-
-
-def _probe(n: Nodes, s: FeatureState, files: dict[str, str], acc: dict[str, Any],
-           scratch: Path, cases: list[dict[str, Any]] | None = None, **limits: Any) -> Probe:
-    from ..runtime.checks._util import target_python
-    from ..runtime.probe import copy_tree, probe_cases
-
-    ws = n.env.workspace(s)
-    tree = copy_tree(ws.path, ws.git.tracked_files("HEAD"), scratch / "tree")
-    for rel, text in files.items():
-        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tree / rel).write_text(text, encoding="utf-8")
-    cases = [{**c, "imports": {k: v for k, v in acc["imports"].items()
-                               if re.search(rf"\b{re.escape(k)}\b", c["call"])}}
-             for c in (acc["cases"] if cases is None else cases)]
-    return probe_cases(tree, cases, scratch=scratch / "out", python=target_python(n.env.root),
-                       sandbox=n.env.settings.policy.sandbox, **limits)
-
-
-def _behaviour(n: Nodes, s: FeatureState, c: Candidate, acc: dict[str, Any],
-               scratch: Path) -> tuple[str, ...] | None:
-    """What `c` returns on inputs near the cases' (graphs/variants.py); None when it could
-    not be run (it then has no say in agreement). A slow input is cut short, not waited
-    for: `fib(13)` for `fib(12)` must not hold up the loop."""
-    calls = variants([case["call"] for case in acc["cases"]])
-    if not calls:
-        return ()
-    probe = _probe(n, s, c.files, acc, scratch, [
-        {"call": call, "expected": "None", "source": "variant"} for call in calls],
-        per_case_s=1, timeout_s=20)
-    return None if probe.error else tuple(r.got for r in probe.results)
-
-
-def _fails_upheld(c: Candidate, upheld: AbstractSet[tuple[str, str]]
-                  ) -> bool:
-    return c.probe is not None and any((r.call, r.expected) in upheld
-                                       for r in c.probe.failures)
-
-
-def _case_feedback(probe: Probe | None,
-                   upheld: AbstractSet[tuple[str, str]] = frozenset()
-                   ) -> list[str]:
-    if probe is None:
-        return []
-    if probe.error:
-        return [probe.error]
-    # While a documented example fails, only documented examples are shown: the Test
-    # Engineer's proposed cases may be wrong, and a 0.5B model chases every line it is given.
-    # Then the cases the Test Engineer upheld when asked again (graphs/reask.py) alone.
-    documented = [r for r in probe.failures if r.source in AUTHORITATIVE]
-    confirmed = [r for r in probe.failures if (r.call, r.expected) in upheld]
-    return [f"{r.call} returned {r.got}, expected {r.expected}"
-            + (f" ({h})" if (h := hint(r.got, r.expected)) else "")
-            for r in (documented or confirmed or probe.failures)[:6]]
 
 
 def _record(n: Nodes, s: FeatureState, rnd: int, c: Candidate, temperature: float) -> None:

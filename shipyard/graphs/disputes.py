@@ -12,10 +12,12 @@ Passing the cases is not enough on its own: on HumanEval 60-89 four changes merg
 passed every case left to them, and on 70-99 two of four passed every proposed case too.
 A candidate is taken when the candidates that pass every case left agree on inputs near
 the cases' own (graphs/variants.py) — two or more, more than all the others together,
-earlier rounds' samples among them (`dissent`) — or, when no second sample passes in the
+earlier rounds' samples among them (`dissent`), and not the greedy answer with samples of
+its own prompt alone (`_one_prompt`) — or, when no second sample passes in the
 wait (graphs/build.py PEER_WAIT), alone if a proposed case confirms it and it is the greedy
 answer, not a sample. Every choice is a ledger event:
-`candidates_agree`, `candidates_disagree`, `candidate_alone` (with `taken`).
+`candidates_agree`, `candidates_agree_one_prompt` (the greedy answer and samples of its own
+prompt: not taken, `_one_prompt`), `candidates_disagree`, `candidate_alone` (with `taken`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ if TYPE_CHECKING:
 __all__ = ["confirm", "corroborated", "dissent", "settle", "taken", "unconfirmed", "voters"]
 
 EARLIER = 6  # samples of earlier rounds kept to vote again: a round ends with a few at most
+# Samples that pass every documented example and all fail a proposed case, each in its own
+# way, set it aside from this many (and not unless the Test Engineer, asked again, gives its
+# value back otherwise). In the ledgers of HumanEval 10-84 (three runs, 2026-12-05/06), 15
+# proposed cases were failed so by every such sample, and all 15 were wrong
+# (`greatest_common_divisor(-3, -5)` = 15, `decode_shift` of text it never encoded); kept,
+# one blocked a correct change (13) for two rounds.
+SPLIT = 3
 
 Behaviour = Callable[["Candidate"], "tuple[str, ...] | None"]
 
@@ -72,7 +81,8 @@ def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Cand
     live = [c for c in candidates if not c.problems and c.probe is not None
             and c.probe.error is None and all(r.ok for r in c.probe.results
                                               if _key(r) not in aside)]
-    chosen = _agreed(n, s, live, behaviour, last=last, waited=waited)
+    chosen = _agreed(n, s, live, behaviour, last=last, waited=waited,
+                     posed=len({c.prompt for c in candidates}))
     if chosen is None:
         return None
     for event in events:
@@ -81,7 +91,7 @@ def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Cand
 
 
 def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behaviour, *,
-            last: bool, waited: bool) -> Candidate | None:
+            last: bool, waited: bool, posed: int = 1) -> Candidate | None:
     """The candidate of the majority among `live` on the variant inputs (two or more, more
     than all the others together); a lone candidate when a proposed case confirms it and no
     second sample came in the wait (`waited`), or, once the attempts are spent (`last`),
@@ -121,6 +131,11 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
     # round 0's two samples parted, round 1's two agreed, and were wrong)
     if size >= 2 and size > len(seen) - size:
         group = [(c, b) for c, b in seen if tuple(b[i] for i in keep) == top]
+        if posed > 1 and _one_prompt([c for c, _ in group]):
+            n.env.ledger.event(s["run_id"], "candidates_agree_one_prompt", gate="G5",
+                               attempts=[c.attempt for c, _ in group], of=len(seen),
+                               inputs=len(keep), taken=False)
+            return None
         n.env.ledger.event(s["run_id"], "candidates_agree", gate="G5",
                            attempts=[c.attempt for c, _ in group], of=len(seen),
                            inputs=len(keep))
@@ -133,10 +148,29 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
     return None
 
 
+def _one_prompt(group: list[Candidate]) -> bool:
+    """Whether an agreeing group is the greedy answer and samples of its own prompt only.
+
+    A sample of the prompt whose greedy answer passed mostly repeats that answer, right or
+    wrong: it counts the model's most likely answer twice. On HumanEval 10-84 (three runs,
+    2026-12-05/06) such groups merged nine times, wrong twice (74 `total_match`, 75
+    `is_multiply_prime`); groups across two prompts, or of samples that parted from a
+    failed greedy answer, merged 49 times and were wrong once (65, before earlier rounds
+    voted). Such a group waits for an answer to another prompt to agree, when the round
+    posed another (`posed`): a revision or a change across files has one prompt only."""
+    return any(c.greedy for c in group) and len({c.prompt for c in group}) == 1
+
+
 def unconfirmed(candidates: list[Candidate]) -> str | None:
     """Why the attempts end with nothing taken although a sample passed every documented
-    example: no second sample agreed with it (graphs/build.py), for the human to read."""
+    example: no second sample agreed with it, or only samples of the greedy answer's own
+    prompt did (graphs/build.py), for the human to read."""
     votes = voters(candidates)
+    if len(votes) >= 2 and _one_prompt(votes) and len({c.prompt for c in candidates}) > 1:
+        return (f"{len(votes)} attempts passed every documented example and agree, but all "
+                f"answer one prompt (its greedy answer and samples of it, which mostly repeat "
+                f"it): no answer to another prompt confirmed them. Revise the request with "
+                f"more examples, or run again")
     if len(votes) != 1 or votes[0].greedy:
         return None
     c = votes[0]
@@ -149,8 +183,8 @@ def unconfirmed(candidates: list[Candidate]) -> str | None:
 def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: bool,
                      reask: Reask | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Set aside proposed cases that no candidate passes and that the candidates passing
-    every documented example agree against (the same returned value, not the expected one):
-    two or more samples — identical code sampled twice counts twice, as CodeT counts
+    every documented example agree against (the same returned value, not the expected one),
+    or that SPLIT or more of them fail each in its own way: two or more samples — identical code sampled twice counts twice, as CodeT counts
     duplicates: when a 0.5B model writes `return len(string)` every time, that is
     agreement — or, once the attempts are spent (`last`), a single one. Those are shown to
     the human at G6, not silently dropped: on HumanEval 0-29, 98% of the candidates that
@@ -175,12 +209,16 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
         if any(c.probe.results[idx].ok for c in votes):  # type: ignore[union-attr]
             continue
         wrong = _against([c.probe.results[idx].got for c in votes])  # type: ignore[union-attr]
-        if len({_outcome(w) for w in wrong}) == 1 and (last or len(wrong) >= 2):
+        outcomes = {_outcome(w) for w in wrong}
+        if (len(outcomes) == 1 and (last or len(wrong) >= 2)) or len(wrong) >= SPLIT:
             answers = reask(case) if reask is not None else []
             if upheld(case, answers):
                 continue
             disputed.append(case)
             why[case["call"]] = (
+                f"{len(wrong)} samples that pass every documented example all fail it, "
+                f"returning {len(outcomes)} different values ({', '.join(sorted(outcomes)[:3])})"
+                if len(outcomes) > 1 else
                 f"{len(wrong)} samples that pass every documented example all return "
                 f"{wrong[0]}" if len(wrong) >= 2 else
                 f"unconfirmed: the only code that passes every documented example returns "
@@ -240,7 +278,8 @@ def dissent(acc: dict[str, Any], candidates: list[Candidate]) -> dict[str, Any]:
     HumanEval 65 (2026-12-05) round 0's two samples disagreed near the examples, round 1's
     two agreed with each other, and that code merged wrong. Identical code counts twice, as
     in agreement everywhere (CodeT counts duplicates)."""
-    kept = [{"files": c.files, "temperature": c.temperature} for c in voters(candidates)]
+    kept = [{"files": c.files, "temperature": c.temperature, "prompt": c.prompt}
+            for c in voters(candidates)]
     return {**acc, "earlier": kept[-EARLIER:]}
 
 
