@@ -5,6 +5,10 @@ Not the working copy, and not a tree shaped by the head's own `.gitattributes`
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from shipyard.runtime.attest import source_digest
 from shipyard.runtime.checks import CheckPolicy, run_checks
 from shipyard.runtime.checks._util import extract_tree
@@ -21,6 +25,18 @@ def test_export_ignore_cannot_leave_a_failing_test_out_of_the_tests_check(repo, 
     report = repo.check("tests", policy=CheckPolicy(coverage_max_drop=100))
     assert report.checks[0].status == "fail"
     assert finding(report, "tests", "tests.").path == "tests/test_evil.py"
+
+
+def test_the_export_keeps_links_inside_the_tree_and_refuses_one_that_leaves_it(repo, tmp_path):
+    repo.write("pkg/data.txt", "inside\n")
+    os.symlink("pkg/data.txt", repo.path / "alias.txt")
+    head = repo.commit("a link inside the tree")
+    out = extract_tree(repo.path, head, tmp_path / "inside")
+    assert (out / "alias.txt").is_symlink() and (out / "alias.txt").read_text() == "inside\n"
+    os.symlink("../../etc/passwd", repo.path / "pkg" / "escape")
+    head = repo.commit("a link out of the tree")
+    with pytest.raises(ValueError, match="points outside the tree"):
+        extract_tree(repo.path, head, tmp_path / "outside")
 
 
 def test_the_attested_digest_names_the_whole_source_export_ignored_files_included(repo):
