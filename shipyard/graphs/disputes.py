@@ -81,8 +81,7 @@ def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Cand
     live = [c for c in candidates if not c.problems and c.probe is not None
             and c.probe.error is None and all(r.ok for r in c.probe.results
                                               if _key(r) not in aside)]
-    chosen = _agreed(n, s, live, behaviour, last=last, waited=waited,
-                     posed=len({c.prompt for c in candidates}))
+    chosen = _agreed(n, s, live, behaviour, last=last, waited=waited, posed=_posed(candidates))
     if chosen is None:
         return None
     for event in events:
@@ -161,12 +160,17 @@ def _one_prompt(group: list[Candidate]) -> bool:
     return any(c.greedy for c in group) and len({c.prompt for c in group}) == 1
 
 
+def _posed(candidates: list[Candidate]) -> int:
+    """How many different prompts the attempts answered (earlier rounds' voters included)."""
+    return len({c.prompt for c in candidates})
+
+
 def unconfirmed(candidates: list[Candidate]) -> str | None:
     """Why the attempts end with nothing taken although a sample passed every documented
     example: no second sample agreed with it, or only samples of the greedy answer's own
     prompt did (graphs/build.py), for the human to read."""
     votes = voters(candidates)
-    if len(votes) >= 2 and _one_prompt(votes) and len({c.prompt for c in candidates}) > 1:
+    if len(votes) >= 2 and _one_prompt(votes) and _posed(candidates) > 1:
         return (f"{len(votes)} attempts passed every documented example and agree, but all "
                 f"answer one prompt (its greedy answer and samples of it, which mostly repeat "
                 f"it): no answer to another prompt confirmed them. Revise the request with "
@@ -184,9 +188,10 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
                      reask: Reask | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Set aside proposed cases that no candidate passes and that the candidates passing
     every documented example agree against (the same returned value, not the expected one),
-    or that SPLIT or more of them fail each in its own way: two or more samples — identical code sampled twice counts twice, as CodeT counts
-    duplicates: when a 0.5B model writes `return len(string)` every time, that is
-    agreement — or, once the attempts are spent (`last`), a single one. Those are shown to
+    or that SPLIT or more of them fail each in its own way: two or more samples — identical
+    code sampled twice counts twice, as CodeT counts duplicates: when a 0.5B model writes
+    `return len(string)` every time, that is agreement — or, once the attempts are spent
+    (`last`), a single one. Those are shown to
     the human at G6, not silently dropped: on HumanEval 0-29, 98% of the candidates that
     passed the documented examples were correct, and the Test Engineer's cases were the
     wrong party far more often. A case `reask` upholds stays (graphs/reask.py). Returns the
