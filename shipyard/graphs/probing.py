@@ -27,7 +27,7 @@ __all__ = ["behaviour", "case_feedback", "fails_upheld", "probe"]
 
 
 def probe(n: Nodes, s: FeatureState, files: dict[str, str], acc: dict[str, Any],
-           scratch: Path, cases: list[dict[str, Any]] | None = None, **limits: Any) -> Probe:
+          scratch: Path, cases: list[dict[str, Any]] | None = None, **limits: Any) -> Probe:
     from ..runtime.checks._util import target_python
     from ..runtime.probe import copy_tree, probe_cases
 
@@ -44,37 +44,35 @@ def probe(n: Nodes, s: FeatureState, files: dict[str, str], acc: dict[str, Any],
 
 
 def behaviour(n: Nodes, s: FeatureState, c: Candidate, acc: dict[str, Any],
-               scratch: Path) -> tuple[str, ...] | None:
+              scratch: Path) -> tuple[str, ...] | None:
     """What `c` returns on inputs near the cases' (graphs/variants.py); None when it could
     not be run (it then has no say in agreement). A slow input is cut short, not waited
     for: `fib(13)` for `fib(12)` must not hold up the loop."""
     calls = variants([case["call"] for case in acc["cases"]])
     if not calls:
         return ()
-    probe_ = probe(n, s, c.files, acc, scratch, [
+    ran = probe(n, s, c.files, acc, scratch, [
         {"call": call, "expected": "None", "source": "variant"} for call in calls],
         per_case_s=1, timeout_s=20)
-    return None if probe_.error else tuple(r.got for r in probe_.results)
+    return None if ran.error else tuple(r.got for r in ran.results)
 
 
-def fails_upheld(c: Candidate, upheld: AbstractSet[tuple[str, str]]
-                  ) -> bool:
+def fails_upheld(c: Candidate, upheld: AbstractSet[tuple[str, str]]) -> bool:
     return c.probe is not None and any((r.call, r.expected) in upheld
                                        for r in c.probe.failures)
 
 
-def case_feedback(probe: Probe | None,
-                   upheld: AbstractSet[tuple[str, str]] = frozenset()
-                   ) -> list[str]:
-    if probe is None:
+def case_feedback(result: Probe | None,
+                  upheld: AbstractSet[tuple[str, str]] = frozenset()) -> list[str]:
+    if result is None:
         return []
-    if probe.error:
-        return [probe.error]
+    if result.error:
+        return [result.error]
     # While a documented example fails, only documented examples are shown: the Test
     # Engineer's proposed cases may be wrong, and a 0.5B model chases every line it is given.
     # Then the cases the Test Engineer upheld when asked again (graphs/reask.py) alone.
-    documented = [r for r in probe.failures if r.source in AUTHORITATIVE]
-    confirmed = [r for r in probe.failures if (r.call, r.expected) in upheld]
+    documented = [r for r in result.failures if r.source in AUTHORITATIVE]
+    confirmed = [r for r in result.failures if (r.call, r.expected) in upheld]
     return [f"{r.call} returned {r.got}, expected {r.expected}"
             + (f" ({h})" if (h := hint(r.got, r.expected)) else "")
-            for r in (documented or confirmed or probe.failures)[:6]]
+            for r in (documented or confirmed or result.failures)[:6]]
