@@ -1027,3 +1027,43 @@ def test_a_number_proposed_where_every_documented_result_is_a_string_is_that_str
     assert (asked["call"], asked["answers"]) == ("to_binary(4)", ["'100'"])
     [d] = _events(repo, "acceptance_case_disputed")
     assert d["call"] == "to_binary(4)"
+
+
+# -- a block no fix round can lift ---------------------------------------------------------
+def _coverage_check() -> dict:
+    return {"name": "tests", "blocking": True, "status": "fail", "findings": [
+        {"rule": "tests.coverage-drop", "path": "calc/core.py", "line": 9,
+         "message": "coverage dropped from 100.0% to 80.0% (policy allows 2.0 points)"}]}
+
+
+def test_uncovered_code_with_no_case_left_to_cover_it_is_not_sent_back_to_the_implementer():
+    from shipyard.graphs.review import uncoverable
+
+    approved = {"security": {"verdict": "approve"}, "test": {"verdict": "approve"}}
+    none_left = {"cases": [{"call": "f(1)", "expected": "2", "source": "proposed"}],
+                 "disputed": [{"call": "f(1)", "expected": "2", "source": "proposed"}]}
+    why = uncoverable([_coverage_check()], approved, [], none_left)
+    assert why and "calc/core.py:9" in why and "add an example to the request" in why
+    # anything a fix round could change keeps the rounds going
+    assert uncoverable([_coverage_check()], approved, [], {"cases": none_left["cases"],
+                                                          "disputed": []}) is None
+    lint = {"name": "lint", "blocking": True, "status": "fail",
+            "findings": [{"rule": "lint.F821", "path": "calc/core.py", "line": 9,
+                          "message": "Undefined name `x`"}]}
+    assert uncoverable([_coverage_check(), lint], approved, [], none_left) is None
+    blocked = {**approved, "security": {"verdict": "block"}}
+    assert uncoverable([_coverage_check()], blocked, [], none_left) is None
+    assert uncoverable([_coverage_check()], {"security": {"verdict": "approve"}}, [],
+                       none_left) is None                        # the dual review is missing
+
+
+def test_a_change_no_test_can_cover_fails_at_once_naming_the_fix(make_repo, cli, replies):
+    # HumanEval 38: no documented example, no usable proposed case; the coverage check
+    # blocked the untested code, and two fix rounds sent the same finding back
+    replies["test.plan"] = [{"strategy": "s", "cases": [{"call": "add(1, 2)", "expected": "3"}]}]
+    repo = make_repo(human=["G6"], max_fix_rounds=2)
+    r = _start(cli, repo)
+    assert r["status"] == "failed", r
+    assert "covered by no test" in r["reason"] and "add an example to the request" in r["reason"]
+    assert len(_events(repo, "g5_decision")) == 1                  # no fix round was spent
+    assert "multiply" in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")

@@ -16,6 +16,7 @@ from .review import (
     block_reasons,
     ground_review,
     parse_diff,
+    uncoverable,
     unrunnable,
 )
 from .state import FeatureState
@@ -139,6 +140,13 @@ class BuildNodes(NodeBase):
                                f". No change to the code can fix that: install it, then run "
                                f"the feature again (branch shipyard/{s['run_id']} kept, "
                                f"nothing merged)"), "artifacts": arts}
+        if inner["green"] and (why := uncoverable(s.get("checks", []), reviews,
+                                                  s.get("refusals", []),
+                                                  s.get("acceptance") or {})):
+            return {"g5_verdict": "exhausted", "findings": reasons, "status": "failed",
+                    "reason": (f"G5 blocked in round {rnd}: {why} (branch "
+                               f"shipyard/{s['run_id']} kept, nothing merged)"),
+                    "artifacts": arts}
         if rnd < rounds:
             self.env.say(f"G5: blocked ({len(reasons)} finding(s)); back to the Implementer")
             return {"g5_verdict": "block", "fix_round": rnd + 1, "findings": reasons,

@@ -24,7 +24,7 @@ from ..runtime.repomap import is_test_path
 from .evidence import evidence_for
 
 __all__ = ["DiffMap", "applicability", "block_reasons", "ground_review", "parse_diff",
-           "unrunnable"]
+           "uncoverable", "unrunnable"]
 
 ALWAYS = ("security", "test")
 _SLACK = 2  # lines around a hunk a finding may cite (models count lines loosely)
@@ -193,6 +193,34 @@ def unrunnable(checks: list[dict[str, Any]]) -> list[str]:
     return [f"check {c['name']} could not run: {c['findings'][0]['message']}"
             for c in checks if c["blocking"] and c["status"] == "error" and c.get("findings")
             and all(f["rule"].endswith(".tool_missing") for f in c["findings"])]
+
+
+# The change lowered coverage against the base (a minimum the base already misses is not
+# the change's doing, and not this rule's).
+_COVERAGE = "tests.coverage-drop"
+
+
+def uncoverable(checks: list[dict[str, Any]], reviews: dict[str, dict[str, Any]],
+                refusals: list[str], acceptance: dict[str, Any]) -> str | None:
+    """Why a fix round cannot help when coverage is the only block and no acceptance case is
+    left to cover the new code: tests are G3's job, and the Implementer's are dropped, so
+    another round only spends model time (HumanEval 38 `decode_cyclic`, no documented
+    example and no usable proposed case: two rounds, the same coverage finding each time).
+    None when anything else blocks too, or a case remains."""
+    live = [c for c in acceptance.get("cases", []) if c not in acceptance.get("disputed", [])]
+    failing = [c for c in checks if c["blocking"] and c["status"] in ("fail", "error")]
+    if live or refusals or not failing or any(role not in reviews for role in ALWAYS) or any(
+            r["verdict"] == "block" for r in reviews.values()):
+        return None
+    if not all(c.get("findings") and all(f["rule"] == _COVERAGE for f in c["findings"])
+               for c in failing):
+        return None
+    where = next((_at(f) for c in failing for f in c["findings"] if f.get("path")), "")
+    return (f"the new code{' at ' + where.rstrip(': ') if where else ''} is covered by no test, "
+            f"and G3 has no acceptance case to cover it (no example in the request or the "
+            f"docstrings, and no usable case of the Test Engineer's). The Implementer may not "
+            f"write tests, so a fix round cannot help: add an example to the request, such as "
+            f"\"f(2) returns 4\", and run the feature again")
 
 
 def block_reasons(checks: list[dict[str, Any]], reviews: dict[str, dict[str, Any]],
