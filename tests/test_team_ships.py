@@ -1051,7 +1051,7 @@ def test_uncovered_code_with_no_case_left_to_cover_it_is_not_sent_back_to_the_im
             "findings": [{"rule": "lint.F821", "path": "calc/core.py", "line": 9,
                           "message": "Undefined name `x`"}]}
     assert uncoverable([_coverage_check(), lint], approved, [], none_left) is None
-    blocked = {**approved, "security": {"verdict": "block"}}
+    blocked = {**approved, "security": {"verdict": "block", "summary": "unsafe", "findings": []}}
     assert uncoverable([_coverage_check()], blocked, [], none_left) is None
     assert uncoverable([_coverage_check()], {"security": {"verdict": "approve"}}, [],
                        none_left) is None                        # the dual review is missing

@@ -206,16 +206,15 @@ def uncoverable(checks: list[dict[str, Any]], reviews: dict[str, dict[str, Any]]
     left to cover the new code: tests are G3's job, and the Implementer's are dropped, so
     another round only spends model time (HumanEval 38 `decode_cyclic`, no documented
     example and no usable proposed case: two rounds, the same coverage finding each time).
-    None when anything else blocks too, or a case remains."""
+    None when anything else blocks too (`block_reasons` without the coverage checks), or a
+    case remains."""
     live = [c for c in acceptance.get("cases", []) if c not in acceptance.get("disputed", [])]
-    failing = [c for c in checks if c["blocking"] and c["status"] in ("fail", "error")]
-    if live or refusals or not failing or any(role not in reviews for role in ALWAYS) or any(
-            r["verdict"] == "block" for r in reviews.values()):
+    coverage = [c for c in checks if c["blocking"] and c["status"] in ("fail", "error")
+                and c.get("findings") and all(f["rule"] == _COVERAGE for f in c["findings"])]
+    if live or not coverage or block_reasons([c for c in checks if c not in coverage],
+                                             reviews, refusals):
         return None
-    if not all(c.get("findings") and all(f["rule"] == _COVERAGE for f in c["findings"])
-               for c in failing):
-        return None
-    where = next((_at(f) for c in failing for f in c["findings"] if f.get("path")), "")
+    where = next((_at(f) for c in coverage for f in c["findings"] if f.get("path")), "")
     return (f"the new code{' at ' + where.rstrip(': ') if where else ''} is covered by no test, "
             f"and G3 has no acceptance case to cover it (no example in the request or the "
             f"docstrings, and no usable case of the Test Engineer's). The Implementer may not "
