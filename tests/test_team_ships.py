@@ -769,19 +769,41 @@ def test_the_greedy_answer_and_a_sample_of_its_own_prompt_wait_for_another_promp
     assert [a["temperature"] for a in _events(repo, "inner_attempt")] == [0.0, 0.0, 0.8, 0.8]
 
 
-def test_answers_of_one_prompt_alone_never_merge_and_the_human_is_told_why(
+def test_a_pair_of_one_prompts_answers_alone_never_merges_and_the_human_is_told_why(
         make_repo, cli, replies):
-    # every answer to the plain prompt agrees, every answer to the task prompt is broken:
-    # nothing confirms the plain prompt's answer, so nothing merges
+    # the greedy answer to the plain prompt and one sample of it agree; every other answer
+    # is broken: nothing confirms the pair, so nothing merges (HumanEval 74 and 75 merged
+    # wrong on such pairs)
     replies["test.plan"] = [{"strategy": "examples", "cases": []}]
     broken = MULTIPLY_EDIT.replace("a * b", "a - b")
-    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}, {"raw": broken}] * 20
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}, {"raw": broken},
+                                        {"raw": MULTIPLY_EDIT}] + [{"raw": broken}] * 20
     repo = make_repo(human=["G6"], max_fix_rounds=0)
     r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
     assert r["status"] == "failed", r
     assert "no answer to another prompt confirmed them" in r["reason"]
+    assert {e["taken"] for e in _events(repo, "candidates_agree_one_prompt")} == {False}
     assert not _events(repo, "candidates_agree")
     assert len(git(repo, "log", "--oneline", "main").splitlines()) == 1   # its first commit
+
+
+def test_three_answers_of_one_prompt_that_agree_merge_once_the_attempts_are_spent(
+        make_repo, cli, replies):
+    # every answer to the plain prompt agrees, every answer to the task prompt is broken
+    # (HumanEval 6 and 88, where the raw model is right): the greedy answer and its samples
+    # wait for the other prompt all round, and are taken at its end, not a round later
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}, {"raw": broken}] * 20
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    *waiting, last = _events(repo, "candidates_agree_one_prompt")
+    assert waiting and {e["taken"] for e in waiting} == {False}
+    assert last["taken"] is True and len(last["attempts"]) >= 3
+    assert [e["round"] for e in _events(repo, "g5_decision")] == [0]
+    code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    assert "return a * b" in code.split("def multiply")[1]
 
 
 def test_with_no_second_sample_in_the_wait_a_confirmed_candidate_is_taken_alone(

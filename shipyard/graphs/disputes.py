@@ -13,11 +13,12 @@ passed every case left to them, and on 70-99 two of four passed every proposed c
 A candidate is taken when the candidates that pass every case left agree on inputs near
 the cases' own (graphs/variants.py) — two or more, more than all the others together,
 earlier rounds' samples among them (`dissent`), and not the greedy answer with samples of
-its own prompt alone (`_one_prompt`) — or, when no second sample passes in the
+its own prompt alone (`_one_prompt`) unless three or more of them agree once the
+attempts are spent (`ONE_PROMPT_QUORUM`) — or, when no second sample passes in the
 wait (graphs/build.py PEER_WAIT), alone if a proposed case confirms it and it is the greedy
 answer, not a sample. Every choice is a ledger event:
 `candidates_agree`, `candidates_agree_one_prompt` (the greedy answer and samples of its own
-prompt: not taken, `_one_prompt`), `candidates_disagree`, `candidate_alone` (with `taken`).
+prompt, with `taken`), `candidates_disagree`, `candidate_alone` (with `taken`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ EARLIER = 6  # samples of earlier rounds kept to vote again: a round ends with a
 # (`greatest_common_divisor(-3, -5)` = 15, `decode_shift` of text it never encoded); kept,
 # one blocked a correct change (13) for two rounds.
 SPLIT = 3
+# A group of one prompt's answers (`_one_prompt`) is taken once the attempts are spent if
+# the greedy answer and at least two of its samples agree: a wrong greedy answer that
+# passes the documented examples is rarely repeated twice more at 0.8-1.0. In the ledgers
+# of HumanEval 0-99 (2026-12-05/06) six such groups reached three — 5, 6, 13, 20, 67, 88 —
+# and all six were right; the two wrong groups (74, 75) were pairs. Waiting on, 6 and 88
+# were blocked although the raw model gets both right.
+ONE_PROMPT_QUORUM = 3
 
 Behaviour = Callable[["Candidate"], "tuple[str, ...] | None"]
 
@@ -130,14 +138,16 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
     # round 0's two samples parted, round 1's two agreed, and were wrong)
     if size >= 2 and size > len(seen) - size:
         group = [(c, b) for c, b in seen if tuple(b[i] for i in keep) == top]
+        attempts = [c.attempt for c, _ in group]
         if posed > 1 and _one_prompt([c for c, _ in group]):
+            quorum = last and len(group) >= ONE_PROMPT_QUORUM
             n.env.ledger.event(s["run_id"], "candidates_agree_one_prompt", gate="G5",
-                               attempts=[c.attempt for c, _ in group], of=len(seen),
-                               inputs=len(keep), taken=False)
-            return None
-        n.env.ledger.event(s["run_id"], "candidates_agree", gate="G5",
-                           attempts=[c.attempt for c, _ in group], of=len(seen),
-                           inputs=len(keep))
+                               attempts=attempts, of=len(seen), inputs=len(keep), taken=quorum)
+            if not quorum:
+                return None
+        else:
+            n.env.ledger.event(s["run_id"], "candidates_agree", gate="G5",
+                               attempts=attempts, of=len(seen), inputs=len(keep))
         # of those that agree, the one that raises on the fewest inputs (then the first):
         # a sample that loops where the others answer agrees only where it answers
         return min(group, key=lambda cb: sum(x.startswith("raised ") for x in cb[1]))[0]
@@ -156,7 +166,8 @@ def _one_prompt(group: list[Candidate]) -> bool:
     `is_multiply_prime`); groups across two prompts, or of samples that parted from a
     failed greedy answer, merged 49 times and were wrong once (65, before earlier rounds
     voted). Such a group waits for an answer to another prompt to agree, when the round
-    posed another (`posed`): a revision or a change across files has one prompt only."""
+    posed another (`posed`): a revision or a change across files has one prompt only —
+    or, once the attempts are spent, until it is ONE_PROMPT_QUORUM strong."""
     return any(c.greedy for c in group) and len({c.prompt for c in group}) == 1
 
 
@@ -173,8 +184,9 @@ def unconfirmed(candidates: list[Candidate]) -> str | None:
     if len(votes) >= 2 and _one_prompt(votes) and _posed(candidates) > 1:
         return (f"{len(votes)} attempts passed every documented example and agree, but all "
                 f"answer one prompt (its greedy answer and samples of it, which mostly repeat "
-                f"it): no answer to another prompt confirmed them. Revise the request with "
-                f"more examples, or run again")
+                f"it): no answer to another prompt confirmed them, and it takes "
+                f"{ONE_PROMPT_QUORUM} of one prompt agreeing to stand alone. Revise the "
+                f"request with more examples, or run again")
     if len(votes) != 1 or votes[0].greedy:
         return None
     c = votes[0]
