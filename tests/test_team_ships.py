@@ -1051,6 +1051,25 @@ def test_a_number_proposed_where_every_documented_result_is_a_string_is_that_str
     assert d["call"] == "to_binary(4)"
 
 
+
+def test_an_example_repeating_a_dict_key_is_tested_as_python_reads_it_and_lints_clean(
+        make_repo, cli, replies):
+    # HumanEval 95's docstring has `{"a":"apple", 8:"banana", "a":"apple"}`: copied verbatim
+    # into shipyard's own test file, ruff's F601 blocked every fix round of a right change
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    edit = MULTIPLY_EDIT.replace("def multiply(a: int, b: int) -> int:", "def count_keys(d):")
+    edit = edit.replace('"""Return a * b."""', '"""How many keys d has."""')
+    replies["implementer.implement"] = [{"raw": edit.replace("a * b", "len(d)")}] * 2
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, 'Add a count_keys(d) helper: count_keys({"a": 1, 8: 2, "a": 1}) '
+                          "returns 2")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    lint = [row["status"] for row in _db(repo).execute(
+        "select status from tool_runs where name='lint' and gate='G5' order by seq")]
+    assert lint == ["pass"]
+    test = git(repo, "show", f"shipyard/{r['run_id']}:tests/test_count_keys_acceptance.py")
+    assert 'count_keys({"a": 1, 8: 2})' in test.replace("'", '"')   # the value Python reads
+
 # -- a block no fix round can lift ---------------------------------------------------------
 def _coverage_check() -> dict:
     return {"name": "tests", "blocking": True, "status": "fail", "findings": [

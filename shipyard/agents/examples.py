@@ -342,7 +342,7 @@ def render_tests(title: str, imports: dict[str, str], examples: list[Example]) -
     cases = [e for e in examples if e.function in imports]
     body = ["", "", "CASES = ["]
     for e in cases:
-        body.append(f"    pytest.param(lambda: {e.call}, {e.expected}, "
+        body.append(f"    pytest.param(lambda: {_evaluated(e.call)}, {_evaluated(e.expected)}, "
                     f"id={_case_id(e)!r}),")
     body += ["]", "", "",
              "# What the code returns is read as built-in data before it is compared: an",
@@ -357,6 +357,36 @@ def render_tests(title: str, imports: dict[str, str], examples: list[Example]) -
              "    else:",
              "        assert got == expected", ""]
     return "\n".join(head + body)
+
+
+def _evaluated(expr: str) -> str:
+    """`expr` with each dict or set display that repeats a key written as Python evaluates
+    it (`{"a": 1, 8: 2, "a": 1}` is `{'a': 1, 8: 2}`): the same value, without the lint
+    finding (ruff F601) that would block a change in a file shipyard wrote from the
+    request's own examples (HumanEval 95: every fix round failed on it)."""
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return expr
+    changed = False
+
+    class Collapse(ast.NodeTransformer):
+        def visit(self, node: ast.AST) -> ast.AST:
+            nonlocal changed
+            keys = node.keys if isinstance(node, ast.Dict) else \
+                node.elts if isinstance(node, ast.Set) else None
+            dumps = [ast.dump(k) for k in keys or () if isinstance(k, ast.Constant)]
+            if len(set(dumps)) < len(dumps):
+                try:
+                    value = ast.literal_eval(node)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    return self.generic_visit(node)
+                changed = True
+                return ast.parse(repr(value), mode="eval").body
+            return self.generic_visit(node)
+
+    tree = Collapse().visit(tree)
+    return ast.unparse(tree) if changed else expr
 
 
 def _case_id(e: Example) -> str:
