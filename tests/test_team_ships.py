@@ -327,6 +327,36 @@ def test_a_disputed_case_the_test_engineer_answers_otherwise_is_set_aside_saying
     assert not asked["upheld"] and asked["answers"] == ["13", "13", "13", "13", "12"]
 
 
+
+def test_an_upheld_case_every_sample_of_both_prompts_disputes_is_set_aside_for_the_human(
+        make_repo, cli, replies):
+    # HumanEval 29 and 56: the Test Engineer gave its wrong value five times in five, and
+    # every attempt, told of the case, still returned the right one: 13 and 20 samples
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "13"}]}]
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
+    replies["test.answer"] = [{"expected": "13"}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    assert {a["upheld"] for a in _events(repo, "acceptance_case_reasked")} == {True}
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert d["call"] == "multiply(3, 4)" and len(d["got"]) >= 8 and set(d["got"]) == {"12"}
+    assert "gave 13 5 times in 5" in d["why"] and "outweigh it" in d["why"]
+
+
+def test_an_upheld_case_a_few_samples_dispute_still_stands(make_repo, cli, replies):
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "13"}]}]
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}] * 5 + [{"raw": broken}] * 20
+    replies["test.answer"] = [{"expected": "13"}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert r["status"] == "failed", r
+    assert _events(repo, "acceptance_case_disputed") == []
+    assert "multiply(3, 4) returned 12, expected 13" in r["reason"]
+
 def test_a_second_opinion_that_cannot_be_had_leaves_the_dispute_to_the_samples(
         make_repo, cli, replies):
     replies["test.plan"] = [{"strategy": "examples", "cases": [
@@ -927,6 +957,9 @@ def test_variant_inputs_keep_each_arguments_type_and_stay_near_it():
     assert "circular_shift(121, 1)" in near                  # one digit more
     assert "vowels_count('edcba')" in near                   # the same characters
     assert "f(x=[2, 1])" in near
+    near_dict = variants(['check_dict_case({"a": 1, "B": 2})'])
+    assert "check_dict_case({'B': 2, 'a': 1})" in near_dict  # a dict's items reordered
+    assert "check_dict_case({'a': 1})" in near_dict          # or one fewer
     assert not any(v.startswith(("g(", "h(")) for v in near)  # nothing code cannot read
     assert len(variants([f"k({i})" for i in range(40)])) == 16
 

@@ -5,8 +5,10 @@ the wrong party far more often than the code that passed the documented examples
 those candidates were correct). A proposed case is set aside — recorded, shown to the human
 at G6, removed from the test file — only when no candidate passes it, the candidates that
 pass every documented example agree against it, and the Test Engineer, asked the call again,
-does not give its value back (graphs/reask.py). Documented examples are never set aside,
-and without one nothing is (wrong candidates agree with each other as readily as right ones).
+does not give its value back (graphs/reask.py) — or gives it back, but OVERRULE samples
+of more than one prompt, told of the case, all return one other value. Documented examples
+are never set aside, and without one nothing is (wrong candidates agree with each other as
+readily as right ones).
 
 Passing the cases is not enough on its own: on HumanEval 60-89 four changes merged that
 passed every case left to them, and on 70-99 two of four passed every proposed case too.
@@ -49,10 +51,18 @@ SPLIT = 3
 # A group of one prompt's answers (`_one_prompt`) is taken once the attempts are spent if
 # the greedy answer and at least two of its samples agree: a wrong greedy answer that
 # passes the documented examples is rarely repeated twice more at 0.8-1.0. In the ledgers
-# of HumanEval 0-99 (2026-12-05/06) six such groups reached three — 5, 6, 13, 20, 67, 88 —
-# and all six were right; the two wrong groups (74, 75) were pairs. Waiting on, 6 and 88
-# were blocked although the raw model gets both right.
+# of HumanEval 0-99 (2026-12-05/06) such groups reached three on six problems — 5, 6, 20,
+# 67, 88, 98 — and every one was right; the two wrong groups (74, 75) were pairs. Waiting
+# on, 6 and 88 were blocked once although the raw model gets both right.
 ONE_PROMPT_QUORUM = 3
+# A case the Test Engineer upheld when asked again is still set aside once the attempts are
+# spent if this many samples that pass every documented example — answers to more than one
+# prompt, the later ones told of the case as of a failing example — all return one other
+# value. In the ledgers of HumanEval 0-99 (2026-12-05/06) every upheld case the samples
+# failed was wrong (8 cases on 5 problems); two of those blocked a change the raw model gets
+# right, with 13 and 20 samples unanimous against them (56 `correct_bracketing('<<<><>>')`,
+# 29 `filter_by_prefix([...], 'p') == ['python', 'code']`).
+OVERRULE = 8
 
 Behaviour = Callable[["Candidate"], "tuple[str, ...] | None"]
 
@@ -206,7 +216,8 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
     (`last`), a single one. Those are shown to
     the human at G6, not silently dropped: on HumanEval 0-29, 98% of the candidates that
     passed the documented examples were correct, and the Test Engineer's cases were the
-    wrong party far more often. A case `reask` upholds stays (graphs/reask.py). Returns the
+    wrong party far more often. A case `reask` upholds stays (graphs/reask.py) unless, once
+the attempts are spent, OVERRULE samples of more than one prompt all return one other value. Returns the
     settled record and the ledger events for the cases newly set aside. A voter that raises
     on the case while others return a value abstains (`_against`)."""
     # Without one documented example to pass, agreement is no evidence: wrong candidates of
@@ -229,7 +240,7 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
         outcomes = {_outcome(w) for w in wrong}
         if (len(outcomes) == 1 and (last or len(wrong) >= 2)) or len(wrong) >= SPLIT:
             answers = reask(case) if reask is not None else []
-            if upheld(case, answers):
+            if upheld(case, answers) and not _outweighed(votes, wrong, outcomes, last=last):
                 continue
             disputed.append(case)
             why[case["call"]] = (
@@ -261,9 +272,20 @@ def confirm(acc: dict[str, Any], candidates: list[Candidate]) -> dict[str, Any]:
     return {**acc, "confirmed": kept}
 
 
+def _outweighed(votes: list[Candidate], wrong: list[str], outcomes: set[str], *,
+                last: bool) -> bool:
+    """Whether the samples outweigh a case the Test Engineer upheld (OVERRULE)."""
+    return (last and len(wrong) >= OVERRULE and len(outcomes) == 1
+            and len({c.prompt for c in votes}) > 1)
+
+
 def _asked(case: dict[str, Any], answers: list[str]) -> str:
     if not answers:
         return ""
+    if upheld(case, answers):
+        return (f"; asked the call again, the Test Engineer gave {case['expected']} "
+                f"{len(answers)} times in {len(answers)}, but at least {OVERRULE} samples "
+                f"from more than one prompt, told of the case, outweigh it: check it")
     other = differing(case, answers)
     if other is None:  # the model failed before every answer was in (the ledger says why)
         return (f"; asked the call again, the Test Engineer gave {case['expected']} in "

@@ -7,8 +7,9 @@ they were given. Run on a few inputs *near* those of the cases, the two disagree
 expected value, agreement is all these inputs decide (graphs/disputes.py).
 
 Variants keep each argument's type and, as far as code can tell, its domain: an int keeps
-its sign and stays small, a string keeps its characters, a list its elements. An input a
-candidate rejects (it raises) or takes too long on says nothing, and is not compared.
+its sign and stays small, a string keeps its characters, a list its elements, a dict its
+items. An input a candidate rejects (it raises) or takes too long on says nothing, and is
+not compared.
 """
 
 from __future__ import annotations
@@ -94,6 +95,17 @@ def _mutations(value: Any) -> Iterator[Any]:
     if isinstance(value, list | tuple) and len(value) <= 50:
         kind = type(value)
         yield from _sequence(value, lambda items: kind(items))
+        return
+    if isinstance(value, dict) and len(value) <= 50:
+        # a dict keeps its keys and values, in another order or one item fewer: with no
+        # variant, any two candidates "agree" on nothing (HumanEval 95, `check_dict_case`)
+        items = list(value.items())
+        if len(items) >= 2:
+            yield dict(items[::-1])
+            yield dict(items[:-1])
+            yield dict(items[1:])
+        elif items:
+            yield {}
 
 
 def _sequence(value: Any, make: Any) -> Iterator[Any]:
