@@ -282,6 +282,27 @@ def test_two_samples_failing_a_proposed_case_in_two_ways_do_not_set_it_aside(
     assert _events(repo, "acceptance_case_disputed") == []
 
 
+
+def test_samples_that_part_on_a_case_set_aside_do_not_agree(make_repo, cli, replies):
+    # HumanEval 79: three samples returned 'dbdb', 'db0db' and '0' for the Test Engineer's
+    # wrong decimal_to_binary(0) == 'db000000db'; the case was set aside, they agreed on
+    # every input near the cases, and the first, wrong, merged. Here three samples part on
+    # multiply(3, 4) alone; only when the right value has a majority does anything merge
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "15"}]}]
+    odd = MULTIPLY_EDIT.replace("return a * b", "return a * b if (a, b) != (3, 4) else {}")
+    replies["implementer.implement"] = [{"raw": odd.format(11)}, {"raw": MULTIPLY_EDIT},
+                                        {"raw": odd.format(10)}, {"raw": MULTIPLY_EDIT}]
+    replies["test.answer"] = [{"expected": "12"}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert d["call"] == "multiply(3, 4)"
+    assert [e["attempts"] for e in _events(repo, "candidates_agree")] == [[1, 3, 4]]
+    code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    assert "(3, 4)" not in code and "return a * b" in code
+
 def test_a_disputed_case_the_test_engineer_gives_again_is_kept_and_the_code_told_of_it(
         make_repo, cli, replies):
     # HumanEval 74: two samples, wrong the same way on a tie, agreed against the right case
@@ -328,34 +349,19 @@ def test_a_disputed_case_the_test_engineer_answers_otherwise_is_set_aside_saying
 
 
 
-def test_an_upheld_case_every_sample_of_both_prompts_disputes_is_set_aside_for_the_human(
-        make_repo, cli, replies):
-    # HumanEval 29 and 56: the Test Engineer gave its wrong value five times in five, and
-    # every attempt, told of the case, still returned the right one: 13 and 20 samples
+def test_an_upheld_case_stands_however_many_samples_dispute_it(make_repo, cli, replies):
     replies["test.plan"] = [{"strategy": "examples", "cases": [
         {"call": "multiply(3, 4)", "expected": "13"}]}]
+    # HumanEval 81 (2026-12-06): overruling an upheld case that eight samples of both
+    # prompts disputed merged wrong code; here all ten samples dispute it, and it stands
     replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
-    replies["test.answer"] = [{"expected": "13"}]
-    repo = make_repo(human=["G6"], max_fix_rounds=0)
-    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
-    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
-    assert {a["upheld"] for a in _events(repo, "acceptance_case_reasked")} == {True}
-    [d] = _events(repo, "acceptance_case_disputed")
-    assert d["call"] == "multiply(3, 4)" and len(d["got"]) >= 8 and set(d["got"]) == {"12"}
-    assert "gave 13 5 times in 5" in d["why"] and "outweigh it" in d["why"]
-
-
-def test_an_upheld_case_a_few_samples_dispute_still_stands(make_repo, cli, replies):
-    replies["test.plan"] = [{"strategy": "examples", "cases": [
-        {"call": "multiply(3, 4)", "expected": "13"}]}]
-    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
-    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}] * 5 + [{"raw": broken}] * 20
     replies["test.answer"] = [{"expected": "13"}]
     repo = make_repo(human=["G6"], max_fix_rounds=0)
     r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
     assert r["status"] == "failed", r
     assert _events(repo, "acceptance_case_disputed") == []
     assert "multiply(3, 4) returned 12, expected 13" in r["reason"]
+
 
 def test_a_second_opinion_that_cannot_be_had_leaves_the_dispute_to_the_samples(
         make_repo, cli, replies):
@@ -441,14 +447,15 @@ def test_a_case_a_sample_confirmed_in_one_round_is_not_set_aside_in_the_next(
     # round 0: two samples pass 3*4 but split on the wrong 2*5 case (two are too few to set
     # it aside), the rest fail the example, so nothing settles
     replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}, {"raw": nine}] + [
-        {"raw": broken}] * 8 + [{"raw": wrong}]
+        {"raw": broken}] * 8 + [{"raw": wrong}, {"raw": MULTIPLY_EDIT}]
     replies["test.answer"] = [{"expected": "13"}]
     repo = make_repo(human=["G6"], max_fix_rounds=1)
     r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
     assert "multiply(3, 4)" not in [d["call"] for d in _events(repo, "acceptance_case_disputed")]
     assert [a["round"] for a in _events(repo, "inner_attempt")].count(1) >= 1  # round 1 ran
-    # round 1's sample, wrong on 3*4, is outvoted by round 0's two, which passed it (and
-    # with it, three samples each failing 2*5 its own way set that case aside)
+    # round 1's first sample, wrong on 3*4, fails the case round 0 confirmed; three samples
+    # each failing 2*5 its own way set that case aside, and on its input the right value
+    # has the majority once round 1's second sample agrees with round 0's first
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py").split("def multiply")[1]
     assert "(a == 3)" not in code and "return a * b" in code

@@ -5,20 +5,18 @@ the wrong party far more often than the code that passed the documented examples
 those candidates were correct). A proposed case is set aside — recorded, shown to the human
 at G6, removed from the test file — only when no candidate passes it, the candidates that
 pass every documented example agree against it, and the Test Engineer, asked the call again,
-does not give its value back (graphs/reask.py) — or gives it back, but OVERRULE samples
-of more than one prompt, told of the case, all return one other value. Documented examples
-are never set aside, and without one nothing is (wrong candidates agree with each other as
-readily as right ones).
+does not give its value back (graphs/reask.py). Documented examples are never set aside,
+and without one nothing is (wrong candidates agree with each other as readily as right ones).
 
 Passing the cases is not enough on its own: on HumanEval 60-89 four changes merged that
 passed every case left to them, and on 70-99 two of four passed every proposed case too.
 A candidate is taken when the candidates that pass every case left agree on inputs near
-the cases' own (graphs/variants.py) — two or more, more than all the others together,
-earlier rounds' samples among them (`dissent`), and not the greedy answer with samples of
-its own prompt alone (`_one_prompt`) unless three or more of them agree once the
-attempts are spent (`ONE_PROMPT_QUORUM`) — or, when no second sample passes in the
-wait (graphs/build.py PEER_WAIT), alone if a proposed case confirms it and it is the greedy
-answer, not a sample. Every choice is a ledger event:
+the cases' own (graphs/variants.py) and on those of the cases set aside — two or more,
+more than all the others together, earlier rounds' samples among them (`dissent`), and not
+the greedy answer with samples of its own prompt alone (`_one_prompt`) unless three or more
+of them agree once the attempts are spent (`ONE_PROMPT_QUORUM`) — or, when no second
+sample passes in the wait (graphs/build.py PEER_WAIT), alone if a proposed case confirms
+it and it is the greedy answer, not a sample. Every choice is a ledger event:
 `candidates_agree`, `candidates_agree_one_prompt` (the greedy answer and samples of its own
 prompt, with `taken`), `candidates_disagree`, `candidate_alone` (with `taken`).
 """
@@ -55,14 +53,6 @@ SPLIT = 3
 # 67, 88, 98 — and every one was right; the two wrong groups (74, 75) were pairs. Waiting
 # on, 6 and 88 were blocked once although the raw model gets both right.
 ONE_PROMPT_QUORUM = 3
-# A case the Test Engineer upheld when asked again is still set aside once the attempts are
-# spent if this many samples that pass every documented example — answers to more than one
-# prompt, the later ones told of the case as of a failing example — all return one other
-# value. In the ledgers of HumanEval 0-99 (2026-12-05/06) every upheld case the samples
-# failed was wrong (8 cases on 5 problems); two of those blocked a change the raw model gets
-# right, with 13 and 20 samples unanimous against them (56 `correct_bracketing('<<<><>>')`,
-# 29 `filter_by_prefix([...], 'p') == ['python', 'code']`).
-OVERRULE = 8
 
 Behaviour = Callable[["Candidate"], "tuple[str, ...] | None"]
 
@@ -99,7 +89,18 @@ def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Cand
     live = [c for c in candidates if not c.problems and c.probe is not None
             and c.probe.error is None and all(r.ok for r in c.probe.results
                                               if _key(r) not in aside)]
-    chosen = _agreed(n, s, live, behaviour, last=last, waited=waited, posed=_posed(candidates))
+
+    def seen(c: Candidate) -> tuple[str, ...] | None:
+        # a case set aside has no expected value left, but its input is still one the
+        # candidates must agree on (HumanEval 79: three samples returning 'dbdb', 'db0db'
+        # and '0' for the disputed decimal_to_binary(0) agreed near the cases, and the
+        # wrong one merged)
+        b = behaviour(c)
+        got = {_key(r): r.got for r in c.probe.results}  # type: ignore[union-attr]
+        return None if b is None else b + tuple(got.get(k, "raised KeyError")
+                                                for k in sorted(aside))
+
+    chosen = _agreed(n, s, live, seen, last=last, waited=waited, posed=_posed(candidates))
     if chosen is None:
         return None
     for event in events:
@@ -216,10 +217,11 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
     (`last`), a single one. Those are shown to
     the human at G6, not silently dropped: on HumanEval 0-29, 98% of the candidates that
     passed the documented examples were correct, and the Test Engineer's cases were the
-    wrong party far more often. A case `reask` upholds stays (graphs/reask.py) unless, once
-the attempts are spent, OVERRULE samples of more than one prompt all return one other value. Returns the
-    settled record and the ledger events for the cases newly set aside. A voter that raises
-    on the case while others return a value abstains (`_against`)."""
+    wrong party far more often. A case `reask` upholds stays (graphs/reask.py): overruling
+    one that eight samples of both prompts disputed won back HumanEval 29 and 56 but merged
+    81 wrong, where the upheld case was wrong and so was the code (2026-12-06, not adopted).
+    Returns the settled record and the ledger events for the cases newly set aside. A voter
+    that raises on the case while others return a value abstains (`_against`)."""
     # Without one documented example to pass, agreement is no evidence: wrong candidates of
     # a 0.5B model agree with each other as readily as right ones (seen on `make demo`,
     # where two agreed "hello world!" -> 'helloworld' against the correct case).
@@ -240,7 +242,7 @@ the attempts are spent, OVERRULE samples of more than one prompt all return one 
         outcomes = {_outcome(w) for w in wrong}
         if (len(outcomes) == 1 and (last or len(wrong) >= 2)) or len(wrong) >= SPLIT:
             answers = reask(case) if reask is not None else []
-            if upheld(case, answers) and not _outweighed(votes, wrong, outcomes, last=last):
+            if upheld(case, answers):
                 continue
             disputed.append(case)
             why[case["call"]] = (
@@ -272,20 +274,9 @@ def confirm(acc: dict[str, Any], candidates: list[Candidate]) -> dict[str, Any]:
     return {**acc, "confirmed": kept}
 
 
-def _outweighed(votes: list[Candidate], wrong: list[str], outcomes: set[str], *,
-                last: bool) -> bool:
-    """Whether the samples outweigh a case the Test Engineer upheld (OVERRULE)."""
-    return (last and len(wrong) >= OVERRULE and len(outcomes) == 1
-            and len({c.prompt for c in votes}) > 1)
-
-
 def _asked(case: dict[str, Any], answers: list[str]) -> str:
     if not answers:
         return ""
-    if upheld(case, answers):
-        return (f"; asked the call again, the Test Engineer gave {case['expected']} "
-                f"{len(answers)} times in {len(answers)}, but at least {OVERRULE} samples "
-                f"from more than one prompt, told of the case, outweigh it: check it")
     other = differing(case, answers)
     if other is None:  # the model failed before every answer was in (the ledger says why)
         return (f"; asked the call again, the Test Engineer gave {case['expected']} in "

@@ -8,10 +8,9 @@ asked again — the request and the function's stub, the call, never the disputi
 (shown two values, a small model picks by position) — up to ANSWERS times at a sampling
 temperature, and kept only when every answer gives the value it proposed: the
 dual-agreement idea of CodeT, counting the tests' side too. Asking stops at the first
-answer that differs. A case kept this way is a test the code must pass — unless, the
-attempts spent, eight or more samples of both prompts told of it all return one other value
-(graphs/disputes.py OVERRULE); one answered otherwise is set aside as before. Every
-asking is a ledger event, `acceptance_case_reasked`, with the answers.
+answer that differs. A case kept this way is a test the code must pass; one answered
+otherwise is set aside as before (graphs/disputes.py). Every asking is a ledger event,
+`acceptance_case_reasked`, with the answers.
 
 Why all of them: on HumanEval 70-99 (commit fb8a680) the samples disputed 22 proposed
 cases. Asked five times each, offline, the Test Engineer gave its value back five times in
