@@ -971,6 +971,20 @@ def test_variant_inputs_keep_each_arguments_type_and_stay_near_it():
     assert len(variants([f"k({i})" for i in range(40)])) == 16
 
 
+def test_a_lone_int_example_is_also_varied_to_the_small_ints_of_its_sign():
+    # HumanEval 75: from `is_multiply_prime(30)` alone, 29, 31, 33 and 301 could not part
+    # "three primes" from "three distinct primes", and two samples of the second merged
+    # wrong; 8 = 2 * 2 * 2 parts them
+    from shipyard.graphs.variants import variants
+
+    assert "is_multiply_prime(8)" in variants(["is_multiply_prime(30)"])
+    assert all(v in variants(["f(-30)"]) for v in ("f(-60)", "f(-15)", "f(-8)"))
+    assert not any(v.startswith("f(-") for v in variants(["f(30)"]))   # the sign is kept
+    # many cases: each is varied near its own value before any is spread
+    near = variants([f"k({i})" for i in range(100, 108)])
+    assert len(near) == 16 and all(int(v[2:-1]) >= 99 for v in near)
+
+
 # -- documented examples in the forms docs write them -----------------------------------------
 def _doc_cases(doc: str, params: list[str] | None = None, name: str = "f") -> list[tuple]:
     return [(e.call, e.expected) for e in extract_examples(
