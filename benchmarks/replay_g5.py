@@ -23,6 +23,7 @@ rounds' voters (all of a run's voters vote here).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sqlite3
 import subprocess
@@ -42,6 +43,7 @@ from shipyard.graphs.lint import import_stdlib
 from shipyard.graphs.variants import variants
 from shipyard.runtime.probe import CaseResult, Probe, probe_cases
 
+_problems = functools.cache(problems)  # the HumanEval data, read once for every run
 _QUIET = SimpleNamespace(env=SimpleNamespace(ledger=SimpleNamespace(event=lambda *a, **k: None)))
 
 
@@ -85,7 +87,7 @@ def replay(repo: Path, scratch: Path) -> dict | None:
         tree = scratch / f"t{c.attempt}"
         tree.mkdir(parents=True, exist_ok=True)
         (tree / "solution.py").write_text(c.files["solution.py"])
-    p = problems()[int(repo.name[2:])]
+    p = _problems()[int(repo.name[2:])]
     taken = _agreed(_QUIET, {"run_id": ""}, live, seen, last=True, waited=False)  # type: ignore[arg-type]
     now = ("no candidate" if taken is None else
            "merged right" if passes(taken.files["solution.py"], p) else "merged WRONG")
