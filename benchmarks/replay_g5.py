@@ -38,7 +38,7 @@ from delivery import passes, problems
 
 from shipyard.agents.edits import EditError, apply_edits, parse_blocks
 from shipyard.graphs.build import Candidate
-from shipyard.graphs.disputes import _agreed, voters
+from shipyard.graphs.disputes import _agreed, standing, with_set_aside
 from shipyard.graphs.lint import import_stdlib
 from shipyard.graphs.variants import variants
 from shipyard.runtime.probe import CaseResult, Probe, probe_cases
@@ -67,28 +67,25 @@ def replay(repo: Path, scratch: Path) -> dict | None:
         return None
     stub = _git(repo, "show", f"{_git(repo, 'rev-list', '--max-parents=0', 'main').strip()}"
                               ":solution.py")
-    aside = sorted({(d["call"], d["expected"]) for k, d in events
-                    if k == "acceptance_case_disputed"})
+    aside = {(d["call"], d["expected"]) for k, d in events if k == "acceptance_case_disputed"}
     cands = [c for k, (reply, a) in enumerate(zip(replies, attempts, strict=True))
              if (c := _candidate(k, reply, a, stub)) is not None]
-    live = [c for c in voters(cands) if all(
-        r.ok for r in c.probe.results if (r.call, r.expected) not in aside)]  # type: ignore[union-attr]
+    live = standing(cands, aside)
     calls = variants([c["call"] for c in acc["cases"]])
 
-    def seen(c: Candidate) -> tuple[str, ...] | None:
+    def near(c: Candidate) -> tuple[str, ...] | None:
         ran = probe_cases(scratch / f"t{c.attempt}", [
             {"call": call, "expected": "None", "source": "variant", "imports": acc["imports"]}
             for call in calls], scratch=scratch / f"o{c.attempt}", per_case_s=1, timeout_s=20)
-        got = {(r.call, r.expected): r.got for r in c.probe.results}  # type: ignore[union-attr]
-        return None if ran.error else tuple(r.got for r in ran.results) + tuple(
-            got.get(k, "raised KeyError") for k in aside)
+        return None if ran.error else tuple(r.got for r in ran.results)
 
     for c in live:
         tree = scratch / f"t{c.attempt}"
         tree.mkdir(parents=True, exist_ok=True)
         (tree / "solution.py").write_text(c.files["solution.py"])
     p = _problems()[int(repo.name[2:])]
-    taken = _agreed(_QUIET, {"run_id": ""}, live, seen, last=True, waited=False)  # type: ignore[arg-type]
+    taken = _agreed(_QUIET, {"run_id": ""}, live, with_set_aside(near, aside),  # type: ignore[arg-type]
+                    last=True, waited=False)
     now = ("no candidate" if taken is None else
            "merged right" if passes(taken.files["solution.py"], p) else "merged WRONG")
     status = next((d["status"] for k, d in reversed(events) if k == "run_ended"), "?")

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["confirm", "corroborated", "dissent", "settle", "taken", "unconfirmed", "voters"]
+__all__ = ["confirm", "corroborated", "dissent", "settle", "standing", "taken", "unconfirmed",
+           "voters", "with_set_aside"]
 
 EARLIER = 6  # samples of earlier rounds kept to vote again: a round ends with a few at most
 # Samples that pass every documented example and all fail a proposed case, each in its own
@@ -86,26 +87,36 @@ def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Cand
     recorded unless one is found."""
     settled, events = _settle_disputes(acc, candidates, last=last, reask=reask)
     aside = {_key(d) for d in settled["disputed"]}
-    live = [c for c in candidates if not c.problems and c.probe is not None
-            and c.probe.error is None and all(r.ok for r in c.probe.results
-                                              if _key(r) not in aside)]
-
-    def seen(c: Candidate) -> tuple[str, ...] | None:
-        # a case set aside has no expected value left, but its input is still one the
-        # candidates must agree on (HumanEval 79: three samples returning 'dbdb', 'db0db'
-        # and '0' for the disputed decimal_to_binary(0) agreed near the cases, and the
-        # wrong one merged)
-        b = behaviour(c)
-        got = {_key(r): r.got for r in c.probe.results}  # type: ignore[union-attr]
-        return None if b is None else b + tuple(got.get(k, "raised KeyError")
-                                                for k in sorted(aside))
-
+    live = standing(candidates, aside)
+    seen = with_set_aside(behaviour, aside)
     chosen = _agreed(n, s, live, seen, last=last, waited=waited, posed=_posed(candidates))
     if chosen is None:
         return None
     for event in events:
         n.env.ledger.event(s["run_id"], "acceptance_case_disputed", gate="G5", **event)
     return chosen, [], settled
+
+
+def standing(candidates: list[Candidate], aside: set[tuple[str, str]]) -> list[Candidate]:
+    """The candidates that ran and pass every case not set aside (`aside`: (call, expected))."""
+    return [c for c in candidates if not c.problems and c.probe is not None
+            and c.probe.error is None and all(r.ok for r in c.probe.results
+                                              if _key(r) not in aside)]
+
+
+def with_set_aside(behaviour: Behaviour, aside: set[tuple[str, str]]) -> Behaviour:
+    """`behaviour` followed by what the candidate returned on the inputs of the cases set
+    aside. Such a case has no expected value left, but its input is still one the
+    candidates must agree on (HumanEval 79: three samples returning 'dbdb', 'db0db' and '0'
+    for the disputed decimal_to_binary(0) agreed near the cases, and the wrong one merged)."""
+    keys = sorted(aside)
+
+    def seen(c: Candidate) -> tuple[str, ...] | None:
+        b = behaviour(c)
+        got = {_key(r): r.got for r in c.probe.results}  # type: ignore[union-attr]
+        return None if b is None else b + tuple(got.get(k, "raised KeyError") for k in keys)
+
+    return seen
 
 
 def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behaviour, *,
