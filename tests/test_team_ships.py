@@ -491,20 +491,40 @@ def test_a_sample_that_passes_the_proposed_case_is_chosen_over_a_dispute(
     assert "return 13 if" in code
 
 
-def test_attempts_after_a_failed_example_are_fresh_samples_told_what_went_wrong(
+def test_attempts_on_existing_code_are_fresh_samples_told_what_went_wrong(
         make_repo, cli, replies):
-    # shown its own code to repair, a 0.5B model resends it word for word
-    wrong = MULTIPLY_EDIT.replace("a * b", "a + b")
-    replies["implementer.implement"] = [{"raw": wrong}]
+    # a change to code already there cannot be posed as a stub alone: the informed slots
+    # tell what went wrong; shown its own code to repair, a 0.5B model resends it word for word
+    unchanged = ('FILE: calc/core.py\n```python\ndef add(a: int, b: int) -> int:\n'
+                 '    """Return a + b, plus one."""\n    return a + b\n```\n')
+    replies["implementer.implement"] = [{"raw": unchanged}]
     repo = make_repo(human=["G6"], max_fix_rounds=0)
-    _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    _start(cli, repo, "Change add(a, b) in calc/core.py to count one more: add(2, 3) returns 6")
     prompts = [json.loads(m)[-1]["content"] for (m,) in _db(repo).execute(
         "select messages from llm_calls where agent='implementer' order by seq")]
     assert len(prompts) == 8                               # [gates] inner_attempts
     assert "failed" not in prompts[0]
-    assert "multiply(2, 3) returned 5, expected 6 (off by one)" in prompts[1]
-    assert not any("a + b" in p for p in prompts)          # the failed code is never shown
+    assert "add(2, 3) returned 5, expected 6 (off by one)" in prompts[1]
+    assert not any("plus one" in p for p in prompts)       # the failed code is never shown
     assert sum("returned 5, expected 6" in p for p in prompts) == 3   # most are fresh samples
+
+
+def test_where_the_stub_can_be_posed_alone_later_samples_are_of_the_stub_not_told_why(
+        make_repo, cli, replies):
+    # HumanEval 10-99 ledgers, runs whose greedy answers both failed: samples of the stub
+    # alone were right 21% of the time, samples told what the last attempt got wrong 6%
+    wrong = MULTIPLY_EDIT.replace("a * b", "a + b")
+    replies["implementer.implement"] = [{"raw": wrong}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    _start(cli, repo, "Add a multiply(a, b) helper to calc/core.py: multiply(2, 3) returns 6")
+    prompts = [json.loads(m)[-1]["content"] for (m,) in _db(repo).execute(
+        "select messages from llm_calls where agent='implementer' order by seq")]
+    assert len(prompts) == 8
+    told = [i for i, p in enumerate(prompts) if "returned 5, expected 6" in p]
+    assert told == [1]                    # only the task prompt's greedy answer is told
+    assert not any("a + b" in p for p in prompts)          # the failed code is never shown
+    alone = [i for i, p in enumerate(prompts) if "Feature request" not in p]
+    assert alone == [0, 2, 3, 4, 6, 7]    # the task prompt is still sampled once (5)
 
 
 def test_the_only_candidate_passing_the_examples_goes_to_the_human_with_the_case_flagged(

@@ -49,15 +49,21 @@ IMPLEMENT_MAX_TOKENS = 1024
 # what the first attempt's calls returned. Measured greedy on HumanEval 0-49, uninformed:
 # plain 37/50, the task prompt 35/50 at 2.3x the prompt tokens, each right where the other
 # was wrong on several problems, so two prompts at temperature 0 are two good, different
-# answers (41/50 between them). Then samples, mostly fresh at 0.8-1.0, with an informed one
-# (told what the last attempt got wrong, never its code) now and then. Repairs shown their
-# own previous code were tried: on HumanEval 0-29 not one turned a failing documented
-# example into a passing one, and on `make demo` they resent the same function word for
-# word ("Is Self-Repair a Silver Bullet?", ICLR 2024). What finds the hard ones is more
-# samples: on 5 problems the greedy answer got wrong, a fresh sample at 0.8 was right 5
-# times in 30 (about 1 in 6). Easy problems stop at the first green attempt and pay nothing.
-_SCHEDULE = [(0.0, False, True), (0.0, True, False), (0.8, False, True), (0.7, True, False),
-             (0.9, False, True), (0.8, False, False), (1.0, False, True), (0.6, True, False)]
+# answers (41/50 between them). Then samples, fresh at 0.8-0.9. Repairs shown their own
+# previous code were tried: on HumanEval 0-29 not one turned a failing documented example
+# into a passing one, and on `make demo` they resent the same function word for word ("Is
+# Self-Repair a Silver Bullet?", ICLR 2024). What finds the hard ones is more samples of
+# the stub alone. In the ledgers of HumanEval 10-99 (12 runs, 2026-12-05/06), on the runs
+# where both greedy answers were wrong, the samples of the stub alone were right 47 times
+# in 229 (21%), the task prompt's 15 in 123 (12%), and samples told what the last attempt
+# got wrong 5 in 88 (6%); at temperature 1.0 the stub's samples were right 6 in 51, at
+# 0.8-0.9 41 in 178. So a slot that is both informed and plain poses the stub alone when
+# it can (one function in one file, no findings or revisions to relay) and tells what went
+# wrong only when it cannot: a change to existing code, where the trouble is mostly a
+# syntax error or a lint finding. Easy problems stop at the first green attempt and pay
+# nothing.
+_SCHEDULE = [(0.0, False, True), (0.0, True, False), (0.8, False, True), (0.9, True, True),
+             (0.9, False, True), (0.8, False, False), (0.8, False, True), (0.9, True, True)]
 # After the schedule, two fresh samples more, only as second opinions on a candidate
 # that passes the documented examples (agreement needs a second sample: disputes.py).
 _EXTRAS = (0.8, 1.0)
@@ -188,7 +194,9 @@ def _next(i: int, previous: Candidate | None, acc: dict[str, Any], rnd: int = 0,
             # the other prompt's greedy answer, uninformed: the most likely second opinion to
             # be right, and one a sample of the first prompt is not (disputes._one_prompt)
             return 0.0, False, False
-        return 0.8, False, plain
+        # a slot that was to tell what went wrong has nothing to tell: the task prompt, so
+        # that the second opinion can come from another prompt (disputes._one_prompt)
+        return 0.8, False, plain and not informed
     if rnd and temperature == 0.0:  # greedy was tried last round: the same prompt, the
         return 0.8, False, plain     # same answer
     return temperature, informed, plain
@@ -222,8 +230,9 @@ def _reply(n: Nodes, s: FeatureState, gw: Any, temperature: float, feedback: lis
     When the functions the request names live in one file, the attempt is posed as
     HumanEval poses a problem: that file's imports and those functions (skeleton.focus),
     "complete this function" — with what an earlier attempt got wrong, the findings and the
-    human's revisions when there are any; `plain`, and with none of those, the stub alone
-    (its docstring carries the request: graphs/skeleton.py). Shown whole files,
+    human's revisions when there are any; `plain`, and with no findings or revisions to
+    relay, the stub alone, even when the attempt was to be told what went wrong (its
+    docstring carries the request: graphs/skeleton.py). Shown whole files,
     a 0.5B model copies them back (and runs out of tokens). Otherwise: the `implement`
     prompt with the files."""
     ctx = n.context(s, "implement", file_contents=files, cases=cases[:8], feedback=feedback,
@@ -235,7 +244,8 @@ def _reply(n: Nodes, s: FeatureState, gw: Any, temperature: float, feedback: lis
         text = skel.files.get(home) or existing(root, home) or ""
         code = skeleton.focus(text, set(names))
         stubbed = bool(skeleton.stubbed(text) & set(names))
-        if code and plain and stubbed and not (feedback or ctx["findings"] or ctx["revisions"]):
+        # `plain` wins over `feedback`: the stub alone finds more (see _SCHEDULE)
+        if code and plain and stubbed and not (ctx["findings"] or ctx["revisions"]):
             posed = skeleton.posed(code)
             return implementer.COMPLETE_PLAIN.run(
                 gw, gate="G5", temperature=temperature, max_tokens=IMPLEMENT_MAX_TOKENS,
