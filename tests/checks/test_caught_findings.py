@@ -82,7 +82,7 @@ def test_a_high_entropy_run_of_letters_is_noted_but_a_key_with_digits_blocks(rep
                "def test_mixed():\n    assert count_upper('QWERTYUIOPasdfghjklZXCVBNM') == 3\n")
     repo.commit("a string function's test data")
     result = repo.check("secrets").checks[0]
-    assert result.status == "pass" and "1 letters-only string(s) or commit id(s) noted" \
+    assert result.status == "pass" and "1 letters-only or counting-up string(s) or commit id(s) noted" \
         in result.summary
     (note,) = result.findings
     assert (note.path, note.line, note.fails) == ("tests/test_upper.py", 2, False)
@@ -92,6 +92,19 @@ def test_a_high_entropy_run_of_letters_is_noted_but_a_key_with_digits_blocks(rep
                "def test_mixed():\n    assert f('QWERTY7UIOPasd9fghjklZX3CVBNM') == 3\n")
     repo.commit("a key")
     assert finding(repo.check("secrets"), "secrets", "Base64").fails
+
+
+def test_a_string_that_counts_up_is_noted_but_the_same_characters_shuffled_block(repo):
+    # make demo (2026-12-06): the Test Engineer's slugify('1234567890abc') in the test plan
+    # blocked a correct slugify as a "Hex High Entropy String"
+    repo.write("docs/plan.md", "| `slugify('1234567890abc')` | `'1234567890abc'` |\n")
+    repo.commit("test data")
+    result = repo.check("secrets").checks[0]
+    assert result.status == "pass" and "counting-up" in result.summary
+    assert all(not f.fails and "counts up" in f.message for f in result.findings)
+    repo.write("docs/plan.md", "| `slugify('7c0a91b3e8f42d6')` |\n")
+    repo.commit("a key")
+    assert finding(repo.check("secrets"), "secrets", "Hex").fails
 
 
 def test_a_password_of_letters_assigned_to_a_secret_name_still_blocks(repo):

@@ -14,7 +14,8 @@ HumanEval 98). Generated keys mix in digits: a random 24-character key lacks eve
 about once in 70 (alphanumeric) to once in 150 (base64), far less often when longer; keys with a known shape (AWS, GitHub, Slack, private
 keys) and secrets assigned to a `password`/`token` name have detectors of their own, which
 still block. Nor does a commit id that pins a revision (`rev: <40 hex digits>` in
-.pre-commit-config.yaml, `uses: x@<sha>`): it is shown as a note.
+.pre-commit-config.yaml, `uses: x@<sha>`): it is shown as a note. Nor does a string that
+counts up (`slugify('1234567890abc')`, a Test Engineer's input, blocked `make demo`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import hashlib
 import json
 import re
 import time
+from itertools import pairwise
 from pathlib import Path
 
 from .. import gittree
@@ -97,8 +99,9 @@ def run(ctx: CheckContext) -> CheckResult:
                 continue
             findings.append(_finding(hit["type"], path, line, value, text))
     blocking = sum(f.fails for f in findings)
-    notes = f", {len(findings) - blocking} letters-only string(s) or commit id(s) noted" \
-        if len(findings) > blocking else ""
+    noted = len(findings) - blocking
+    notes = (f", {noted} letters-only or counting-up string(s) or commit id(s) noted"
+             if noted else "")
     return finish(NAME, started, findings, failed=blocking > 0,
                   summary=f"{blocking} new secret(s) in {len(names)} file(s){notes}",
                   evidence=(evidence(report),))
@@ -131,6 +134,11 @@ def _finding(kind: str, path: str, line: int, value: str | None, text: str = "")
                        message=f"a {len(value)}-digit hex string pinning a revision (a commit "
                                f"id, as `rev:` or `@` pins it), not a key; not blocking — if it "
                                f"is a credential, remove and rotate it")
+    if kind in _ENTROPY and value and _sequential(value):
+        return Finding(rule=rule, severity="low", path=path, line=line, fails=False,
+                       message=f"{kind} that counts up ({value}): test data, not a "
+                               f"generated key; not blocking — if it is a credential, "
+                               f"remove and rotate it")
     if kind in _ENTROPY and value and value.isalpha():
         return Finding(rule=rule, severity="low", path=path, line=line, fails=False,
                        message=f"{kind} of letters only, {len(value)} characters: read as "
@@ -140,6 +148,17 @@ def _finding(kind: str, path: str, line: int, value: str | None, text: str = "")
     return Finding(rule=rule, severity="critical", path=path, line=line,
                    message=f"{kind} added; remove it, rotate it, and load it from the "
                            f"environment or a secret store")
+
+
+def _sequential(value: str) -> bool:
+    """Whether nearly every character follows the one before it (`1234567890abc`): a
+    Test Engineer's sample input (it blocked `make demo`, 2026-12-06), which
+    detect-secrets' own sequence filter misses once digits run into letters. In a random
+    key a step is +1 about once in 16 (hex) to 64 (base64); 80% of them never are."""
+    text = value.lower()
+    steps = list(pairwise(text))
+    up = sum(ord(b) - ord(a) == 1 or (a, b) in (("9", "0"), ("9", "a")) for a, b in steps)
+    return len(steps) >= 5 and up >= 0.8 * len(steps)
 
 
 def _value(line: str, hashed: str) -> str | None:
