@@ -154,7 +154,7 @@ def _sequential(value: str) -> bool:
     """Whether nearly every character follows the one before it (`1234567890abc`): a
     Test Engineer's sample input (it blocked `make demo`, 2026-12-06), which
     detect-secrets' own sequence filter misses once digits run into letters. In a random
-    key a step is +1 about once in 16 (hex) to 64 (base64); 80% of them never are."""
+    key a step is +1 about once in 16 (hex) to 64 (base64): 80% of them is never seen."""
     text = value.lower()
     steps = list(pairwise(text))
     up = sum(ord(b) - ord(a) == 1 or (a, b) in (("9", "0"), ("9", "a")) for a, b in steps)
