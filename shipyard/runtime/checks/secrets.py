@@ -128,26 +128,30 @@ _REVISION = re.compile(r"(?:\b(?:rev|sha|commit|ref)\s*[:=]\s*[\"']?|@)"
 
 def _finding(kind: str, path: str, line: int, value: str | None, text: str = "") -> Finding:
     rule = f"secrets.{kind.replace(' ', '-')}"
-    if kind == "Hex High Entropy String" and value and any(
-            m.group(1) == value for m in _REVISION.finditer(text)):
+    if why := _not_a_key(kind, value, text):
         return Finding(rule=rule, severity="low", path=path, line=line, fails=False,
-                       message=f"a {len(value)}-digit hex string pinning a revision (a commit "
-                               f"id, as `rev:` or `@` pins it), not a key; not blocking — if it "
-                               f"is a credential, remove and rotate it")
-    if kind in _ENTROPY and value and _sequential(value):
-        return Finding(rule=rule, severity="low", path=path, line=line, fails=False,
-                       message=f"{kind} that counts up ({value}): test data, not a "
-                               f"generated key; not blocking — if it is a credential, "
-                               f"remove and rotate it")
-    if kind in _ENTROPY and value and value.isalpha():
-        return Finding(rule=rule, severity="low", path=path, line=line, fails=False,
-                       message=f"{kind} of letters only, {len(value)} characters: read as "
-                               f"text or test data, not a generated key (those carry "
-                               f"digits); not blocking — if it is a credential, remove and "
+                       message=f"{why}; not blocking — if it is a credential, remove and "
                                f"rotate it")
     return Finding(rule=rule, severity="critical", path=path, line=line,
                    message=f"{kind} added; remove it, rotate it, and load it from the "
                            f"environment or a secret store")
+
+
+def _not_a_key(kind: str, value: str | None, text: str) -> str | None:
+    """Why an entropy finding reads as a commit id or test data rather than a key (the
+    module's docstring), or None: every detector of a known shape blocks."""
+    if kind not in _ENTROPY or not value:
+        return None
+    if kind == "Hex High Entropy String" and any(
+            m.group(1) == value for m in _REVISION.finditer(text)):
+        return (f"a {len(value)}-digit hex string pinning a revision (a commit id, as `rev:` "
+                f"or `@` pins it), not a key")
+    if _sequential(value):
+        return f"{kind} that counts up ({value}): test data, not a generated key"
+    if value.isalpha():
+        return (f"{kind} of letters only, {len(value)} characters: read as text or test "
+                f"data, not a generated key (those carry digits)")
+    return None
 
 
 def _sequential(value: str) -> bool:
