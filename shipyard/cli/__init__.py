@@ -147,7 +147,7 @@ def run_feature(
     """Start a run: plan, build, review and (after your approvals) merge a feature."""
     if feature == "-":
         feature = sys.stdin.read()
-    from ..runner import validate_feature
+    from ..text import validate_feature
 
     validate_feature(feature)  # before touching the repository
     runner = _runner(repo)

@@ -63,7 +63,7 @@ def answer(case: Case, gw: Gateway, *, sandbox: str = "auto") -> tuple[str, dict
     meta: dict[str, Any] = {"parsed": None, "error": None}
     try:
         if case.input.get("validate_feature"):
-            from ..runner import validate_feature
+            from ..text import validate_feature
 
             validate_feature(case.input.get("feature", ""))
         text = _ask(case, role, task, gw, meta, sandbox=sandbox)
