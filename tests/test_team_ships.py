@@ -303,6 +303,43 @@ def test_samples_that_part_on_a_case_set_aside_do_not_agree(make_repo, cli, repl
     code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
     assert "(3, 4)" not in code and "return a * b" in code
 
+def _split_on_multiply(make_repo, cli, replies, order: str, answer: str) -> tuple[dict, Path]:
+    """A run where the samples split on the proposed case multiply(3, 4) == 15: `order`
+    says which attempt returns 11 ("o") and which 12 ("r"); asked again, the Test Engineer
+    answers `answer`."""
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "15"}]}]
+    odd = MULTIPLY_EDIT.replace("return a * b", "return a * b if (a, b) != (3, 4) else 11")
+    replies["implementer.implement"] = [{"raw": odd if k == "o" else MULTIPLY_EDIT}
+                                        for k in order]
+    replies["test.answer"] = [{"expected": answer}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    return _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6"), repo
+
+
+def test_where_samples_split_the_value_the_test_engineer_also_answers_decides(
+        make_repo, cli, replies):
+    # HumanEval 79: six samples returned 'dbdb' for decimal_to_binary(0), one 'db0db'; the
+    # Test Engineer's case said 'db000000db', and asked again it answered 'db0db'. The
+    # larger group merged, wrong. Here most samples return 11 for multiply(3, 4), the case
+    # says 15, and asked again the Test Engineer answers 12, what the fewer samples return
+    r, repo = _split_on_multiply(make_repo, cli, replies, "oroor", answer="12")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert d["resolved"] == "12" and "12 is both what 2 of them return" in d["why"]
+    code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    assert "(3, 4)" not in code and "return a * b" in code
+
+
+def test_an_answer_no_sample_gives_resolves_nothing(make_repo, cli, replies):
+    # the Test Engineer miscomputes unseen calls more often than not: an answer that is
+    # neither side's value leaves the split to the samples, as before
+    r, repo = _split_on_multiply(make_repo, cli, replies, "ororr", answer="14")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert "resolved" not in d
+
+
 def test_a_disputed_case_the_test_engineer_gives_again_is_kept_and_the_code_told_of_it(
         make_repo, cli, replies):
     # HumanEval 74: two samples, wrong the same way on a tie, agreed against the right case

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -18,10 +18,16 @@ from ._prompts import render
 if TYPE_CHECKING:
     from ..runtime.models import Gateway, Reply
 
-__all__ = ["AgentTask", "Review", "ReviewFinding", "ReviewTask", "Strict", "TextTask",
+__all__ = ["AgentTask", "Line", "Review", "ReviewFinding", "ReviewTask", "Strict", "TextTask",
            "brief_schema", "review_schema"]
 
 T = TypeVar("T", bound=BaseModel)
+
+# One item of a list of text (a criterion, a path, a change): bounded like every string an
+# agent writes, so a model that loops inside one item is cut off by the grammar at the
+# bound, not by the token limit (HumanEval 22: the Planner wrote one acceptance criterion
+# until its 2,048 tokens ran out, twice, and the run failed at G0).
+Line = Annotated[str, Field(max_length=200)]
 
 Severity = Literal["low", "medium", "high", "critical"]
 

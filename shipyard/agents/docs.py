@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import AgentTask, ReviewTask, Strict
+from .base import AgentTask, Line, ReviewTask, Strict
 
 
 class ReleaseNotes(Strict):
     title: str = Field(..., max_length=120)
     summary: str = Field(..., max_length=300)
-    changes: list[str] = Field(..., min_length=1, max_length=4)
+    changes: list[Line] = Field(..., min_length=1, max_length=4)
     upgrade_notes: str = Field("", max_length=200)
 
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .base import AgentTask, Strict
+from .base import AgentTask, Line, Strict
 
 Level = Literal["low", "medium", "high"]
 
@@ -28,10 +28,10 @@ class OnePager(Strict):
     title: str = Field(..., min_length=3, max_length=100)
     problem: str = Field(..., max_length=400)
     users: str = Field("", max_length=200)
-    acceptance_criteria: list[str] = Field(..., min_length=1, max_length=5)
+    acceptance_criteria: list[Line] = Field(..., min_length=1, max_length=5)
     risks: list[Risk] = Field(default_factory=list, max_length=3)
     data_map: list[DataItem] = Field(default_factory=list, max_length=3)
-    out_of_scope: list[str] = Field(default_factory=list, max_length=3)
+    out_of_scope: list[Line] = Field(default_factory=list, max_length=3)
 
 
 class NFR(Strict):
@@ -44,16 +44,16 @@ class RFC(Strict):
     title: str = Field(..., min_length=3, max_length=100)
     context: str = Field("", max_length=400)
     decision: str = Field(..., max_length=400)
-    files: list[str] = Field(default_factory=list, max_length=10,
+    files: list[Line] = Field(default_factory=list, max_length=10,
                              description="Repository-relative files to create or change.")
     nfrs: list[NFR] = Field(default_factory=list, max_length=3)
-    alternatives: list[str] = Field(default_factory=list, max_length=2)
+    alternatives: list[Line] = Field(default_factory=list, max_length=2)
     consequences: str = Field("", max_length=300)
 
 
 class DeliveryTask(Strict):
     title: str = Field(..., max_length=120)
-    files: list[str] = Field(default_factory=list, max_length=6)
+    files: list[Line] = Field(default_factory=list, max_length=6)
 
 
 class DeliveryPlan(Strict):

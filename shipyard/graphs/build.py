@@ -30,7 +30,7 @@ from ..runtime.scratch import scratch_dir
 from . import probing, skeleton
 from .acceptance import AUTHORITATIVE
 from .context import defined_in_repo, defs, existing, is_test, named, planned_files
-from .disputes import confirm, corroborated, dissent, settle, taken, unconfirmed
+from .disputes import confirm, corroborated, dissent, remember, settle, taken, unconfirmed
 from .lint import expand_star_imports, fix_and_lint, import_stdlib
 from .reask import Asker
 from .trim import in_focus, without_tests
@@ -148,7 +148,7 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
         if done := settle(n, s, acc, candidates, behaviour=behaviour, last=True, reask=reask):
             return done[0], done[1], taken(confirm(done[2], candidates))
         best = max(candidates, key=Candidate.score)
-        kept = dissent(confirm(acc, candidates), candidates)
+        kept = remember(dissent(confirm(acc, candidates), candidates), reask.heard)
         if lone := unconfirmed(candidates):
             return None, [lone], kept
         return None, best.problems or probing.case_feedback(best.probe), kept

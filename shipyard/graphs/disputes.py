@@ -7,6 +7,9 @@ at G6, removed from the test file — only when no candidate passes it, the cand
 pass every documented example agree against it, and the Test Engineer, asked the call again,
 does not give its value back (graphs/reask.py). Documented examples are never set aside,
 and without one nothing is (wrong candidates agree with each other as readily as right ones).
+Where the samples split on a case set aside and exactly one of their values is also an
+answer the Test Engineer gave when asked again, that value is the one the code must return
+(`_resolved`): code and test agreeing outweigh a larger group of samples.
 
 Passing the cases is not enough on its own: on HumanEval 60-89 four changes merged that
 passed every case left to them, and on 70-99 two of four passed every proposed case too.
@@ -29,15 +32,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .acceptance import AUTHORITATIVE
-from .reask import Reask, differing, upheld
+from .reask import Reask, differing, same_value, upheld
 
 if TYPE_CHECKING:
     from .build import Candidate
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["confirm", "corroborated", "dissent", "settle", "standing", "taken", "unconfirmed",
-           "voters", "with_set_aside"]
+__all__ = ["confirm", "corroborated", "dissent", "remember", "settle", "standing", "taken",
+           "unconfirmed", "voters", "with_set_aside"]
 
 EARLIER = 6  # samples of earlier rounds kept to vote again: a round ends with a few at most
 # Samples that pass every documented example and all fail a proposed case, each in its own
@@ -87,7 +90,7 @@ def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Cand
     recorded unless one is found."""
     settled, events = _settle_disputes(acc, candidates, last=last, reask=reask)
     aside = {_key(d) for d in settled["disputed"]}
-    live = standing(candidates, aside)
+    live = standing(candidates, aside, settled.get("resolved", {}))
     seen = with_set_aside(behaviour, aside)
     chosen = _agreed(n, s, live, seen, last=last, waited=waited, posed=_posed(candidates))
     if chosen is None:
@@ -97,11 +100,16 @@ def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Cand
     return chosen, [], settled
 
 
-def standing(candidates: list[Candidate], aside: set[tuple[str, str]]) -> list[Candidate]:
-    """The candidates that ran and pass every case not set aside (`aside`: (call, expected))."""
+def standing(candidates: list[Candidate], aside: set[tuple[str, str]],
+             resolved: dict[str, str] | None = None) -> list[Candidate]:
+    """The candidates that ran and pass every case not set aside (`aside`: (call, expected)),
+    and return the resolved value (`_resolved`) on each call that has one."""
+    resolved = resolved or {}
     return [c for c in candidates if not c.problems and c.probe is not None
             and c.probe.error is None and all(r.ok for r in c.probe.results
-                                              if _key(r) not in aside)]
+                                              if _key(r) not in aside)
+            and all(_outcome(r.got) == resolved[r.call] for r in c.probe.results
+                    if r.call in resolved)]
 
 
 def with_set_aside(behaviour: Behaviour, aside: set[tuple[str, str]]) -> Behaviour:
@@ -242,6 +250,7 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
     if not votes or (len(votes) < 2 and not last):
         return acc, []
     disputed, why = list(acc["disputed"]), dict(acc.get("why", {}))
+    resolved: dict[str, str] = {}
     kept = acc.get("confirmed", [])
     events: list[dict[str, Any]] = []
     for idx, case in enumerate(acc["cases"]):
@@ -265,9 +274,43 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
                 f"unconfirmed: the only code that passes every documented example returns "
                 f"{wrong[0]}; no second sample could confirm either value") + _asked(
                 case, answers)
+            heard = [*acc.get("heard", {}).get(case["call"], []), *answers]
+            if (value := _resolved(outcomes, heard)) is not None:
+                resolved[case["call"]] = value
+                why[case["call"]] += (f"; {value} is both what {wrong.count(value)} of them "
+                                      f"return and an answer of the Test Engineer's: the code "
+                                      f"must return it")
             events.append({"call": case["call"], "expected": case["expected"], "got": wrong,
-                           "why": why[case["call"]]})
-    return {**acc, "disputed": disputed, "why": why}, events
+                           "why": why[case["call"]], **({"resolved": resolved[case["call"]]}
+                                                        if case["call"] in resolved else {})})
+    return {**acc, "disputed": disputed, "why": why, "resolved": resolved}, events
+
+
+def _resolved(outcomes: set[str], heard: list[str]) -> str | None:
+    """The value a disputed call must return when the samples split on it: the one of their
+    values that an answer of the Test Engineer's (asked again, this round or an earlier one)
+    also gives — code and test agreeing, CodeT's dual agreement — when exactly one does.
+    Without it the larger group of samples decides, and a misreading most samples share
+    merges (HumanEval 79: six samples returned 'dbdb' for decimal_to_binary(0), one 'db0db',
+    and the Test Engineer, asked again, answered 'db0db'; the 'dbdb' code merged). In the
+    ledgers of every benchmark run of HumanEval 0-99 (2026-12-05/06), the samples split on
+    a disputed call and an answer matched one side five times: the right value three times
+    (79 twice), and twice the positive greatest common divisor of two negative numbers
+    (13), which the reference gives negative and its tests never call."""
+    if len({o for o in outcomes if not o.startswith("raised ")}) < 2:
+        return None
+    agreed = {o for o in outcomes if any(same_value(a, o) for a in heard)}
+    return agreed.pop() if len(agreed) == 1 else None
+
+
+def remember(acc: dict[str, Any], heard: dict[str, list[str]]) -> dict[str, Any]:
+    """`acc` with the Test Engineer's answers of a round (`heard`: call -> answers) added to
+    those of earlier rounds: asking stops at the first answer that differs (graphs/reask.py),
+    so one round hears one answer per case, and `_resolved` weighs all of them."""
+    merged = {call: list(answers) for call, answers in acc.get("heard", {}).items()}
+    for call, answers in heard.items():
+        merged.setdefault(call, []).extend(answers)
+    return {**acc, "heard": merged} if merged else acc
 
 
 def confirm(acc: dict[str, Any], candidates: list[Candidate]) -> dict[str, Any]:

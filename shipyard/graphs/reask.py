@@ -59,6 +59,15 @@ class Asker:
         return {key for key, answers in self._asked.items()
                 if upheld({"expected": key[1]}, answers)}
 
+    @property
+    def heard(self) -> dict[str, list[str]]:
+        """Every answer this loop heard, by call (disputes.remember keeps them for later
+        rounds)."""
+        out: dict[str, list[str]] = {}
+        for (call, _), answers in self._asked.items():
+            out.setdefault(call, []).extend(answers)
+        return out
+
     def __call__(self, case: dict[str, Any]) -> list[str]:
         key = (case["call"], case["expected"])
         if self._stub is None:
