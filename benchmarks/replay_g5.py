@@ -9,7 +9,8 @@ problems. Every repository delivery.py leaves keeps its ledger: each Implementer
 what each attempt passed, which cases were set aside. This applies each reply again to the
 problem's stub (agents/edits.py, as G5 does), runs the candidates that passed every case
 left on the variant inputs of the code as it is now — and on the inputs of the cases set
-aside — in the sandbox (runtime/probe.py), lets disputes.py group them once the attempts
+aside, held to the value the Test Engineer's answers resolve where the samples split — in
+the sandbox (runtime/probe.py), lets disputes.py group them once the attempts
 are spent, and scores the candidate taken with the problem's check(), which the pipeline
 never sees. It prints how many runs would merge right, merge wrong, split, or have no
 candidate to take, and each run whose outcome differs from the one its ledger recorded.
@@ -38,7 +39,14 @@ from delivery import passes, problems
 
 from shipyard.agents.edits import EditError, apply_edits, parse_blocks
 from shipyard.graphs.build import Candidate
-from shipyard.graphs.disputes import _agreed, standing, with_set_aside
+from shipyard.graphs.disputes import (
+    _against,
+    _agreed,
+    _outcome,
+    _resolved,
+    standing,
+    with_set_aside,
+)
 from shipyard.graphs.lint import import_stdlib
 from shipyard.graphs.variants import variants
 from shipyard.runtime.probe import CaseResult, Probe, probe_cases
@@ -67,10 +75,11 @@ def replay(repo: Path, scratch: Path) -> dict | None:
         return None
     stub = _git(repo, "show", f"{_git(repo, 'rev-list', '--max-parents=0', 'main').strip()}"
                               ":solution.py")
-    aside = {(d["call"], d["expected"]) for k, d in events if k == "acceptance_case_disputed"}
+    disputed = [d for k, d in events if k == "acceptance_case_disputed"]
+    aside = {(d["call"], d["expected"]) for d in disputed}
     cands = [c for k, (reply, a) in enumerate(zip(replies, attempts, strict=True))
              if (c := _candidate(k, reply, a, stub)) is not None]
-    live = standing(cands, aside)
+    live = standing(cands, aside, _resolutions(events, disputed))
     calls = variants([c["call"] for c in acc["cases"]])
 
     def near(c: Candidate) -> tuple[str, ...] | None:
@@ -94,6 +103,17 @@ def replay(repo: Path, scratch: Path) -> dict | None:
             "merged right" if passes(merged, p) else "merged WRONG")
     return {"repo": str(repo), "problem": p["task_id"], "then": then, "now": now,
             "voters": len(live), "inputs": len(calls) + len(aside)}
+
+
+def _resolutions(events: list[tuple[str, dict]], disputed: list[dict]) -> dict[str, str]:
+    """The value each disputed call must return (disputes._resolved), from every answer the
+    Test Engineer gave when asked again — all rounds together, as G5 remembers them."""
+    heard: dict[str, list[str]] = {}
+    for kind, d in events:
+        if kind == "acceptance_case_reasked":
+            heard.setdefault(d["call"], []).extend(d["answers"])
+    return {d["call"]: value for d in disputed if (value := _resolved(
+        {_outcome(g) for g in _against(d["got"])}, heard.get(d["call"], []))) is not None}
 
 
 def _candidate(k: int, reply: str, attempt: dict, stub: str) -> Candidate | None:
