@@ -373,16 +373,54 @@ def test_a_disputed_case_the_test_engineer_answers_otherwise_is_set_aside_saying
     replies["test.plan"] = [{"strategy": "examples", "cases": [
         {"call": "multiply(3, 4)", "expected": "13"}]}]
     replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
-    # four of five answers agree: one that differs is enough (on HumanEval 70-99 two wrong
-    # cases were given back four times of five, the one right case five times)
+    # four of five answers give the case back: one that gives the samples' value is enough
+    # (on HumanEval 70-99 two wrong cases were given back four times of five, the one right
+    # case five times)
     replies["test.answer"] = [{"expected": "13"}] * 4 + [{"expected": "12"}]
     repo = make_repo(human=["G6"])
     r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     [d] = _events(repo, "acceptance_case_disputed")
-    assert d["why"].endswith("asked the call again, the Test Engineer answered 12, not 13")
+    assert d["why"].endswith(
+        "asked the call again, the Test Engineer answered 12, as the samples return, not 13")
     [asked] = _events(repo, "acceptance_case_reasked")
     assert not asked["upheld"] and asked["answers"] == ["13", "13", "13", "13", "12"]
+
+
+def test_an_answer_neither_side_gives_does_not_set_a_case_aside(make_repo, cli, replies):
+    # HumanEval 74 at 25fa70d: the right tie case, asked again, was first answered
+    # `['b', 'c']` — a list neither the case nor the code gives — and was set aside; the two
+    # samples returning the second list on a tie merged, wrong
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "12"}]}]
+    wrong = MULTIPLY_EDIT.replace("return a * b", "return a * b + (a == 3)")
+    replies["implementer.implement"] = [{"raw": wrong}, {"raw": wrong}, {"raw": MULTIPLY_EDIT}]
+    replies["test.answer"] = [{"expected": "7"}, {"expected": "12"}, {"expected": "12"},
+                              {"expected": "[3, 4]"}, {"expected": "12"}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [asked] = _events(repo, "acceptance_case_reasked")
+    assert asked["upheld"] and asked["answers"] == ["7", "12", "12", "[3, 4]", "12"]
+    assert _events(repo, "acceptance_case_disputed") == []
+    assert "(a == 3)" not in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+
+
+def test_more_noise_than_its_own_value_sets_a_case_aside(make_repo, cli, replies):
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 4)", "expected": "13"}]}]
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
+    replies["test.answer"] = [{"expected": "7"}, {"expected": "13"}, {"expected": "8"},
+                              {"expected": "9"}, {"expected": "13"}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    # after four answers, one its own and three noise, a fifth cannot tip it: asking stops
+    [asked] = _events(repo, "acceptance_case_reasked")
+    assert not asked["upheld"] and asked["answers"] == ["7", "13", "8", "9"]
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert d["why"].endswith("gave 13 in 1 of 4 answers, and in the others values neither "
+                             "side returns (7, 8, 9)")
 
 
 

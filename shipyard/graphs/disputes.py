@@ -5,7 +5,8 @@ the wrong party far more often than the code that passed the documented examples
 those candidates were correct). A proposed case is set aside — recorded, shown to the human
 at G6, removed from the test file — only when no candidate passes it, the candidates that
 pass every documented example agree against it, and the Test Engineer, asked the call again,
-does not give its value back (graphs/reask.py). Documented examples are never set aside,
+does not uphold it (graphs/reask.py: an answer agreeing with the samples, or more noise than
+its own value). Documented examples are never set aside,
 and without one nothing is (wrong candidates agree with each other as readily as right ones).
 Where the samples split on a case set aside and exactly one of their values is also an
 answer the Test Engineer gave when asked again, that value is the one the code must return
@@ -32,7 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .acceptance import AUTHORITATIVE
-from .reask import Reask, differing, same_value, upheld
+from .reask import Reask, agreeing, differing, same_value, upheld
 
 if TYPE_CHECKING:
     from .build import Candidate
@@ -261,8 +262,8 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
         wrong = _against([c.probe.results[idx].got for c in votes])  # type: ignore[union-attr]
         outcomes = {_outcome(w) for w in wrong}
         if (len(outcomes) == 1 and (last or len(wrong) >= 2)) or len(wrong) >= SPLIT:
-            answers = reask(case) if reask is not None else []
-            if upheld(case, answers):
+            answers = reask(case, wrong) if reask is not None else []
+            if upheld(case, answers, wrong):
                 continue
             disputed.append(case)
             why[case["call"]] = (
@@ -273,7 +274,7 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
                 f"{wrong[0]}" if len(wrong) >= 2 else
                 f"unconfirmed: the only code that passes every documented example returns "
                 f"{wrong[0]}; no second sample could confirm either value") + _asked(
-                case, answers)
+                case, answers, wrong)
             heard = [*acc.get("heard", {}).get(case["call"], []), *answers]
             if (value := _resolved(outcomes, heard)) is not None:
                 resolved[case["call"]] = value
@@ -328,15 +329,20 @@ def confirm(acc: dict[str, Any], candidates: list[Candidate]) -> dict[str, Any]:
     return {**acc, "confirmed": kept}
 
 
-def _asked(case: dict[str, Any], answers: list[str]) -> str:
+def _asked(case: dict[str, Any], answers: list[str], against: list[str]) -> str:
     if not answers:
         return ""
-    other = differing(case, answers)
-    if other is None:  # the model failed before every answer was in (the ledger says why)
+    if (other := agreeing(answers, against)) is not None:
+        return (f"; asked the call again, the Test Engineer answered {other}, as the samples "
+                f"return, not {case['expected']}")
+    if differing(case, answers) is None:  # the model failed before every answer was in
         return (f"; asked the call again, the Test Engineer gave {case['expected']} in "
                 f"{len(answers)} answer(s) before asking failed")
-    return (f"; asked the call again, the Test Engineer answered {other or 'nothing'}, "
-            f"not {case['expected']}")
+    others = sorted({a or "nothing" for a in answers if not same_value(a, case["expected"])})
+    own = len(answers) - sum(not same_value(a, case["expected"]) for a in answers)
+    return (f"; asked the call again, the Test Engineer gave {case['expected']} in {own} of "
+            f"{len(answers)} answers, and in the others values neither side returns "
+            f"({', '.join(others[:3])})")
 
 
 def _against(got: list[str]) -> list[str]:

@@ -6,17 +6,22 @@ cannot say which: a 0.5B model can be wrong the same way twice (HumanEval 74: bo
 samples returned the second list on a tie the docstring gives to the first). The case is
 asked again — the request and the function's stub, the call, never the disputing value
 (shown two values, a small model picks by position) — up to ANSWERS times at a sampling
-temperature, and kept only when every answer gives the value it proposed: the
-dual-agreement idea of CodeT, counting the tests' side too. Asking stops at the first
-answer that differs. A case kept this way is a test the code must pass; one answered
-otherwise is set aside as before (graphs/disputes.py). Every asking is a ledger event,
+temperature. Each answer is one of three kinds: the case's own value, a value the disputing
+samples return (the Test Engineer comes round to the code: CodeT's dual agreement, counting
+the tests' side too), or neither — noise, which speaks for no side. Asking stops at the
+first answer that agrees with the code, and the case is set aside (graphs/disputes.py); it
+is kept — a test the code must pass — only when no answer agreed with the code and the
+case's own value outnumbers the noise. Every asking is a ledger event,
 `acceptance_case_reasked`, with the answers.
 
-Why all of them: on HumanEval 70-99 (commit fb8a680) the samples disputed 22 proposed
-cases. Asked five times each, offline, the Test Engineer gave its value back five times in
-one, 74's tie, where it was right; four times of five in two where it was wrong (84's
-`solve(0)`, 98's `count_upper`); at most once in the other 19, all wrong. A majority would
-have kept two wrong cases and failed two correct changes. 22 cases is a small sample.
+Why: on HumanEval 70-99 (commit fb8a680) the samples disputed 22 proposed cases. Asked
+five times each, offline, the Test Engineer gave its value back five times in one, 74's
+tie, where it was right; four times of five in two where it was wrong (84's `solve(0)`,
+98's `count_upper`); at most once in the other 19, all wrong. Counting every differing
+answer against the case (as until 2026-12-06) set 74's right tie case aside whenever one
+answer of five was noise: at `25fa70d` its first answer was `['b', 'c']` for
+`total_match(['a', 'b', 'c'], ['d', 'e', 'f'])`, a list neither side returns, and the code
+returning the second list on a tie merged, wrong.
 """
 
 from __future__ import annotations
@@ -34,12 +39,13 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["ANSWERS", "Asker", "Reask", "differing", "same_value", "upheld"]
+__all__ = ["ANSWERS", "Asker", "Reask", "agreeing", "differing", "same_value", "upheld"]
 
 ANSWERS = 5
 _TEMPERATURE = 0.8
 
-Reask = Callable[[dict[str, Any]], list[str]]  # a proposed case -> the fresh answers
+# a proposed case and the values the disputing samples return -> the fresh answers
+Reask = Callable[[dict[str, Any], list[str]], list[str]]
 
 
 class Asker:
@@ -51,59 +57,79 @@ class Asker:
                  strings: bool = False):
         self._n, self._s, self._gw, self._stub = n, s, gw, stub
         self._strings = strings  # the documented results are strings (acceptance.spelled)
-        self._asked: dict[tuple[str, str], list[str]] = {}
+        self._asked: dict[tuple[str, str], tuple[list[str], bool]] = {}
 
     @property
     def upheld(self) -> set[tuple[str, str]]:
         """The (call, expected) of every case its answers upheld."""
-        return {key for key, answers in self._asked.items()
-                if upheld({"expected": key[1]}, answers)}
+        return {key for key, (_, kept) in self._asked.items() if kept}
 
     @property
     def heard(self) -> dict[str, list[str]]:
         """Every answer this loop heard, by call (disputes.remember keeps them for later
         rounds)."""
         out: dict[str, list[str]] = {}
-        for (call, _), answers in self._asked.items():
+        for (call, _), (answers, _) in self._asked.items():
             out.setdefault(call, []).extend(answers)
         return out
 
-    def __call__(self, case: dict[str, Any]) -> list[str]:
+    def __call__(self, case: dict[str, Any], against: list[str]) -> list[str]:
         key = (case["call"], case["expected"])
         if self._stub is None:
             return []
         if key not in self._asked:
-            answers, error = _answers(self._gw, self._s["feature"], self._stub, case,
+            answers, error = _answers(self._gw, self._s["feature"], self._stub, case, against,
                                       spelled if self._strings else str)
-            self._asked[key] = answers
+            self._asked[key] = (answers, upheld(case, answers, against))
             self._n.env.ledger.event(self._s["run_id"], "acceptance_case_reasked", gate="G5",
                                      call=case["call"], expected=case["expected"],
-                                     answers=answers, upheld=upheld(case, answers),
+                                     answers=answers, upheld=self._asked[key][1],
                                      **({"error": error} if error else {}))
-        return self._asked[key]
+        return self._asked[key][0]
 
 
 def _answers(gw: Any, feature: str, stub: tuple[str, str], case: dict[str, Any],
-             read: Callable[[str], str]) -> tuple[list[str], str | None]:
-    """The answers up to the first that differs from the case's, and why asking stopped
-    early when the model failed: a second opinion that cannot be had leaves the case to
-    the rule without it (the model's error is in the ledger)."""
+             against: list[str], read: Callable[[str], str]) -> tuple[list[str], str | None]:
+    """The answers until the verdict is settled (`_settled`), and why asking stopped early
+    when the model failed: a second opinion that cannot be had leaves the case to the rule
+    without it (the model's error is in the ledger)."""
     path, code = stub
     out: list[str] = []
-    while len(out) < ANSWERS and differing(case, out) is None:
+    while not _settled(case, out, against):
         try:
             out.append(read(test_engineer.ANSWER.run(
                 gw, gate="G5", temperature=_TEMPERATURE, max_tokens=96, feature=feature,
                 stub_path=path, stub_code=code, call=case["call"]).expected))
         except ModelOutputInvalid:
-            out.append("")  # an answer that is no answer is not the case's value
+            out.append("")  # an answer that is no answer is noise
         except ModelError as exc:
             return out, str(exc)[:300]
     return out, None
 
 
-def upheld(case: dict[str, Any], answers: list[str]) -> bool:
-    return len(answers) == ANSWERS and differing(case, answers) is None
+def _settled(case: dict[str, Any], answers: list[str], against: list[str]) -> bool:
+    """Whether more answers cannot change the verdict: one agreed with the code, all
+    ANSWERS are in, or the noise already outnumbers whatever is left to come."""
+    own, noise = _tally(case, answers)
+    return (agreeing(answers, against) is not None or len(answers) >= ANSWERS
+            or own + ANSWERS - len(answers) <= noise)
+
+
+def _tally(case: dict[str, Any], answers: list[str]) -> tuple[int, int]:
+    own = sum(same_value(a, case["expected"]) for a in answers)
+    return own, len(answers) - own
+
+
+def upheld(case: dict[str, Any], answers: list[str], against: list[str]) -> bool:
+    """Kept: every answer is in, none gives a value the disputing samples return, and the
+    case's own value was given more often than noise."""
+    own, noise = _tally(case, answers)
+    return len(answers) == ANSWERS and agreeing(answers, against) is None and own > noise
+
+
+def agreeing(answers: list[str], against: list[str]) -> str | None:
+    """The first answer that gives a value the disputing samples return."""
+    return next((a for a in answers if any(same_value(a, v) for v in against)), None)
 
 
 def differing(case: dict[str, Any], answers: list[str]) -> str | None:
