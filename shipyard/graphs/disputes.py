@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .acceptance import AUTHORITATIVE
-from .reask import Reask, agreeing, differing, same_value, upheld
+from .reask import Reask, agreeing, differing, same_value, tally, upheld
 
 if TYPE_CHECKING:
     from .build import Candidate
@@ -339,7 +339,7 @@ def _asked(case: dict[str, Any], answers: list[str], against: list[str]) -> str:
         return (f"; asked the call again, the Test Engineer gave {case['expected']} in "
                 f"{len(answers)} answer(s) before asking failed")
     others = sorted({a or "nothing" for a in answers if not same_value(a, case["expected"])})
-    own = sum(same_value(a, case["expected"]) for a in answers)
+    own, _ = tally(case, answers)
     return (f"; asked the call again, the Test Engineer gave {case['expected']} in {own} of "
             f"{len(answers)} answers, and in the others values neither side returns "
             f"({', '.join(others[:3])})")

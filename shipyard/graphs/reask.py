@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["ANSWERS", "Asker", "Reask", "agreeing", "differing", "same_value", "upheld"]
+__all__ = ["ANSWERS", "Asker", "Reask", "agreeing", "differing", "same_value", "tally", "upheld"]
 
 ANSWERS = 5
 _TEMPERATURE = 0.8
@@ -110,12 +110,13 @@ def _answers(gw: Any, feature: str, stub: tuple[str, str], case: dict[str, Any],
 def _settled(case: dict[str, Any], answers: list[str], against: list[str]) -> bool:
     """Whether more answers cannot change the verdict: one agreed with the code, all
     ANSWERS are in, or the noise already outnumbers whatever is left to come."""
-    own, noise = _tally(case, answers)
+    own, noise = tally(case, answers)
     return (agreeing(answers, against) is not None or len(answers) >= ANSWERS
             or own + ANSWERS - len(answers) <= noise)
 
 
-def _tally(case: dict[str, Any], answers: list[str]) -> tuple[int, int]:
+def tally(case: dict[str, Any], answers: list[str]) -> tuple[int, int]:
+    """(answers giving the case's own value, the others)."""
     own = sum(same_value(a, case["expected"]) for a in answers)
     return own, len(answers) - own
 
@@ -123,7 +124,7 @@ def _tally(case: dict[str, Any], answers: list[str]) -> tuple[int, int]:
 def upheld(case: dict[str, Any], answers: list[str], against: list[str]) -> bool:
     """Kept: every answer is in, none gives a value the disputing samples return, and the
     case's own value was given more often than noise."""
-    own, noise = _tally(case, answers)
+    own, noise = tally(case, answers)
     return len(answers) == ANSWERS and agreeing(answers, against) is None and own > noise
 
 
