@@ -15,10 +15,11 @@ Two jobs, both behind the optional extra ``shipyard[local]``:
    dies with the process — even when the process is killed with SIGKILL (see
    ``_local_server._bootstrap_source``).
 
-The server subprocess first applies :func:`patch_llama_cpp`: three fixes to
+The server subprocess first applies :func:`patch_llama_cpp`: four fixes to
 llama-cpp-python 0.3.36 (a grammar the server cannot parse for long ``maxLength``,
-raw control characters allowed inside JSON strings, an AMX segfault) without which a
-small model's constrained replies fail or the server dies. The client side is
+raw control characters allowed inside JSON strings, an AMX segfault; and the grammar
+judging the whole vocabulary for every token, which halved constrained decoding speed)
+without which a small model's constrained replies fail, come slowly, or the server dies. The client side is
 ``LocalBackend`` in ``_model_backends``, which holds a slot per request because the
 server answers one at a time.
 

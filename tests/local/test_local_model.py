@@ -322,3 +322,47 @@ def test_schema_grammar_is_strict_json_and_flat() -> None:
     llama_grammar.LlamaGrammar.from_string(gbnf, verbose=False)  # and llama.cpp parses it
 
 
+
+
+_GREEDY_BOTH_WAYS = textwrap.dedent("""
+    import json, sys, time
+    from llama_cpp import Llama
+    from shipyard.runtime import _lazy_grammar
+    from shipyard.runtime._llama_patch import patch_llama_cpp
+    refused = []
+    judge_all = _lazy_grammar._constrained
+    def counted(*a):
+        refused.append(1)
+        return judge_all(*a)
+    _lazy_grammar._constrained = counted
+    schema = {"type": "object", "required": ["animal", "legs"], "properties": {
+        "animal": {"enum": ["zebra", "owl"]}, "legs": {"type": "integer"}}}
+    patch_llama_cpp(amx=sys.argv[2])  # the AMX fix must come before any model loads
+    lazy_init = Llama._init_sampler
+    llm = Llama(sys.argv[1], n_ctx=1024, n_threads=2, verbose=False)
+    def reply():
+        llm.reset()
+        r = llm.create_chat_completion(
+            [{"role": "user", "content": "Write a short poem about the sea, in prose."}],
+            response_format={"type": "json_object", "schema": schema},
+            max_tokens=40, temperature=0)
+        return r["choices"][0]["message"]["content"]
+    Llama._init_sampler = lazy_init._shipyard_stock  # the grammar back inside the chain
+    whole_vocabulary = reply()
+    Llama._init_sampler = lazy_init
+    lazy = reply()
+    print(json.dumps({"full": whole_vocabulary, "lazy": lazy, "refused": len(refused)}))
+""")
+
+
+def test_constrained_replies_are_the_same_when_the_grammar_judges_only_the_sampled_token(
+        embedded_gguf: Path) -> None:
+    # A prose request under a JSON schema: the model's own first choices are refused, so
+    # both paths of the lazy sampler run, and greedy output must match the stock sampler's
+    out = subprocess.run([sys.executable, "-c", _GREEDY_BOTH_WAYS, str(embedded_gguf),
+                          local.amx_workaround()], capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    assert got["lazy"] == got["full"]
+    assert json.loads(got["lazy"])["animal"] in ("zebra", "owl")
+    assert got["refused"] > 0
