@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -123,8 +124,22 @@ def touch_lease(gguf: Path) -> None:
 
 
 def _state_path(gguf: Path, threads: int, ctx: int) -> Path:
-    key = hashlib.sha256(f"{gguf}|{threads}|{ctx}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{gguf}|{threads}|{ctx}|{_server_code()}".encode()).hexdigest()[:16]
     return cache_dir() / "servers" / f"{key}.json"
+
+
+@functools.cache
+def _server_code() -> str:
+    """A digest of the code the server process runs: the interpreter and our patches to
+    llama-cpp-python. A warm server started by another checkout or an older shipyard
+    keeps its own patches for as long as requests reach it, so it is not adopted: a
+    benchmark of the sampler patch once ran whole on the previous version's server."""
+    here = Path(__file__).parent
+    h = hashlib.sha256(f"{sys.executable}|{_bootstrap_source()}".encode())
+    for name in ("_llama_patch.py", "_lazy_grammar.py", "local.py"):
+        with contextlib.suppress(OSError):
+            h.update((here / name).read_bytes())
+    return h.hexdigest()
 
 
 def _write_state(state: Path, running: _Running) -> None:

@@ -284,6 +284,26 @@ def test_a_warm_server_serves_the_next_command_and_exits_when_idle(
     assert _gone(first, within=20), "the warm server outlived its lease"
 
 
+def test_a_warm_server_running_other_patches_is_not_adopted(
+        embedded_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an upgrade (or another checkout) must not keep sampling with the old server's code
+    monkeypatch.setenv(local.KEEP_WARM_ENV, "3")
+    monkeypatch.setenv("SHIPYARD_CACHE_DIR", str(tmp_path / "cache"))
+    code = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from shipyard.runtime import _local_server
+        if sys.argv[1] == "upgraded":
+            _local_server._server_code = lambda: "patches of another version"
+        print(_local_server.ensure_server(Path({str(embedded_gguf)!r})).pid, flush=True)
+    """)
+    old, new = (int(subprocess.run([sys.executable, "-c", code, version], capture_output=True,
+                                   text=True, check=True, timeout=240).stdout)
+                for version in ("installed", "upgraded"))
+    assert old != new, "the upgraded shipyard adopted the old version's server"
+    assert _gone(old, within=20) and _gone(new, within=20)
+
+
 def _gone(pid: int, *, within: float) -> bool:
     """True once `pid` no longer exists or is a zombie waiting to be reaped."""
     deadline = time.monotonic() + within
