@@ -997,42 +997,6 @@ def test_samples_that_never_agree_leave_the_change_unmerged(make_repo, cli, repl
     assert git(repo, "log", "--oneline", "main").count("\n") == 1   # nothing merged
 
 
-def test_a_plan_that_only_repeats_the_examples_is_asked_once_for_cases_of_its_own(
-        make_repo, cli, replies):
-    # HumanEval 74 at abe413f: the Test Engineer copied the five documented examples back,
-    # no case of its own stood against the two samples that misread the tie rule alike,
-    # and they merged wrong
-    replies["test.plan"] = [
-        {"strategy": "copy", "cases": [{"call": "multiply(2, 3)", "expected": "6"}]},
-        {"strategy": "own", "cases": [{"call": "multiply(3, 4)", "expected": "12"}]}]
-    repo = make_repo(human=["G6"])
-    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
-    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
-    cases = _events(repo, "acceptance_cases")[0]["cases"]
-    assert [(c["call"], c["source"]) for c in cases] == [
-        ("multiply(2, 3)", "request"), ("multiply(3, 4)", "proposed")]
-    [again] = _events(repo, "test_plan_asked_again")
-    assert again["cases"] == 1
-    # the second question names the examples it must not repeat
-    prompts = [json.loads(m)[-1]["content"] for (m,) in _db(repo).execute(
-        "select messages from llm_calls where agent='test' and task='plan' order by seq")]
-    assert len(prompts) == 2 and "already tests" not in prompts[0]
-    assert "These calls are already tests (the documented examples): multiply(2, 3)." \
-        in prompts[1]
-
-
-def test_a_plan_with_a_case_of_its_own_is_not_asked_again(make_repo, cli, replies):
-    replies["test.plan"] = [{"strategy": "s", "cases": [
-        {"call": "multiply(2, 3)", "expected": "6"}, {"call": "multiply(3, 4)", "expected": "12"}]}]
-    repo = make_repo(human=["G6"])
-    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
-    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
-    assert _events(repo, "test_plan_asked_again") == []
-    [(calls,)] = _db(repo).execute(
-        "select count(*) from llm_calls where agent='test' and task='plan'")
-    assert calls == 1
-
-
 def test_a_proposed_call_the_signature_does_not_accept_is_dropped_at_g3(
         make_repo, cli, replies):
     # HumanEval 65: `circular_shift(12)` for `circular_shift(x, shift)`; every candidate raised

@@ -39,9 +39,8 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     malformed JSON should not end a run whose request already says what is right. With no
     documented example either, the error stands."""
     invalid: ModelOutputInvalid | None = None
-    fresh = True
     try:
-        plan, fresh = _test_plan(n, s, files)
+        plan = _test_plan(n, s, files)
     except ModelOutputInvalid as exc:
         invalid = exc
         plan = {"strategy": "The Test Engineer's reply was not a valid test plan (raw reply in "
@@ -58,17 +57,28 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     imports = _imports(s, files, names)
     sigs = signatures(files, set(imports))
     cases = _documented(s, files, imports, sigs)
-    documented = list(cases)
-
-    def proposed(split: list[tuple[str, str]]) -> list[Example]:
-        added = _proposed(n, s, split, imports, sigs, cases)
-        cases.extend(added)
-        return added
-
-    if not proposed(split) and documented and fresh and invalid is None:
-        again, split = _planned_again(n, s, files, names, documented)
-        plan = again or plan
-        proposed(split)
+    # the same call however it is quoted or spaced: `f('a')` is the docstring's `f("a")`,
+    # and a copy of a documented example must not count as the Test Engineer's confirmation
+    known = {canonical(c.call) for c in cases}
+    strings = returns_strings(cases)
+    kinds = argument_kinds([c.call for c in cases])
+    unfit: list[str] = []
+    for call, expected in split:
+        literal = spelled(_as_literal(expected)) if strings else _as_literal(expected)
+        for p in extract_examples(f">>> {call}\n{literal}", set(imports),
+                                  source="proposed"):
+            if not fits(p.call, sigs) or not like_documented(p.call, kinds):
+                unfit.append(p.call)
+            elif canonical(p.call) not in known:
+                cases.append(p)
+    if unfit:
+        # `circular_shift(12)` for `circular_shift(x, shift)` (HumanEval 65): every candidate
+        # raises TypeError on it, and that agreement once counted as a second opinion
+        n.env.ledger.event(s["run_id"], "acceptance_case_dropped", gate="G3", calls=unfit,
+                           why="the call does not match the function's signature or "
+                               "the kinds of argument its documented examples pass")
+        n.env.say(f"G3: dropped {len(unfit)} proposed case(s) whose call does not match the "
+                  f"signature or the documented arguments: {', '.join(unfit[:3])}")
     cases = list(dict.fromkeys(cases))
     if invalid is not None:
         if not cases:
@@ -81,7 +91,7 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     return {"path": _test_path(n, s, used), "plan": plan,
             "imports": {k: v for k, v in imports.items() if k in used},
             "cases": [{"call": c.call, "expected": c.expected, "source": c.source}
-                      for c in cases], "disputed": [], "returns_strings": returns_strings(cases)}
+                      for c in cases], "disputed": [], "returns_strings": strings}
 
 
 def returns_strings(cases: list[Example]) -> bool:
@@ -165,43 +175,11 @@ def _split_case(call: str, expected: str) -> tuple[str, str]:
     return call, expected
 
 
-def _proposed(n: Nodes, s: FeatureState, split: list[tuple[str, str]],
-              imports: dict[str, str], sigs: Any, cases: list[Example]) -> list[Example]:
-    """The Test Engineer's cases that are new (not a documented example however quoted or
-    spaced: a copy must not count as the Test Engineer's confirmation) and fit the
-    functions; those that do not fit are recorded as dropped."""
-    known = {canonical(c.call) for c in cases}
-    strings = returns_strings(cases)
-    kinds = argument_kinds([c.call for c in cases])
-    added: list[Example] = []
-    unfit: list[str] = []
-    for call, expected in split:
-        literal = spelled(_as_literal(expected)) if strings else _as_literal(expected)
-        for p in extract_examples(f">>> {call}\n{literal}", set(imports),
-                                  source="proposed"):
-            if not fits(p.call, sigs) or not like_documented(p.call, kinds):
-                unfit.append(p.call)
-            elif canonical(p.call) not in known:
-                known.add(canonical(p.call))
-                added.append(p)
-    if unfit:
-        # `circular_shift(12)` for `circular_shift(x, shift)` (HumanEval 65): every candidate
-        # raises TypeError on it, and that agreement once counted as a second opinion
-        n.env.ledger.event(s["run_id"], "acceptance_case_dropped", gate="G3", calls=unfit,
-                           why="the call does not match the function's signature or "
-                               "the kinds of argument its documented examples pass")
-        n.env.say(f"G3: dropped {len(unfit)} proposed case(s) whose call does not match the "
-                  f"signature or the documented arguments: {', '.join(unfit[:3])}")
-    return added
-
-
-def _test_plan(n: Nodes, s: FeatureState, files: dict[str, str],
-               again: list[str] | None = None) -> tuple[dict[str, Any], bool]:
-    """(the plan, whether the model wrote it now rather than the ledger recalling it)."""
+def _test_plan(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, Any]:
     recorded = n.recorded_output(s, "test", "plan")
     if recorded is not None and n.env.workspace(s).git.find_step_commit(s["base_sha"],
                                                                         "g3-tests"):
-        return recorded, False
+        return recorded
     # Named with their parameters where a file defines them: told only `circular_shift`,
     # the model wrote `circular_shift(12)` five times for `circular_shift(x, shift)`.
     params = parameters(files, targets(s["feature"]))
@@ -213,33 +191,9 @@ def _test_plan(n: Nodes, s: FeatureState, files: dict[str, str],
     return test_engineer.PLAN.run(n.env.gateway(s["run_id"]), gate="G3",
                                   brief=s.get("planning") == BRIEF,
                                   **n.context(s, "tests", file_contents=files,
-                                              functions=functions, again=again or [])
-                                  ).model_dump(mode="json"), True
-
-
-def _planned_again(n: Nodes, s: FeatureState, files: dict[str, str], names: set[str],
-                   documented: list[Example]
-                   ) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
-    """A second plan and its cases, asked for once when the first added none: every case
-    repeated a documented example or did not fit the function (HumanEval 72: the second
-    argument left out; 74: the five examples copied back, and the two samples that
-    misread the docstring's tie rule the same way merged with no case of the Test
-    Engineer's against them). Without a case of its own, only agreement among code samples
-    stands between a shared misreading and `main`. A second reply that fails is the first's
-    outcome: the documented examples alone."""
-    n.env.say("G3: the Test Engineer's cases only repeated the documented examples or did "
-              "not fit the function; asking once for cases of its own")
-    try:
-        plan, _ = _test_plan(n, s, files, again=[c.call for c in documented])
-    except ModelOutputInvalid as exc:
-        n.env.ledger.event(s["run_id"], "test_plan_asked_again", gate="G3", cases=0,
-                           error=str(exc)[:300])
-        return None, []
-    split = [_split_case(c["call"], c["expected"]) for c in plan.get("cases", [])]
-    if len(names) == 1:
-        split = [(_as_call(call, next(iter(names))), expected) for call, expected in split]
-    n.env.ledger.event(s["run_id"], "test_plan_asked_again", gate="G3", cases=len(split))
-    return plan, split
+                                              functions=functions)
+                                  ).model_dump(
+        mode="json")
 
 
 def _imports(s: FeatureState, files: dict[str, str], names: set[str]) -> dict[str, str]:
