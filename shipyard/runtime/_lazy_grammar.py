@@ -43,7 +43,6 @@ def install_lazy_grammar() -> None:
             judge = internals.LlamaSampler()
             judge.add_grammar(self._model, grammar)
             chain._shipyard_grammar = judge
-            chain._shipyard_n_vocab = self._n_vocab
         return chain
 
     def sample(self: Any, ctx: Any, idx: int = -1) -> int:
@@ -62,10 +61,8 @@ def _sample_lazily(chain: Any, judge: Any, ctx: Any, idx: int) -> int:
     import llama_cpp.llama_cpp as capi
 
     token = capi.llama_sampler_sample(chain.sampler, ctx.ctx, idx)
-    if _allowed(capi, judge, token):
-        capi.llama_sampler_accept(judge.sampler, token)
-        return token
-    token = _constrained(capi, chain, judge, ctx, idx)
+    if not _allowed(capi, judge, token):
+        token = _constrained(capi, chain, judge, ctx, idx)
     capi.llama_sampler_accept(judge.sampler, token)
     return token
 
@@ -82,7 +79,7 @@ def _constrained(capi: Any, chain: Any, judge: Any, ctx: Any, idx: int) -> int:
     temperature stack): what llama-cpp-python did for every token before."""
     import numpy as np
 
-    n = chain._shipyard_n_vocab
+    n = ctx.model.n_vocab()
     logits = np.ctypeslib.as_array(capi.llama_get_logits_ith(ctx.ctx, idx), shape=(n,))
     data = (capi.llama_token_data * n)()
     view = np.ctypeslib.as_array(data)

@@ -24,8 +24,8 @@ def amx_workaround() -> str:
     (seen on these VMs: SIGSEGV in ggml_backend_amx_mul_mat). Returns ``"none"`` (no AMX
     here) or ``"no-extra-bufts"``: load models without llama.cpp's extra buffer types
     (AMX, repacked weights). Measured here, that costs nothing noticeable: 29 tok/s free
-    and 16 tok/s schema-constrained either way (a seccomp filter that refuses AMX but
-    keeps repacking measured the same, so we keep the simple fix).
+    and 16 tok/s schema-constrained (stock sampler) either way (a seccomp filter that
+    refuses AMX but keeps repacking measured the same, so we keep the simple fix).
     Override with SHIPYARD_LLAMA_AMX=none|no-extra-bufts.
     """
     env = os.environ.get("SHIPYARD_LLAMA_AMX", "auto").strip().lower()

@@ -136,7 +136,7 @@ def _server_code() -> str:
     benchmark of the sampler patch once ran whole on the previous version's server."""
     here = Path(__file__).parent
     h = hashlib.sha256(f"{sys.executable}|{_bootstrap_source()}".encode())
-    for name in ("_llama_patch.py", "_lazy_grammar.py", "local.py"):
+    for name in ("_llama_patch.py", "_lazy_grammar.py"):
         with contextlib.suppress(OSError):
             h.update((here / name).read_bytes())
     return h.hexdigest()
