@@ -13,7 +13,8 @@ grammar allows is the best token whenever the grammar allows it. With temperatur
 refused draw is redrawn from the distribution restricted to what the grammar allows, so
 each allowed token keeps the probability the full constraint gives it.
 
-Runs in the server subprocess only (through :func:`shipyard.runtime.local.patch_llama_cpp`).
+Installed by :func:`shipyard.runtime.local.patch_llama_cpp`: in the server subprocess, and
+in code that loads llama_cpp directly (benchmarks, tests).
 """
 
 from __future__ import annotations
@@ -84,8 +85,7 @@ def _constrained(capi: Any, chain: Any, judge: Any, ctx: Any, idx: int) -> int:
     data = (capi.llama_token_data * n)()
     view = np.ctypeslib.as_array(data)
     view["id"] = np.arange(n, dtype=np.int32)
-    view["logit"] = logits
-    view["p"] = 0.0
+    view["logit"] = logits  # "p" stays 0.0: ctypes arrays start zeroed
     cur = capi.llama_token_data_array(data, n, -1, False)
     capi.llama_sampler_apply(judge.sampler, ctypes.byref(cur))
     capi.llama_sampler_apply(chain.sampler, ctypes.byref(cur))
