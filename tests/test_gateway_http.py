@@ -19,9 +19,9 @@ BY_SCHEMA = {"OnePager": DEFAULT_REPLIES["planner.onepager"][0],
 class StubOpenAI:
     """Answers /v1/chat/completions; the first `fail_first` requests get HTTP 429."""
 
-    def __init__(self, fail_first: int = 0, status: int = 429) -> None:
+    def __init__(self, fail_first: int = 0, status: int = 429, text: str = "") -> None:
         self.requests: list[dict[str, Any]] = []
-        self.fail_first, self.status = fail_first, status
+        self.fail_first, self.status, self.text = fail_first, status, text
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,8 +35,8 @@ class StubOpenAI:
                     self._send(stub.status, {"error": {"message": "slow down",
                                                        "type": "rate_limit_error"}})
                     return
-                name = body["response_format"]["json_schema"]["name"]
-                content = json.dumps(BY_SCHEMA[name])
+                rf = body.get("response_format")  # a plain-text request gets `text`
+                content = json.dumps(BY_SCHEMA[rf["json_schema"]["name"]]) if rf else stub.text
                 self._send(200, {
                     "id": "chatcmpl-1", "object": "chat.completion", "created": 0,
                     "model": body["model"],
@@ -163,3 +163,67 @@ def test_raw_newlines_inside_json_strings_are_read_not_rejected(make_repo, cli, 
     repo = make_repo()
     code, _out, err = cli("run-feature", "Add multiply", "--repo", repo, "--json")
     assert code == 3, err
+
+
+OPENING = '```python\ndef sub(a, b):\n    """a minus b"""\n'
+
+
+def _gateway(tmp_path, backend, run_id: str = "r1"):  # type: ignore[no-untyped-def]
+    from shipyard.config import ModelsConfig
+    from shipyard.runtime.ledger import Ledger
+    from shipyard.runtime.models import Gateway
+
+    gw = Gateway(models=ModelsConfig(default="m"), ledger=Ledger(tmp_path / "ledger.db"),
+                 run_id=run_id)
+    gw._backends["m"] = backend
+    return gw
+
+
+def test_the_embedded_model_continues_the_opening_code_wrote_and_the_reply_reads_whole(
+        stub, tmp_path):
+    from shipyard.runtime.models import LocalBackend
+
+    server = stub(text="    return a - b\n```")
+    gw = _gateway(tmp_path, LocalBackend(model="m", base_url=server.url, api_key="local",
+                                         structured="json_object", max_tokens_in_body=True))
+    reply = gw.complete("implementer", [{"role": "user", "content": "Complete sub."}],
+                        task="implement", prefill=OPENING)
+    sent = server.requests[-1]["messages"]
+    assert sent[-1] == {"role": "assistant", "content": OPENING}   # the open start of the reply
+    assert reply.content == OPENING + "    return a - b\n```"
+    row = gw.ledger.rows("llm_calls", run_id="r1")[-1]
+    assert row["response"] == "    return a - b\n```"   # what the model wrote ...
+    assert json.loads(row["params"])["prefill"] == OPENING  # ... and what code wrote before it
+
+
+def test_a_provider_that_cannot_continue_a_reply_is_asked_for_the_whole_of_it(stub, tmp_path):
+    from shipyard.runtime.models import OpenAICompatBackend
+
+    whole = OPENING + "    return a - b\n```"
+    server = stub(text=whole)
+    gw = _gateway(tmp_path, OpenAICompatBackend(model="m", base_url=server.url, api_key="x"))
+    reply = gw.complete("implementer", [{"role": "user", "content": "Complete sub."}],
+                        task="implement", prefill=OPENING)
+    assert [m["role"] for m in server.requests[-1]["messages"]] == ["user"]
+    assert reply.content == whole   # not the opening twice
+    row = gw.ledger.rows("llm_calls", run_id="r1")[-1]
+    assert "prefill" not in json.loads(row["params"])
+
+
+def test_a_continued_reply_replays_whole_and_only_after_the_same_opening(stub, tmp_path):
+    from shipyard.errors import ModelError
+    from shipyard.runtime.models import LocalBackend
+    from shipyard.runtime.replay import ReplayBackend
+
+    server = stub(text="    return a - b\n```")
+    ask = [{"role": "user", "content": "Complete sub."}]
+    recorded = _gateway(tmp_path, LocalBackend(model="m", base_url=server.url, api_key="local",
+                                               max_tokens_in_body=True))
+    first = recorded.complete("implementer", ask, task="implement", prefill=OPENING)
+    replay = ReplayBackend(ledger=recorded.ledger, source_run="r1")
+    again = _gateway(tmp_path, replay, run_id="r2").complete("implementer", ask,
+                                                             task="implement", prefill=OPENING)
+    assert again.content == first.content
+    with pytest.raises(ModelError, match="diverged"):
+        _gateway(tmp_path, replay, run_id="r3").complete(
+            "implementer", ask, task="implement", prefill=OPENING.replace("sub", "add"))

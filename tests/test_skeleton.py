@@ -11,7 +11,7 @@ import json
 from conftest import CALC_CORE, git
 
 from shipyard.graphs.acceptance import _as_literal
-from shipyard.graphs.skeleton import build, focus, stubbed
+from shipyard.graphs.skeleton import build, focus, opening, stubbed
 
 INIT = '''"""textkit: small helpers."""
 
@@ -255,3 +255,38 @@ def test_an_ordinary_comment_is_no_placeholder():
     assert placeholders("def f(s):\n    # strip, then compare\n    return s.strip()\n") == set()
     assert placeholders('def f(s):\n    """A placeholder-free docstring."""\n    return s\n') \
         == set()
+
+
+POSED = '''from typing import List
+
+
+def below_zero(operations: List[int]) -> bool:
+    """ True if the balance ever falls below zero.
+    >>> below_zero([1, -2])
+    True
+    """
+
+
+def helper(x):
+    return x
+'''
+
+
+def test_the_reply_starts_with_the_code_the_model_would_only_copy():
+    """Half of a completed HumanEval function is its docstring copied back, at ~30 ms a
+    token: code writes the imports, signature and docstring; the model starts at the body."""
+    start = opening(POSED, {"below_zero"})
+    assert start == "```python\n" + POSED[:POSED.index('    """\n\n\ndef helper') + 8]
+    assert start.endswith('    True\n    """\n')
+    ast.parse(start.removeprefix("```python\n") + "    return False\n")  # the body fits
+
+
+def test_without_a_docstring_the_reply_starts_after_the_signature():
+    code = "def add(a: int,\n        b: int) -> int:\n    raise NotImplementedError\n"
+    assert opening(code, {"add"}) == "```python\ndef add(a: int,\n        b: int) -> int:\n"
+
+
+def test_no_opening_when_the_function_is_not_there_or_the_docstring_ends_mid_line():
+    assert opening(POSED, {"missing"}) == ""
+    assert opening('def f():\n    """Doc."""; x = 1\n', {"f"}) == ""
+    assert opening("def f(:\n", {"f"}) == ""

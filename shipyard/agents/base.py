@@ -139,10 +139,12 @@ class TextTask:
     section: str = ""  # the prompt's `## task:` section, when it is not the task's name
 
     def run(self, gateway: Gateway, *, gate: str, temperature: float | None = None,
-            max_tokens: int | None = None, **context: Any) -> Reply:
+            max_tokens: int | None = None, prefill: str = "", **context: Any) -> Reply:
+        """`prefill`: the start of the reply, written by code (see `Gateway.complete`)."""
         from ..runtime.models import PromptInfo
 
         prompt, messages = render(self.role, self.section or self.task, **context)
         return gateway.complete(self.role, messages, task=self.task, gate=gate,
                                 prompt=PromptInfo(id=prompt.id, version=prompt.version),
-                                temperature=temperature, max_tokens=max_tokens)
+                                temperature=temperature, max_tokens=max_tokens,
+                                prefill=prefill)

@@ -249,13 +249,15 @@ def _reply(n: Nodes, s: FeatureState, gw: Any, temperature: float, feedback: lis
             posed = skeleton.posed(code)
             return implementer.COMPLETE_PLAIN.run(
                 gw, gate="G5", temperature=temperature, max_tokens=IMPLEMENT_MAX_TOKENS,
-                stub_code=posed), (home, set(names)), _digest("plain", posed)
+                prefill=skeleton.opening(posed, set(names)), stub_code=posed), \
+                (home, set(names)), _digest("plain", posed)
         if code:
             shown = {"stub_path": home, "stub_code": code, "stub_names": names,
                      "stubbed": stubbed, **ctx}
             return implementer.COMPLETE.run(
                 gw, gate="G5", temperature=temperature, max_tokens=IMPLEMENT_MAX_TOKENS,
-                **shown), (home, set(names)), _digest("complete", shown)
+                prefill=skeleton.opening(code, set(names)) if stubbed else "", **shown), \
+                (home, set(names)), _digest("complete", shown)
     return implementer.IMPLEMENT.run(gw, gate="G5", temperature=temperature,
                                      max_tokens=IMPLEMENT_MAX_TOKENS, **ctx), None, \
         _digest("implement", ctx)

@@ -1,7 +1,7 @@
 """Fixes to llama-cpp-python 0.3.36 applied in the server subprocess before it loads a
 model: a grammar its parser accepts for long ``maxLength``, strict JSON strings, the
-grammar consulted per sampled token (``_lazy_grammar``), and no AMX kernels (which
-segfault on these machines).
+grammar consulted per sampled token (``_lazy_grammar``), no AMX kernels (which segfault
+on these machines), and replies that continue a prefill.
 
 Importing this module is cheap: ``llama_cpp`` is imported only inside
 :func:`patch_llama_cpp`.
@@ -10,7 +10,9 @@ Importing this module is cheap: ``llama_cpp`` is imported only inside
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ._lazy_grammar import install_lazy_grammar
 
@@ -42,7 +44,7 @@ _AMX_MODES = ("none", "no-extra-bufts")
 
 
 def patch_llama_cpp(*, amx: str | None = None) -> str:
-    """Fix four llama-cpp-python 0.3.36 problems before any ``llama_cpp.Llama`` exists.
+    """Fix five llama-cpp-python 0.3.36 problems before any ``llama_cpp.Llama`` exists.
 
     1. Its JSON-schema converter spells ``maxLength: 1200`` as 1200 nested optional
        groups, which llama.cpp's grammar parser rejects ("failed to parse grammar") and
@@ -57,17 +59,25 @@ def patch_llama_cpp(*, amx: str | None = None) -> str:
        judged the whole vocabulary for every token. It now judges the sampled token
        first, as upstream llama.cpp does (see :mod:`._lazy_grammar`).
     4. AMX crashes; see :func:`amx_workaround`.
+    5. A chat request ending in an assistant message got that message closed and a new
+       reply started. We continue it instead, as vLLM's ``continue_final_message`` and
+       Anthropic's prefill do: code writes the start of a reply (a function's signature and
+       docstring) and the model generates only the rest (see :func:`_continue_final`).
 
     Runs in the server subprocess (see :func:`_bootstrap_source`) and in code that calls
     llama_cpp directly (the benchmark). Imports llama_cpp: call it only right before use.
     Returns the AMX workaround applied.
     """
+    import llama_cpp.llama_chat_format as chat_format
     import llama_cpp.llama_cpp as capi  # Llama() reads its defaults from this module
     import llama_cpp.llama_grammar as grammar
 
     grammar.PRIMITIVE_RULES["char"] = grammar.BuiltinRule(_STRICT_JSON_CHAR, [])
     grammar._build_repetition = _build_repetition
     install_lazy_grammar()
+    formatter = chat_format.Jinja2ChatFormatter
+    if not getattr(formatter.__call__, "_shipyard_continues", False):
+        formatter.__call__ = _continue_final(formatter.__call__)
     mode = amx or amx_workaround()
     default = capi.llama_model_default_params
     if mode != "no-extra-bufts" or getattr(default, "_shipyard_patched", False):
@@ -81,6 +91,24 @@ def patch_llama_cpp(*, amx: str | None = None) -> str:
     params._shipyard_patched = True  # type: ignore[attr-defined]
     capi.llama_model_default_params = params
     return mode
+
+
+def _continue_final(render: Callable[..., Any]) -> Callable[..., Any]:
+    """`Jinja2ChatFormatter.__call__` that renders a trailing assistant message as the open
+    start of the reply: the messages before it with the generation prompt, then its text,
+    unterminated. Only our gateway sends one (`ModelRequest.prefill`)."""
+
+    def __call__(self: Any, *, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+        last = messages[-1] if messages else {}
+        if len(messages) < 2 or last.get("role") != "assistant" \
+                or not isinstance(last.get("content"), str):
+            return render(self, messages=messages, **kwargs)
+        head = render(self, messages=messages[:-1], **kwargs)
+        head.prompt += last["content"]
+        return head
+
+    __call__._shipyard_continues = True  # type: ignore[attr-defined]
+    return __call__
 
 
 def _build_repetition(item_rule: str, min_items: int, max_items: int | None,

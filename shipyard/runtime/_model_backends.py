@@ -8,7 +8,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -170,12 +170,18 @@ class LocalBackend(OpenAICompatBackend):
     gguf: Path | None = None
 
     def request(self, req: ModelRequest) -> RawReply:
+        """A prefill goes as a trailing assistant message, which our server continues
+        (`_llama_patch`: the chat template renders it as the open start of the reply)."""
         from .local import touch_lease
 
         if self.gguf is not None:
             touch_lease(self.gguf)  # a warm server's lease runs from its last request
         try:
-            return super().request(req)
+            if not req.prefill:
+                return super().request(req)
+            sent = replace(req, messages=[*req.messages,
+                                          {"role": "assistant", "content": req.prefill}])
+            return replace(super().request(sent), continued=True)
         except TransientModelError:
             from .local import ensure_server
 

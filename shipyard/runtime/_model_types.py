@@ -35,6 +35,10 @@ class ModelRequest:
     task: str
     call_index: int  # how many calls this (run, agent, task) made before; scripted replies use it
     tools: list[dict[str, Any]] | None = None
+    # The start of the reply, written by code (a function's signature and docstring): a
+    # backend that can continue a reply (the embedded model) generates only what follows;
+    # any other sends the request without it and its reply is whole (RawReply.continued).
+    prefill: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -44,6 +48,7 @@ class RawReply:
     output_tokens: int
     model: str
     finish_reason: str | None = None
+    continued: bool = False  # `content` continues the request's prefill (not a whole reply)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

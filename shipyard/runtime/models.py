@@ -104,9 +104,13 @@ class Gateway:
         tools: list[dict[str, Any]] | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        prefill: str = "",
     ) -> Reply:
         """`temperature` / `max_tokens` override the configured ones for this call (sampling
-        candidates, short verdicts); both are recorded with the call."""
+        candidates, short verdicts); both are recorded with the call. `prefill` is the start
+        of a plain-text reply, written by code: a backend that continues replies generates
+        only the rest (the embedded model copying a docstring back costs ~30 ms a token),
+        and either way the reply's content starts as the model's whole answer would."""
         from .redact import redact
 
         backend = self.backend_for(agent)
@@ -116,7 +120,8 @@ class Gateway:
         json_schema = _json_schema(schema) if schema else None
         if json_schema is not None:
             msgs = _with_schema_instruction(msgs, json_schema)
-        limits = {"temperature": temperature, "max_tokens": max_tokens}
+        limits = {"temperature": temperature, "max_tokens": max_tokens,
+                  "prefill": "" if schema else prefill}
         first = self._call_with_retries(backend, agent, task, gate, prompt, msgs, json_schema,
                                         schema, tools, limits=limits)
         if schema is None:
@@ -213,10 +218,13 @@ class Gateway:
                            max_tokens=min(_pick(limits.get("max_tokens"), self.models.max_tokens),
                                           self.models.max_tokens),
                            timeout_s=self.models.timeout_s, agent=agent, task=task,
-                           call_index=call_index, tools=tools)
+                           call_index=call_index, tools=tools,
+                           prefill=limits.get("prefill") or "")
         params = {"model": backend.model, "temperature": req.temperature,
                   "max_tokens": req.max_tokens, "timeout_s": req.timeout_s,
                   "schema": req.schema_name, **backend.request_params}
+        if req.prefill:
+            params["prefill"] = req.prefill
         describe = getattr(backend, "describe", None)
         if describe is not None:  # the exact request shape, e.g. the grammar's response_format
             params.update(describe(req))
@@ -248,7 +256,11 @@ class Gateway:
                         finish_reasons=[raw.finish_reason] if raw.finish_reason else None,
                         cost_usd=cost)
             parsed, error = None, None
-            content = clean_text(raw.content, msgs)
+            if not raw.continued:
+                params.pop("prefill", None)  # not sent: the reply is whole
+            # the ledger keeps what the model wrote; `params.prefill` what code wrote before it
+            content = clean_text(req.prefill + raw.content if raw.continued else raw.content,
+                                 msgs)
             if schema is not None and raw.finish_reason == "length":
                 error = (f"invalid output: the reply hit the {req.max_tokens}-token limit and "
                          f"was cut off; reply shorter")

@@ -62,9 +62,26 @@ class ReplayBackend:
                 f"{index + 1} (ledger seq {row['seq']}, prompt {row.get('prompt_id')} "
                 f"{row.get('prompt_version')}): {diff}. The prompt or its context changed "
                 f"since the recording; record a new golden run if the change is intended.")
+        # A recorded continuation is replayed as one (the gateway joins it to the prefill),
+        # and only after the same prefill: after another, it would be a different reply.
+        prefill = _recorded_prefill(row)
+        if prefill and prefill != req.prefill:
+            raise ModelError(
+                f"replay of run {self.source_run} diverged at {req.agent}.{req.task} call "
+                f"{index + 1} (ledger seq {row['seq']}): the recorded reply continues "
+                f"{prefill[:80]!r}, this call starts its reply with {req.prefill[:80]!r}.")
         return RawReply(content=row["response"], input_tokens=row["input_tokens"] or 0,
                         output_tokens=row["output_tokens"] or 0, model=self.model,
-                        finish_reason="replay")
+                        finish_reason="replay", continued=bool(prefill))
+
+
+def _recorded_prefill(row: dict[str, Any]) -> str:
+    import json
+
+    try:
+        return str((json.loads(row.get("params") or "{}") or {}).get("prefill") or "")
+    except (ValueError, AttributeError):
+        return ""
 
 
 def _recorded_messages(row: dict[str, Any]) -> list[dict[str, str]]:

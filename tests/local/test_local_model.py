@@ -239,6 +239,31 @@ def test_server_constrains_output_to_the_schema_and_honours_max_tokens(
     assert short["choices"][0]["finish_reason"] == "length"
 
 
+def test_the_server_writes_only_the_rest_of_a_reply_it_is_given_the_start_of(
+        embedded_gguf: Path) -> None:
+    """The Implementer's signature and docstring are written by code (skeleton.opening):
+    the model generates the body, not a token-by-token copy of the docstring."""
+    import httpx
+
+    opening = ('```python\ndef sub(a: int, b: int) -> int:\n'
+               '    """Return a minus b.\n\n    >>> sub(5, 3)\n    2\n    """\n')
+    try:
+        server = ensure_server(embedded_gguf)
+        reply = httpx.post(f"{server.base_url}/chat/completions", timeout=120, json={
+            "model": server.model, "temperature": 0, "max_tokens": 120, "messages": [
+                {"role": "user", "content": "Complete this Python function.\n\n"
+                                            + opening.replace("```python\n", "")},
+                {"role": "assistant", "content": opening}]}).json()
+    finally:
+        stop_servers()
+    rest = reply["choices"][0]["message"]["content"]
+    assert '"""' not in rest and "def sub" not in rest   # nothing of the opening again
+    code = (opening + rest).split("```python\n", 1)[1].split("```", 1)[0]
+    space: dict[str, object] = {}
+    exec(compile(code, "sub.py", "exec"), space)  # noqa: S102 - the model's 1-line body
+    assert space["sub"](5, 3) == 2 and space["sub"](1, 4) == -3
+
+
 def test_a_server_that_cannot_start_is_a_clear_error(embedded_gguf: Path, tmp_path: Path) -> None:
     bad = fake_gguf(tmp_path / "broken.gguf", b"\0" * 64)
     with pytest.raises(RunError, match="exited with code") as exc:
@@ -342,6 +367,23 @@ def test_schema_grammar_is_strict_json_and_flat() -> None:
     llama_grammar.LlamaGrammar.from_string(gbnf, verbose=False)  # and llama.cpp parses it
 
 
+
+
+def test_a_chat_ending_in_the_start_of_a_reply_is_continued_not_closed() -> None:
+    if "llama_cpp" in local.local_extra_missing():
+        pytest.skip("needs llama-cpp-python: pip install 'shipyard[local]'")
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    local.patch_llama_cpp(amx="none")  # the chat template part only; loads no model
+    chatml = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+              "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    fmt = Jinja2ChatFormatter(template=chatml, eos_token="<|im_end|>", bos_token="")
+    ask = {"role": "user", "content": "Complete sub."}
+    opening = "```python\ndef sub(a, b):\n"
+    continued = fmt(messages=[ask, {"role": "assistant", "content": opening}]).prompt
+    assert continued == "<|im_start|>user\nComplete sub.<|im_end|>\n<|im_start|>assistant\n" \
+        + opening
+    assert fmt(messages=[ask]).prompt.endswith("<|im_start|>assistant\n")  # as before
 
 
 _GREEDY_BOTH_WAYS = textwrap.dedent("""
