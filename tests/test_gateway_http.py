@@ -227,3 +227,21 @@ def test_a_continued_reply_replays_whole_and_only_after_the_same_opening(stub, t
     with pytest.raises(ModelError, match="diverged"):
         _gateway(tmp_path, replay, run_id="r3").complete(
             "implementer", ask, task="implement", prefill=OPENING.replace("sub", "add"))
+
+
+def test_every_sampled_call_to_the_embedded_model_carries_its_own_seed(stub, tmp_path):
+    """With several prompts' states kept, the server would otherwise derive a restored
+    prompt's seed from the state: the same sample twice."""
+    from shipyard.runtime.models import LocalBackend
+
+    server = stub(text="ok")
+    gw = _gateway(tmp_path, LocalBackend(model="m", base_url=server.url, api_key="local",
+                                         max_tokens_in_body=True))
+    ask = [{"role": "user", "content": "Complete sub."}]
+    for temperature in (0.8, 0.8, 0.0):
+        gw.complete("implementer", ask, task="implement", temperature=temperature)
+    seeds = [body.get("seed") for body in server.requests]
+    assert seeds[0] is not None and seeds[1] is not None and seeds[0] != seeds[1]
+    assert seeds[2] is None                       # greedy needs none
+    rows = gw.ledger.rows("llm_calls", run_id="r1")
+    assert [json.loads(r["params"]).get("seed") for r in rows] == seeds   # recorded

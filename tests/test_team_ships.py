@@ -1257,3 +1257,39 @@ def test_a_change_no_test_can_cover_fails_at_once_naming_the_fix(make_repo, cli,
     assert "covered by no test" in r["reason"] and "add an example to the request" in r["reason"]
     assert len(_events(repo, "g5_decision")) == 1                  # no fix round was spent
     assert "multiply" in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+
+
+def _new_file_diff(path: str, text: str) -> str:
+    lines = text.splitlines()
+    return (f"diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n+++ b/{path}\n"
+            f"@@ -0,0 +1,{len(lines)} @@\n" + "".join(f"+{x}\n" for x in lines))
+
+
+def test_reviewers_read_the_cases_not_the_comparison_code_shipyard_writes_every_run():
+    """A third of each review prompt was shipyard's own fixed helpers (~550 tokens)."""
+    from shipyard.agents.examples import render_tests
+    from shipyard.graphs.nodes_base import without_fixed_part
+
+    path = "tests/test_sub_acceptance.py"
+    tests = render_tests("sub", {"sub": "m"}, [Example(call="sub(5, 3)", expected="2",
+                                                       source="docstring")])
+    code = ("diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n"
+            " def sub(a, b):\n-    raise NotImplementedError\n+    return a - b\n")
+    shown = without_fixed_part(code + _new_file_diff(path, tests), path)
+    assert "sub(5, 3)" in shown and "return a - b" in shown       # the change and the cases
+    assert "_as_data" not in shown and "def test_acceptance" not in shown
+    total = len(tests.splitlines())
+    cases = tests.splitlines().index("]") + 1
+    assert f"@@ -0,0 +1,{cases + 2} @@ lines {cases + 3}-{total} not shown" in shown
+    assert parse_diff(shown).hunks[path] == [(1, cases + 2)]    # findings ground on shown lines
+    assert without_fixed_part(code, path) == code                   # no test file: unchanged
+
+
+def test_a_case_cannot_hide_lines_from_the_reviewers_by_quoting_the_fixed_part():
+    from shipyard.agents.examples import FIXED_PART
+    from shipyard.graphs.nodes_base import without_fixed_part
+
+    path = "tests/test_f_acceptance.py"
+    text = f"CASES = [\n{FIXED_PART}\nimport os; os.system('x')\n]\n"
+    diff = _new_file_diff(path, text)
+    assert without_fixed_part(diff, path) == diff

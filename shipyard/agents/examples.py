@@ -22,7 +22,12 @@ from dataclasses import dataclass
 
 from ..runtime.plain import PLAIN_SOURCE
 
-__all__ = ["Example", "canonical", "extract_examples", "module_of", "renamed", "render_tests"]
+__all__ = ["FIXED_PART", "Example", "canonical", "extract_examples", "module_of", "renamed",
+           "render_tests"]
+
+# The first line of what every acceptance test file ends with, the same in every run: the
+# comparison helpers and the test function (graphs/nodes_base.py leaves it out of reviews).
+FIXED_PART = "# What the code returns is read as built-in data before it is compared: an"
 
 # `call(...)  SEP  expected` on one line, where SEP is one of the ways docs write "gives"
 # (`f(15)   # returns "db1111db"` too).
@@ -345,7 +350,7 @@ def render_tests(title: str, imports: dict[str, str], examples: list[Example]) -
         body.append(f"    pytest.param(lambda: {_evaluated(e.call)}, {_evaluated(e.expected)}, "
                     f"id={_case_id(e)!r}),")
     body += ["]", "", "",
-             "# What the code returns is read as built-in data before it is compared: an",
+             FIXED_PART,
              "# object of its own class could answer == with True for anything.",
              PLAIN_SOURCE.rstrip("\n"), "", "",
              '@pytest.mark.parametrize(("call", "expected"), CASES)',

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..agents.examples import FIXED_PART
 from .env import RunEnv
 from .state import FeatureState
 
@@ -117,9 +118,41 @@ class NodeBase:
         diff = self.env.workspace(s).git.run("diff", "--no-color", "--no-ext-diff", s["base_sha"],
                                              head, "--", ".", ":(exclude)docs/shipyard",
                                              check=False)
+        tests = (s.get("acceptance") or {}).get("path")
+        if tests:
+            diff = without_fixed_part(diff, tests)
         if len(diff) > DIFF_LIMIT:
             diff = diff[:DIFF_LIMIT] + f"\n... [diff truncated: {len(diff)} characters in all]"
         return diff
+
+
+def without_fixed_part(diff: str, path: str) -> str:
+    """`diff` with the fixed end of the new acceptance test file at `path` left out: the
+    comparison helpers and test function shipyard writes the same in every run, a third of
+    a review's prompt (~550 tokens at ~12.5 ms each) that no reviewer needs. The cases
+    stay; the hunk header counts only the lines shown and says what follows."""
+    out: list[str] = []
+    header: int | None = None  # index in `out` of the new file's hunk header
+    active = False             # inside that hunk
+    closed = False             # past the `]` closing CASES (ruff-formatted: column 0)
+    shown = hidden = 0
+    for line in diff.splitlines(keepends=True):
+        if line.startswith("diff --git "):
+            active = False
+        elif line.startswith("@@ -0,0 +1,") and out and out[-1].rstrip() == f"+++ b/{path}":
+            header, active = len(out), True
+        elif active and line.startswith("+"):
+            if hidden or (closed and line[1:].startswith(FIXED_PART)):
+                hidden += 1
+                continue
+            closed = closed or line.rstrip() == "+]"
+            shown += 1
+        out.append(line)
+    if header is None or not hidden:
+        return diff
+    out[header] = (f"@@ -0,0 +1,{shown} @@ lines {shown + 1}-{shown + hidden} not shown: "
+                   f"shipyard's fixed comparison helpers and test_acceptance()\n")
+    return "".join(out)
 
 
 def checks_summary(checks: list[dict[str, Any]]) -> str:

@@ -1,7 +1,7 @@
 """Fixes to llama-cpp-python 0.3.36 applied in the server subprocess before it loads a
 model: a grammar its parser accepts for long ``maxLength``, strict JSON strings, the
 grammar consulted per sampled token (``_lazy_grammar``), no AMX kernels (which segfault
-on these machines), and replies that continue a prefill.
+on these machines), light prompt-cache states, and replies that continue a prefill.
 
 Importing this module is cheap: ``llama_cpp`` is imported only inside
 :func:`patch_llama_cpp`.
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._lazy_grammar import install_lazy_grammar
+from ._prompt_cache import install_light_states
 
 __all__ = ["amx_workaround", "patch_llama_cpp"]
 
@@ -44,7 +45,7 @@ _AMX_MODES = ("none", "no-extra-bufts")
 
 
 def patch_llama_cpp(*, amx: str | None = None) -> str:
-    """Fix five llama-cpp-python 0.3.36 problems before any ``llama_cpp.Llama`` exists.
+    """Fix six llama-cpp-python 0.3.36 problems before any ``llama_cpp.Llama`` exists.
 
     1. Its JSON-schema converter spells ``maxLength: 1200`` as 1200 nested optional
        groups, which llama.cpp's grammar parser rejects ("failed to parse grammar") and
@@ -59,7 +60,10 @@ def patch_llama_cpp(*, amx: str | None = None) -> str:
        judged the whole vocabulary for every token. It now judges the sampled token
        first, as upstream llama.cpp does (see :mod:`._lazy_grammar`).
     4. AMX crashes; see :func:`amx_workaround`.
-    5. A chat request ending in an assistant message got that message closed and a new
+    5. Its prompt cache copied a 311 MB logits buffer into every state it kept; states
+       now keep only llama.cpp's own (see :mod:`._prompt_cache`), and the server keeps
+       several prompts' states in RAM.
+    6. A chat request ending in an assistant message got that message closed and a new
        reply started. We continue it instead, as vLLM's ``continue_final_message`` and
        Anthropic's prefill do: code writes the start of a reply (a function's signature and
        docstring) and the model generates only the rest (see :func:`_continue_final`).
@@ -75,6 +79,7 @@ def patch_llama_cpp(*, amx: str | None = None) -> str:
     grammar.PRIMITIVE_RULES["char"] = grammar.BuiltinRule(_STRICT_JSON_CHAR, [])
     grammar._build_repetition = _build_repetition
     install_lazy_grammar()
+    install_light_states()
     formatter = chat_format.Jinja2ChatFormatter
     if not getattr(formatter.__call__, "_shipyard_continues", False):
         formatter.__call__ = _continue_final(formatter.__call__)

@@ -33,6 +33,7 @@ from pathlib import Path
 from ..errors import RunError, UserError
 from ._llama_patch import amx_workaround
 from ._local_weights import _INSTALL_HINT, Progress, _file_lock, cache_dir, local_extra_missing
+from ._prompt_cache import CACHE_BYTES
 
 __all__ = ["KEEP_WARM_ENV", "LocalServer", "ensure_server", "stop_servers", "touch_lease"]
 
@@ -136,7 +137,7 @@ def _server_code() -> str:
     benchmark of the sampler patch once ran whole on the previous version's server."""
     here = Path(__file__).parent
     h = hashlib.sha256(f"{sys.executable}|{_bootstrap_source()}".encode())
-    for name in ("_llama_patch.py", "_lazy_grammar.py"):
+    for name in ("_llama_patch.py", "_lazy_grammar.py", "_prompt_cache.py"):
         with contextlib.suppress(OSError):
             h.update((here / name).read_bytes())
     return h.hexdigest()
@@ -200,7 +201,9 @@ def _start(gguf: Path, n_threads: int, ctx: int, say: Progress, startup_timeout:
             "--port", str(port), "--n_threads", str(n_threads),
             "--n_threads_batch", str(n_threads), "--n_ctx", str(ctx),
             # mlock of the whole file fails (noisily) under the usual container limits
-            "--use_mlock", "False"]
+            "--use_mlock", "False",
+            # several prompts' KV states, restored by longest prefix (_prompt_cache)
+            "--cache", "True", "--cache_type", "ram", "--cache_size", str(CACHE_BYTES)]
     log_dir = cache_dir() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     _prune_logs(log_dir)

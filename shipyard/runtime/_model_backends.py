@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import threading
@@ -129,11 +130,16 @@ class OpenAICompatBackend:
                 "json_schema": {"name": req.schema_name or "reply", "schema": req.schema,
                                 "strict": False}}
 
+    def extra_body(self, req: ModelRequest) -> dict[str, Any]:
+        """Fields of the request body beyond the OpenAI ones langchain sends."""
+        del req
+        return {}
+
     def request(self, req: ModelRequest) -> RawReply:
         import openai
         from langchain_openai import ChatOpenAI
 
-        body: dict[str, Any] = {}
+        body: dict[str, Any] = self.extra_body(req)
         rf = self.response_format(req)
         if rf is not None:
             body["response_format"] = rf  # sent as-is, bypassing langchain's own parsing
@@ -169,6 +175,16 @@ class LocalBackend(OpenAICompatBackend):
 
     gguf: Path | None = None
 
+    def extra_body(self, req: ModelRequest) -> dict[str, Any]:
+        """A seed for every sampled call, from the call itself. Without one the server
+        derives each seed from the one its context state last held, and with several
+        prompts' states kept (`_prompt_cache`) a restored state would hand the same prompt
+        the same seed again: the same "sample" twice."""
+        return {"seed": sample_seed(req)} if req.temperature > 0 else {}
+
+    def describe(self, req: ModelRequest) -> dict[str, Any]:
+        return {**super().describe(req), **self.extra_body(req)}
+
     def request(self, req: ModelRequest) -> RawReply:
         """A prefill goes as a trailing assistant message, which our server continues
         (`_llama_patch`: the chat template renders it as the open start of the reply)."""
@@ -192,6 +208,14 @@ class LocalBackend(OpenAICompatBackend):
         finally:
             if self.gguf is not None:
                 touch_lease(self.gguf)
+
+
+def sample_seed(req: ModelRequest) -> int:
+    """A 31-bit seed that differs between calls of a run (the call index counts them) and
+    between prompts, and is the same when a run is driven again the same way."""
+    text = json.dumps([req.agent, req.task, req.call_index, req.temperature, req.messages,
+                       req.prefill], sort_keys=True)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") >> 1
 
 
 _SLOTS: dict[str, threading.BoundedSemaphore] = {}

@@ -428,3 +428,42 @@ def test_constrained_replies_are_the_same_when_the_grammar_judges_only_the_sampl
     assert got["lazy"] == got["full"]
     assert json.loads(got["lazy"])["animal"] in ("zebra", "owl")
     assert got["refused"] > 0
+
+
+_TAKING_TURNS = textwrap.dedent("""
+    import json, sys
+    from llama_cpp import Llama, LlamaRAMCache
+    from shipyard.runtime._llama_patch import patch_llama_cpp
+    from shipyard.runtime._prompt_cache import CACHE_BYTES
+    patch_llama_cpp(amx=sys.argv[2])
+    llm = Llama(sys.argv[1], n_ctx=2048, n_threads=2, verbose=False)
+    llm.set_cache(LlamaRAMCache(capacity_bytes=CACHE_BYTES))
+    loads, load = [], Llama.load_state
+    def counted(self, state):
+        loads.append(len(state.scores))
+        return load(self, state)
+    Llama.load_state = counted
+    def ask(topic):
+        r = llm.create_chat_completion([{"role": "user", "content": topic}], max_tokens=24,
+                                       temperature=0)
+        return r["choices"][0]["message"]["content"]
+    a = "Name three rivers of Europe. " * 20
+    b = "Name three birds of prey. " * 20
+    first, other, again = ask(a), ask(b), ask(a)
+    sizes = [s.llama_state_size for s in llm.cache.cache_state.values()]
+    print(json.dumps({"same": first == again, "loads": loads, "max_state": max(sizes),
+                      "rows": [len(s.scores) for s in llm.cache.cache_state.values()]}))
+""")
+
+
+def test_a_prompt_whose_turn_comes_again_is_restored_not_read_again(embedded_gguf: Path) -> None:
+    """G5 takes turns between two prompts: the second turn of the first prompt restores its
+    kept state (and answers as before), and no state carries the 311 MB logits buffer."""
+    out = subprocess.run([sys.executable, "-c", _TAKING_TURNS, str(embedded_gguf),
+                          local.amx_workaround()], capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    assert got["same"]
+    assert got["loads"] == [0]          # one restore, for the third request, of a light state
+    assert set(got["rows"]) == {0}
+    assert got["max_state"] < 40 << 20  # KV of ~200 tokens and one row of logits, not 311 MB
