@@ -202,6 +202,10 @@ def _start(gguf: Path, n_threads: int, ctx: int, say: Progress, startup_timeout:
             "--n_threads_batch", str(n_threads), "--n_ctx", str(ctx),
             # mlock of the whole file fails (noisily) under the usual container limits
             "--use_mlock", "False",
+            # The server's default keeps logits for every prompt token (for logprobs, which
+            # nothing here asks for): the output layer over 151,936 tokens for each one, and
+            # a 600 KB copy each into a 5 GB array. Measured: 14.3 -> 11.5 ms a prompt token.
+            "--logits_all", "False",
             # several prompts' KV states, restored by longest prefix (_prompt_cache)
             "--cache", "True", "--cache_type", "ram", "--cache_size", str(CACHE_BYTES)]
     log_dir = cache_dir() / "logs"

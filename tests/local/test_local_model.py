@@ -264,6 +264,30 @@ def test_the_server_writes_only_the_rest_of_a_reply_it_is_given_the_start_of(
     assert space["sub"](5, 3) == 2 and space["sub"](1, 4) == -3
 
 
+def test_the_server_keeps_prompt_states_without_growing_by_a_logits_buffer_each(
+        embedded_gguf: Path) -> None:
+    """Found in a benchmark: with llama-cpp-python's server defaults (logits for every prompt
+    token), each kept state copied up to 311 MB of logits, and the server reached 21 GB."""
+    import httpx
+
+    def rss_mb(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * 4096 >> 20
+
+    if not Path("/proc/self/statm").exists():
+        pytest.skip("reads /proc (Linux)")
+    try:
+        server = ensure_server(embedded_gguf)
+        sizes = []
+        for topic in ("rivers", "birds", "stars", "trees"):
+            httpx.post(f"{server.base_url}/chat/completions", timeout=120, json={
+                "model": server.model, "temperature": 0, "max_tokens": 4, "messages": [
+                    {"role": "user", "content": f"Tell me about {topic}. " * 150}]})
+            sizes.append(rss_mb(server.pid))
+    finally:
+        stop_servers()
+    assert sizes[-1] - sizes[0] < 200, sizes  # ~4 MB of KV a state, not 311 MB of logits
+
+
 def test_a_server_that_cannot_start_is_a_clear_error(embedded_gguf: Path, tmp_path: Path) -> None:
     bad = fake_gguf(tmp_path / "broken.gguf", b"\0" * 64)
     with pytest.raises(RunError, match="exited with code") as exc:
