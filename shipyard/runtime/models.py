@@ -223,8 +223,6 @@ class Gateway:
         params = {"model": backend.model, "temperature": req.temperature,
                   "max_tokens": req.max_tokens, "timeout_s": req.timeout_s,
                   "schema": req.schema_name, **backend.request_params}
-        if req.prefill:
-            params["prefill"] = req.prefill
         describe = getattr(backend, "describe", None)
         if describe is not None:  # the exact request shape, e.g. the grammar's response_format
             params.update(describe(req))
@@ -256,9 +254,8 @@ class Gateway:
                         finish_reasons=[raw.finish_reason] if raw.finish_reason else None,
                         cost_usd=cost)
             parsed, error = None, None
-            if not raw.continued:
-                params.pop("prefill", None)  # not sent: the reply is whole
-            # the ledger keeps what the model wrote; `params.prefill` what code wrote before it
+            if raw.continued:  # the ledger keeps what the model wrote, and what code wrote
+                params["prefill"] = req.prefill  # before it (a whole reply had none)
             content = clean_text(req.prefill + raw.content if raw.continued else raw.content,
                                  msgs)
             if schema is not None and raw.finish_reason == "length":
