@@ -290,3 +290,29 @@ def test_no_opening_when_the_function_is_not_there_or_the_docstring_ends_mid_lin
     assert opening(POSED, {"missing"}) == ""
     assert opening('def f():\n    """Doc."""; x = 1\n', {"f"}) == ""
     assert opening("def f(:\n", {"f"}) == ""
+
+
+def test_the_stub_docstring_opens_with_a_summary_a_docstring_linter_accepts(tmp_path):
+    # python-humanize lints with pydocstyle (google): a docstring opening with the request's
+    # `natural_list_or([...]) returns …` blocked a correct change three rounds running
+    import subprocess
+    import sys
+
+    from shipyard.graphs.skeleton import _doc, _stub, _summary
+
+    feature = ("Add a function natural_list_or(items) to src/humanize/lists.py that works like "
+               "natural_list but joins the last two items with 'or': natural_list_or(['a', "
+               "'b', 'c']) returns 'a, b or c', and natural_list_or([]) returns ''.")
+    stub = _stub("natural_list_or", "items", _doc(feature, "natural_list_or"),
+                 _summary(feature, "natural_list_or"))
+    doc = ast.get_docstring(ast.parse(stub).body[0])
+    assert doc.startswith("Works like natural_list but joins the last two items with 'or'.\n\n"
+                          "natural_list_or(['a', 'b', 'c']) returns 'a, b or c'")
+    (tmp_path / "m.py").write_text(f'"""Lists."""\n\n\n{stub}')
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select",
+                           "D", "--config", "lint.pydocstyle.convention='google'",
+                           str(tmp_path / "m.py")], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+    # no clause that says what it does, or one that is not about the function: as before
+    assert _summary("Add a slugify(text) helper to m.py: lowercase it.", "slugify") is None
+    assert _summary("Add f(x) to m.py so that users can call it: f(1) returns 2.", "f") is None

@@ -1293,3 +1293,67 @@ def test_a_case_cannot_hide_lines_from_the_reviewers_by_quoting_the_fixed_part()
     text = f"CASES = [\n{FIXED_PART}\nimport os; os.system('x')\n]\n"
     diff = _new_file_diff(path, text)
     assert without_fixed_part(diff, path) == diff
+
+
+def test_a_package_importing_a_file_its_build_writes_stops_g5_until_built(
+        make_repo, cli, replies):
+    # hatch-vcs writes src/humanize/_version.py at build time; git ignores it. Without it no
+    # candidate can be imported, and sixteen attempts once "failed" on ModuleNotFoundError
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
+    # the calc fixture's build would not write the file, as hatch-vcs does: its tests are
+    # not run here, only the inner loop's cases
+    repo = make_repo(human=["G6"], checks=["lint", "sast", "secrets"])
+    (repo / "calc" / "__init__.py").write_text('"""calc."""\nfrom ._version import version\n')
+    (repo / ".gitignore").write_text("calc/_version.py\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "version from the build")
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert r["gate"] == "G2"                     # a check switched off is shown to a human
+    _, out, _ = cli("approve", r["run_id"], "--repo", repo, "--as", "carol@example.com",
+                    "--json")
+    r = json.loads(out.strip().splitlines()[-1])
+    assert (r["status"], r["gate"]) == ("failed", "G5"), r
+    assert "cannot import calc" in r["reason"] and "pip install -e ." in r["reason"]
+    calls = _db(repo).execute("select count(*) from llm_calls where agent='implementer'")
+    assert calls.fetchone()[0] == 0                      # no attempt was spent on it
+
+    (repo / "calc" / "_version.py").write_text('version = "0.1.0"\n')   # the user builds
+    _, out, _ = cli("resume", r["run_id"], "--repo", repo, "--json")
+    resumed = json.loads(out.strip().splitlines()[-1])
+    assert (resumed["status"], resumed["gate"]) == ("waiting", "G6"), resumed
+    assert _events(repo, "inner_attempt")[0]["passed"]
+
+
+def test_cases_import_a_src_layout_package_from_src(tmp_path):
+    from shipyard.runtime.probe import probe_cases
+
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "src" / "pkg" / "mod.py").write_text("def twice(x):\n    return 2 * x\n")
+    probe = probe_cases(tmp_path, [{"call": "twice(2)", "expected": "4", "source": "request",
+                                    "imports": {"twice": "pkg.mod"}}],
+                        scratch=tmp_path / "scratch", sandbox="off")
+    assert [r.ok for r in probe.results] == [True], probe.results
+
+
+def test_the_acceptance_test_file_meets_the_repositorys_own_lint_rules(tmp_path):
+    # python-humanize selects flake8-errmsg and wants csv parametrize names: its lint check
+    # blocked a correct change on the test file shipyard wrote, and the Implementer, sent
+    # back for lines it cannot change, broke natural_list in the next round
+    import subprocess
+    import sys
+
+    from shipyard.graphs.acceptance import test_file
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.ruff]\nlint.select = ["E", "F", "EM", "PT", "UP", "C4", "PIE"]\n'
+        'lint.flake8-pytest-style.parametrize-names-type = "csv"\n')
+    acc = {"cases": [{"call": "twice(2)", "expected": "4", "source": "request"}],
+           "disputed": [], "imports": {"twice": "pkg.mod"}, "path": "tests/test_acceptance.py"}
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_acceptance.py").write_text(
+        test_file(tmp_path, {"feature": "Add twice(x)", "onepager": {"title": "twice"}}, acc))
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-fix", "--no-cache",
+                           "tests/test_acceptance.py"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert lint.returncode == 0, lint.stdout

@@ -124,6 +124,7 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
         return behaviours[c.attempt]
 
     try:
+        probing.require_importable(n, s, acc, scratch / "import")
         green_at: int | None = None  # the first attempt passing every case, a proposed one too
         for i in range(attempts + len(_EXTRAS)):
             if i < attempts:

@@ -9,10 +9,12 @@ acceptance cases, which decide whether it is green, and on inputs near them
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import RunError
 from .acceptance import AUTHORITATIVE
 from .hints import hint
 from .variants import variants
@@ -23,7 +25,8 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["behaviour", "case_feedback", "fails_upheld", "probe"]
+__all__ = ["behaviour", "build_outputs", "case_feedback", "fails_upheld", "probe",
+           "require_importable"]
 
 
 def probe(n: Nodes, s: FeatureState, files: dict[str, str], acc: dict[str, Any],
@@ -33,14 +36,76 @@ def probe(n: Nodes, s: FeatureState, files: dict[str, str], acc: dict[str, Any],
 
     ws = n.env.workspace(s)
     tree = copy_tree(ws.path, ws.git.tracked_files("HEAD"), scratch / "tree")
+    for rel in build_outputs(n.env.root):
+        if not (tree / rel).exists():
+            (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(n.env.root / rel, tree / rel)
     for rel, text in files.items():
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
         (tree / rel).write_text(text, encoding="utf-8")
-    cases = [{**c, "imports": {k: v for k, v in acc["imports"].items()
-                               if re.search(rf"\b{re.escape(k)}\b", c["call"])}}
-             for c in (acc["cases"] if cases is None else cases)]
+    cases = [c if "imports" in c else {**c, "imports": {
+        k: v for k, v in acc["imports"].items() if re.search(rf"\b{re.escape(k)}\b", c["call"])}}
+        for c in (acc["cases"] if cases is None else cases)]
     return probe_cases(tree, cases, scratch=scratch / "out", python=target_python(n.env.root),
                        sandbox=n.env.settings.policy.sandbox, **limits)
+
+
+def build_outputs(root: Path) -> tuple[str, ...]:
+    """Files a build wrote into the user's checkout, next to tracked files, that git ignores
+    and Python imports: hatch-vcs's `src/humanize/_version.py`, a compiled extension.
+    `humanize/__init__.py` imports its `_version`, so without it no module of the package
+    imports from the tracked files alone. Whole ignored folders (`.venv/`, `build/`) are
+    one entry each (`--directory`) and are left out. Read at every probe (~3 ms): the
+    user may build while a run waits, then resume it in the same process (the web console)."""
+    from ..runtime.checks._util import git
+
+    try:
+        out = git(root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard",
+                  "--directory")
+    except RuntimeError:
+        return ()
+    return tuple(p for p in out.split("\0") if p.endswith((".py", ".so", ".pyd"))
+                 and "__pycache__" not in p and (root / p).is_file()
+                 and not (root / p).is_symlink())
+
+
+def require_importable(n: Nodes, s: FeatureState, acc: dict[str, Any], scratch: Path) -> None:
+    """Raise RunError, naming the fix, when a module the cases import that the repository
+    already has cannot be imported from its files before any candidate is written. That is
+    the environment, not the Implementer's code: on python-humanize every one of sixteen
+    attempts "failed" on ModuleNotFoundError before src/ was on the probe's path. A module
+    the change creates is not there yet; its package is checked instead."""
+    from ..runtime.checks._util import target_python
+
+    names = set(n.env.workspace(s).git.tracked_files("HEAD"))
+    checks = [{"call": "0", "expected": "0", "source": "import", "imports": {"__name__": m}}
+              for m in sorted({_existing(mod, names) for mod in acc["imports"].values()} - {None})]
+    if not checks:
+        return
+    ran = probe(n, s, {}, acc, scratch, checks)
+    bad = [(c["imports"]["__name__"], r.got) for c, r in zip(checks, ran.results, strict=True)
+           if not r.ok]
+    if ran.error or bad:
+        module, why = bad[0] if bad else (checks[0]["imports"]["__name__"], ran.error)
+        raise RunError(
+            f"G5 cannot import {module} from the repository's files ({why}), so no candidate "
+            f"could be tested. Cases run with {target_python(n.env.root)} on the tracked files "
+            f"(src/ on the path) and the files a build left in {n.env.root} that git ignores, "
+            f"such as a generated _version.py. Build the package there once (`pip install -e "
+            f".`), or for a missing dependency create {n.env.root}/.venv with the repository's "
+            f"dependencies; then resume the run")
+
+
+def _existing(module: str, tracked: set[str]) -> str | None:
+    """`module`, or the nearest package above it, that a tracked file defines."""
+    parts = module.split(".")
+    while parts:
+        base = "/".join(parts)
+        if any(f"{root}{base}{tail}" in tracked for root in ("", "src/")
+               for tail in (".py", "/__init__.py")):
+            return ".".join(parts)
+        parts = parts[:-1]
+    return None
 
 
 def behaviour(n: Nodes, s: FeatureState, c: Candidate, acc: dict[str, Any],

@@ -14,6 +14,7 @@ a file in a scratch folder, never through stdout the candidate could print to.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Iterable
@@ -26,7 +27,7 @@ from .proc import scrubbed_env
 from .sandbox import bwrap_path, wrap
 from .workspace import state_dir
 
-__all__ = ["CaseResult", "Probe", "copy_tree", "probe_cases"]
+__all__ = ["CaseResult", "Probe", "copy_tree", "import_roots", "probe_cases"]
 
 _RUNNER = r'''
 import importlib, json, math, signal, sys
@@ -110,6 +111,14 @@ def copy_tree(src: Path, files: Iterable[str], dest: Path) -> Path:
     return dest
 
 
+def import_roots(tree: Path) -> list[Path]:
+    """Where the tree's modules import from: its root, and `src/` in a src layout (the
+    rule `agents.examples.module_of` names modules by: src/pkg/mod.py is `pkg.mod`).
+    With the root alone, every case of a src-layout repository raised ModuleNotFoundError
+    (python-humanize, 2026-12-07)."""
+    return [tree, *([tree / "src"] if (tree / "src").is_dir() else [])]
+
+
 def probe_cases(tree: Path, cases: list[dict], *, scratch: Path, python: str = sys.executable,
                 sandbox: str = "auto", per_case_s: int = 5, timeout_s: float = 60) -> Probe:
     """Run `cases` ({call, expected, source, imports}) against `tree`."""
@@ -129,7 +138,8 @@ def probe_cases(tree: Path, cases: list[dict], *, scratch: Path, python: str = s
     elif sandbox == "required":
         return Probe(results=(), error="policy sandbox = \"required\" but bubblewrap is not "
                                        "installed: apt-get install bubblewrap")
-    env = scrubbed_env({"PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"})
+    env = scrubbed_env({"PYTHONPATH": os.pathsep.join(str(r) for r in import_roots(tree)),
+                        "PYTHONHASHSEED": "0"})
     res = run_proc(argv, cwd=tree, env=env, timeout=timeout_s)
     if res.timed_out:
         return Probe(results=(), error=f"the cases did not finish within {timeout_s:.0f}s")
