@@ -1357,3 +1357,17 @@ def test_the_acceptance_test_file_meets_the_repositorys_own_lint_rules(tmp_path)
                            "tests/test_acceptance.py"], cwd=tmp_path, capture_output=True,
                           text=True)
     assert lint.returncode == 0, lint.stdout
+
+
+def test_a_lone_sample_of_an_earlier_round_is_not_called_attempt_zero():
+    # seen on python-humanize: "attempt 0, a sample at temperature 0.9, passed every …"
+    from shipyard.graphs.build import Candidate
+    from shipyard.graphs.disputes import unconfirmed
+    from shipyard.runtime.probe import CaseResult, Probe
+
+    ok = Probe(results=(CaseResult(call="f(1)", expected="2", source="docstring", ok=True,
+                                   got="2"),))
+    earlier = Candidate(attempt=-1, files={}, probe=ok, temperature=0.9)
+    failed = Candidate(attempt=0, files={}, probe=Probe(results=(), error="boom"))
+    said = unconfirmed([earlier, failed])
+    assert said.startswith("a sample of an earlier round at temperature 0.9, passed"), said

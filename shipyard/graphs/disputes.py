@@ -221,7 +221,10 @@ def unconfirmed(candidates: list[Candidate]) -> str | None:
     if len(votes) != 1 or votes[0].greedy:
         return None
     c = votes[0]
-    return (f"attempt {c.attempt + 1}, a sample at temperature {c.temperature:g}, passed every "
+    # an earlier round's sample votes as attempt -1, -2, … (`_earlier`): not "attempt 0"
+    which = f"attempt {c.attempt + 1}, a sample" if c.attempt >= 0 else "a sample of an " \
+        "earlier round"
+    return (f"{which} at temperature {c.temperature:g}, passed every "
             f"documented example, but no second sample agreed with it and a lone sample is not "
             f"taken (it is as often luck as right): revise the request with more examples, or "
             f"run again")
