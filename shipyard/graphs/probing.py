@@ -14,6 +14,7 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..agents.examples import module_of
 from ..errors import RunError
 from .acceptance import AUTHORITATIVE
 from .hints import hint
@@ -51,12 +52,15 @@ def probe(n: Nodes, s: FeatureState, files: dict[str, str], acc: dict[str, Any],
 
 
 def build_outputs(root: Path) -> tuple[str, ...]:
-    """Files a build wrote into the user's checkout, next to tracked files, that git ignores
-    and Python imports: hatch-vcs's `src/humanize/_version.py`, a compiled extension.
-    `humanize/__init__.py` imports its `_version`, so without it no module of the package
-    imports from the tracked files alone. Whole ignored folders (`.venv/`, `build/`) are
-    one entry each (`--directory`) and are left out. Read at every probe (~3 ms): the
-    user may build while a run waits, then resume it in the same process (the web console)."""
+    """Files a build wrote into the user's checkout that git ignores and the package
+    imports: a compiled extension (`.so`, `.pyd`) next to tracked files, and a Python file
+    the build configuration names (hatch-vcs's `version-file = "src/humanize/_version.py"`,
+    setuptools-scm's `write_to`). `humanize/__init__.py` imports its `_version`, so without
+    it no module of the package imports from the tracked files alone. Any other ignored
+    file (a `settings_local.py` with credentials) stays out of the tree model-written code
+    runs in. Whole ignored folders (`.venv/`, `build/`) are one entry each (`--directory`)
+    and are left out. Read at every probe (~3 ms): the user may build while a run waits,
+    then resume it in the same process (the web console)."""
     from ..runtime.checks._util import git
 
     try:
@@ -64,9 +68,11 @@ def build_outputs(root: Path) -> tuple[str, ...]:
                   "--directory")
     except RuntimeError:
         return ()
-    return tuple(p for p in out.split("\0") if p.endswith((".py", ".so", ".pyd"))
-                 and "__pycache__" not in p and (root / p).is_file()
-                 and not (root / p).is_symlink())
+    config = "\n".join(f.read_text(errors="replace") for f in (
+        root / "pyproject.toml", root / "setup.py", root / "setup.cfg") if f.is_file())
+    return tuple(p for p in out.split("\0") if (p.endswith((".so", ".pyd")) or (
+        p.endswith(".py") and p in config)) and "__pycache__" not in p
+        and (root / p).is_file() and not (root / p).is_symlink())
 
 
 def require_importable(n: Nodes, s: FeatureState, acc: dict[str, Any], scratch: Path) -> None:
@@ -77,35 +83,36 @@ def require_importable(n: Nodes, s: FeatureState, acc: dict[str, Any], scratch: 
     the change creates is not there yet; its package is checked instead."""
     from ..runtime.checks._util import target_python
 
-    names = set(n.env.workspace(s).git.tracked_files("HEAD"))
+    tracked = {module_of(p) for p in n.env.workspace(s).git.tracked_files("HEAD")
+               if p.endswith(".py")}
     checks = [{"call": "0", "expected": "0", "source": "import", "imports": {"__name__": m}}
-              for m in sorted({_existing(mod, names) for mod in acc["imports"].values()} - {None})]
+              for m in sorted({_existing(mod, tracked) for mod in acc["imports"].values()}
+                              - {None})]
     if not checks:
         return
     ran = probe(n, s, {}, acc, scratch, checks)
     bad = [(c["imports"]["__name__"], r.got) for c, r in zip(checks, ran.results, strict=True)
            if not r.ok]
-    if ran.error or bad:
-        module, why = bad[0] if bad else (checks[0]["imports"]["__name__"], ran.error)
+    if ran.error:
+        raise RunError(f"G5 cannot run the acceptance cases: {ran.error}")
+    if bad:
+        module, why = bad[0]
         raise RunError(
             f"G5 cannot import {module} from the repository's files ({why}), so no candidate "
             f"could be tested. Cases run with {target_python(n.env.root)} on the tracked files "
-            f"(src/ on the path) and the files a build left in {n.env.root} that git ignores, "
-            f"such as a generated _version.py. Build the package there once (`pip install -e "
-            f".`), or for a missing dependency create {n.env.root}/.venv with the repository's "
-            f"dependencies; then resume the run")
+            f"(src/ on the path) and the files a build left in {n.env.root} that git ignores "
+            f"and the package imports (a version file its build names, compiled extensions). "
+            f"Build the package there once (`pip install -e .`), or for a missing "
+            f"dependency create {n.env.root}/.venv with the repository's dependencies; "
+            f"then resume the run")
 
 
 def _existing(module: str, tracked: set[str]) -> str | None:
-    """`module`, or the nearest package above it, that a tracked file defines."""
+    """`module`, or the nearest package above it, among the modules of tracked files."""
     parts = module.split(".")
-    while parts:
-        base = "/".join(parts)
-        if any(f"{root}{base}{tail}" in tracked for root in ("", "src/")
-               for tail in (".py", "/__init__.py")):
-            return ".".join(parts)
+    while parts and ".".join(parts) not in tracked:
         parts = parts[:-1]
-    return None
+    return ".".join(parts) or None
 
 
 def behaviour(n: Nodes, s: FeatureState, c: Candidate, acc: dict[str, Any],
