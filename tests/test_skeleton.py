@@ -317,3 +317,13 @@ def test_the_stub_docstring_opens_with_a_summary_a_docstring_linter_accepts(tmp_
     # no clause that says what it does, or one that is not about the function: as before
     assert _summary("Add a slugify(text) helper to m.py: lowercase it.", "slugify") is None
     assert _summary("Add f(x) to m.py so that users can call it: f(1) returns 2.", "f") is None
+
+
+def test_a_step_that_opens_with_a_call_keeps_its_case():
+    # six: "return value if it is a tuple, tuple(value) if it is a list, and otherwise a
+    # tuple holding only value" became step 2 "Tuple(value) if it is a list."
+    from shipyard.graphs.skeleton import _stub
+
+    stub = _stub("ensure_tuple", "value", "Return value if it is a tuple, tuple(value) if it "
+                                          "is a list, and otherwise a tuple holding only value.")
+    assert "2. tuple(value) if it is a list." in stub and "1. Return value" in stub

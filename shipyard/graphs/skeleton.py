@@ -280,7 +280,10 @@ def _steps(doc: str) -> tuple[list[str], str]:
     def unguard(x: str) -> str:
         return x.replace("\1", ",").replace("\2", ";")
 
-    steps = [unguard(x[0].upper() + x[1:]).rstrip(".") + "." for x in parts]
+    # a step that opens with code keeps its case: `tuple(value) if it is a list` is not
+    # `Tuple(value) …` (seen on six: a different name, and a wrong hint to the model)
+    steps = [unguard(x if re.match(r"[A-Za-z_]\w*\(", x) else x[0].upper() + x[1:])
+             .rstrip(".") + "." for x in parts]
     rest = unguard(tail).strip()
     if rest:
         rest = rest if rest.endswith((".", "!", "?")) else rest + "."
