@@ -1306,7 +1306,7 @@ def test_a_package_importing_a_file_its_build_writes_stops_g5_until_built(
     # not run here, only the inner loop's cases
     repo = make_repo(human=["G6"], checks=["lint", "sast", "secrets"])
     (repo / "calc" / "__init__.py").write_text('"""calc."""\nfrom ._version import version\n')
-    (repo / ".gitignore").write_text("calc/_version.py\nsettings_local.py\n")
+    (repo / ".gitignore").write_text("_version.py\nsettings_local.py\n")
     with (repo / "pyproject.toml").open("a") as toml:      # as hatch-vcs is configured
         toml.write('\n[tool.hatch.build.hooks.vcs]\nversion-file = "calc/_version.py"\n')
     git(repo, "add", "-A")
@@ -1323,6 +1323,7 @@ def test_a_package_importing_a_file_its_build_writes_stops_g5_until_built(
 
     (repo / "calc" / "_version.py").write_text('version = "0.1.0"\n')   # the user builds
     (repo / "calc" / "settings_local.py").write_text('TOKEN = "s3cret"\n')
+    (repo / "_version.py").write_text("")        # named only as part of calc/_version.py
     assert build_outputs(repo) == ("calc/_version.py",)  # not every file git ignores
     _, out, _ = cli("resume", r["run_id"], "--repo", repo, "--json")
     resumed = json.loads(out.strip().splitlines()[-1])

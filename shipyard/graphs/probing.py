@@ -71,8 +71,13 @@ def build_outputs(root: Path) -> tuple[str, ...]:
     config = "\n".join(f.read_text(errors="replace") for f in (
         root / "pyproject.toml", root / "setup.py", root / "setup.cfg") if f.is_file())
     return tuple(p for p in out.split("\0") if (p.endswith((".so", ".pyd")) or (
-        p.endswith(".py") and p in config)) and "__pycache__" not in p
+        p.endswith(".py") and _named(p, config))) and "__pycache__" not in p
         and (root / p).is_file() and not (root / p).is_symlink())
+
+
+def _named(path: str, config: str) -> bool:
+    """Whether `config` names `path` whole: `data.py` is not named by `pkg/metadata.py`."""
+    return re.search(rf"(?<![\w/.-]){re.escape(path)}(?![\w/.-])", config) is not None
 
 
 def require_importable(n: Nodes, s: FeatureState, acc: dict[str, Any], scratch: Path) -> None:
