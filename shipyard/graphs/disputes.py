@@ -222,8 +222,8 @@ def unconfirmed(candidates: list[Candidate]) -> str | None:
         return None
     c = votes[0]
     # an earlier round's sample votes as attempt -1, -2, … (`_earlier`): not "attempt 0"
-    which = f"attempt {c.attempt + 1}, a sample" if c.attempt >= 0 else "a sample of an " \
-        "earlier round"
+    which = (f"attempt {c.attempt + 1}, a sample" if c.attempt >= 0
+             else "a sample of an earlier round")
     return (f"{which} at temperature {c.temperature:g}, passed every "
             f"documented example, but no second sample agreed with it and a lone sample is not "
             f"taken (it is as often luck as right): revise the request with more examples, or "

@@ -195,15 +195,25 @@ def _valid(name: str, params: str) -> bool:
     return True
 
 
-def _doc(feature: str, name: str) -> str:
-    """The request's sentence about `name`, from after its colon when it has one."""
+def _sentence(feature: str, name: str) -> str:
+    """The request's sentence that calls `name`, else the whole request, on one line."""
     text = re.sub(r"\s*\n\s*", " ", feature.strip())  # spaces inside a literal stay
     sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text)
-    sentence = next((x for x in sentences if f"{name}(" in x), text)
+    return next((x for x in sentences if f"{name}(" in x), text)
+
+
+def _capitalised(text: str) -> str:
+    """`text` with a capital first letter, unless it opens with code: `multiply(2, 3)
+    returns 6` keeps its name, and `tuple(value) if …` is not `Tuple(value) …`."""
+    return text if re.match(r"[A-Za-z_]\w*\(", text) else text[:1].upper() + text[1:]
+
+
+def _doc(feature: str, name: str) -> str:
+    """The request's sentence about `name`, from after its colon when it has one."""
+    sentence = _sentence(feature, name)
     head, colon, rest = sentence.partition(":")
-    said = rest.strip() if colon and f"{name}(" in head and rest.strip() else sentence
-    if not re.match(r"[A-Za-z_]\w*\(", said):  # `multiply(2, 3) returns 6` keeps its name
-        said = said[0].upper() + said[1:]
+    said = _capitalised(rest.strip() if colon and f"{name}(" in head and rest.strip()
+                        else sentence)
     return said if said.endswith((".", "!", "?")) else said + "."
 
 
@@ -215,15 +225,12 @@ def _summary(feature: str, name: str) -> str | None:
     repository linting with pydocstyle (python-humanize: D205, D402, D415) blocked a correct
     change three rounds running on a docstring shipyard wrote. None when there is no such
     clause or it would not fit one line."""
-    text = re.sub(r"\s+", " ", feature.strip())
-    sentence = next((x for x in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text) if f"{name}(" in x),
-                    "")
-    head = sentence.partition(":")[0]
+    head = _sentence(feature, name).partition(":")[0]
     m = re.search(rf"\b{re.escape(name)}\([^()]*\)[^:]*?(?<!\bso )\b(?:that|which)\s+(.+)", head)
     if not m or f"{name}(" in m.group(1):
         return None
     clause = m.group(1).strip().rstrip(".,;")
-    summary = clause[0].upper() + clause[1:] + "."
+    summary = _capitalised(clause) + "."
     return summary if len(summary) <= 80 and '"""' not in summary else None
 
 
@@ -280,10 +287,8 @@ def _steps(doc: str) -> tuple[list[str], str]:
     def unguard(x: str) -> str:
         return x.replace("\1", ",").replace("\2", ";")
 
-    # a step that opens with code keeps its case: `tuple(value) if it is a list` is not
-    # `Tuple(value) …` (seen on six: a different name, and a wrong hint to the model)
-    steps = [unguard(x if re.match(r"[A-Za-z_]\w*\(", x) else x[0].upper() + x[1:])
-             .rstrip(".") + "." for x in parts]
+    # (seen on six: `Tuple(value) if it is a list`, another name and a wrong hint)
+    steps = [unguard(_capitalised(x)).rstrip(".") + "." for x in parts]
     rest = unguard(tail).strip()
     if rest:
         rest = rest if rest.endswith((".", "!", "?")) else rest + "."
