@@ -50,6 +50,7 @@ from shipyard.graphs.disputes import (
 from shipyard.graphs.lint import import_stdlib
 from shipyard.graphs.variants import variants
 from shipyard.runtime.probe import CaseResult, Probe, probe_cases
+from shipyard.runtime.replay import _recorded_prefill
 
 _problems = functools.cache(problems)  # the HumanEval data, read once for every run
 _QUIET = SimpleNamespace(env=SimpleNamespace(ledger=SimpleNamespace(event=lambda *a, **k: None)))
@@ -67,8 +68,11 @@ def replay(repo: Path, scratch: Path) -> dict | None:
     db = sqlite3.connect(repo / ".shipyard" / "ledger.db")
     events = [(k, json.loads(d)) for k, d in db.execute(
         "select kind, data from events order by seq")]
-    replies = [r for (r,) in db.execute("select coalesce(response, '') from llm_calls where "
-                                        "gate = 'G5' and agent = 'implementer' order by seq")]
+    # a reply that continues a prefill (the function's opening, graphs/skeleton.py) is
+    # recorded without it: joined again as the gateway joins them (runtime/models.py)
+    replies = [_recorded_prefill({"params": params}) + r for (r, params) in db.execute(
+        "select coalesce(response, ''), params from llm_calls where "
+        "gate = 'G5' and agent = 'implementer' order by seq")]
     attempts = [d for k, d in events if k == "inner_attempt"]
     acc = next((d for k, d in events if k == "acceptance_cases"), None)
     if acc is None or not attempts or len(replies) != len(attempts):

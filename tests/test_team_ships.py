@@ -839,6 +839,43 @@ def test_two_agreeing_samples_do_not_outvote_two_others_that_part(make_repo, cli
     assert "return a * b" in code.split("def multiply")[1]
 
 
+def test_two_samples_agreeing_against_a_third_wait_for_another_to_join_them(
+        make_repo, cli, replies):
+    # HumanEval 75 and 91: with both greedy answers wrong, two samples agreed against a third
+    # that parted from them, and merged wrong. Such a pair waits; a third sample joining it
+    # makes a group that is taken
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    plus = MULTIPLY_EDIT.replace("a * b", "a + b")
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    replies["implementer.implement"] = [{"raw": broken}, {"raw": broken}, {"raw": plus},
+                                        *[{"raw": MULTIPLY_EDIT}] * 3]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [waited] = [e for e in _events(repo, "candidates_disagree") if "pair" in e]
+    assert waited["pair"] == [3, 4] and waited["attempts"] == [2, 3, 4]
+    [agree] = _events(repo, "candidates_agree")
+    assert agree["attempts"] == [3, 4, 5] and agree["of"] == 4
+    code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    assert "return a * b" in code.split("def multiply")[1]
+
+
+def test_a_pair_of_samples_a_third_parts_from_never_merges_and_the_human_is_told_why(
+        make_repo, cli, replies):
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    plus = MULTIPLY_EDIT.replace("a * b", "a + b")
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    replies["implementer.implement"] = [{"raw": broken}, {"raw": broken}, {"raw": plus},
+                                        {"raw": MULTIPLY_EDIT}, {"raw": MULTIPLY_EDIT},
+                                        *[{"raw": broken}] * 20]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
+    assert r["status"] == "failed", r
+    assert "3 attempts pass every documented example but do not agree" in r["reason"]
+    assert not _events(repo, "candidates_agree")
+    assert git(repo, "log", "--oneline", "main").count("\n") == 1   # nothing merged
+
+
 def test_samples_that_parted_in_an_earlier_round_still_vote(make_repo, cli, replies):
     # HumanEval 65 (2026-12-05): round 0's two samples parted near the examples and nothing
     # was taken; round 1's first two agreed with each other, and merged wrong. They now
@@ -1051,7 +1088,7 @@ def test_an_argument_of_another_kind_than_every_documented_one_does_not_fit():
 
 
 def test_variant_inputs_keep_each_arguments_type_and_stay_near_it():
-    from shipyard.graphs.variants import variants
+    from shipyard.graphs.variants import LIMIT, variants
 
     near = variants(["circular_shift(12, 1)", 'vowels_count("abcde")', "f(x=[1, 2])",
                      "g(*args)", "h(len)"])
@@ -1063,7 +1100,9 @@ def test_variant_inputs_keep_each_arguments_type_and_stay_near_it():
     assert "check_dict_case({'B': 2, 'a': 1})" in near_dict  # a dict's items reordered
     assert "check_dict_case({'a': 1})" in near_dict          # or one fewer
     assert not any(v.startswith(("g(", "h(")) for v in near)  # nothing code cannot read
-    assert len(variants([f"k({i})" for i in range(40)])) == 16
+    assert len(variants([f"k({i})" for i in range(40)])) == LIMIT
+    # a repeat one apart, not side by side (HumanEval 80, `is_happy`)
+    assert "is_happy('yxy')" in variants(["is_happy('xyy')"])
 
 
 def test_a_lone_int_example_is_also_varied_to_the_small_ints_of_its_sign():
@@ -1076,8 +1115,9 @@ def test_a_lone_int_example_is_also_varied_to_the_small_ints_of_its_sign():
     assert all(v in variants(["f(-30)"]) for v in ("f(-60)", "f(-15)", "f(-8)"))
     assert not any(v.startswith("f(-") for v in variants(["f(30)"]))   # the sign is kept
     # many cases: each is varied near its own value before any is spread
-    near = variants([f"k({i})" for i in range(100, 108)])
-    assert len(near) == 16 and all(int(v[2:-1]) >= 99 for v in near)
+    cases = range(100, 900, 100)
+    near = [int(v[2:-1]) for v in variants([f"k({i})" for i in cases])]
+    assert len(near) == 24 and all(min(abs(v - c) for c in cases) <= 3 for v in near)
 
 
 # -- documented examples in the forms docs write them -----------------------------------------

@@ -30,7 +30,7 @@ from ..runtime.scratch import scratch_dir
 from . import probing, skeleton
 from .acceptance import AUTHORITATIVE
 from .context import defined_in_repo, defs, existing, is_test, named, planned_files
-from .disputes import confirm, corroborated, dissent, remember, settle, taken, unconfirmed
+from .disputes import confirm, corroborated, dissent, remember, settle, split, taken, unconfirmed
 from .lint import expand_star_imports, fix_and_lint, import_stdlib
 from .reask import Asker
 from .trim import in_focus, without_tests
@@ -152,7 +152,8 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
         kept = remember(dissent(confirm(acc, candidates), candidates), reask.heard)
         if lone := unconfirmed(candidates):
             return None, [lone], kept
-        return None, best.problems or probing.case_feedback(best.probe), kept
+        return None, (best.problems or probing.case_feedback(best.probe)
+                      or [split(candidates)]), kept
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

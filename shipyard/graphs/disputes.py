@@ -16,7 +16,8 @@ Passing the cases is not enough on its own: on HumanEval 60-89 four changes merg
 passed every case left to them, and on 70-99 two of four passed every proposed case too.
 A candidate is taken when the candidates that pass every case left agree on inputs near
 the cases' own (graphs/variants.py) and on those of the cases set aside — two or more,
-more than all the others together, earlier rounds' samples among them (`dissent`), and not
+more than all the others together, earlier rounds' samples among them (`dissent`), not two
+samples alone that a third passing sample parts from (`_contested_pair`), and not
 the greedy answer with samples of its own prompt alone (`_one_prompt`) unless three or more
 of them agree once the attempts are spent (`ONE_PROMPT_QUORUM`) — or, when no second
 sample passes in the wait (graphs/build.py PEER_WAIT), alone if a proposed case confirms
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["confirm", "corroborated", "dissent", "remember", "settle", "standing", "taken",
-           "unconfirmed", "voters", "with_set_aside"]
+__all__ = ["confirm", "corroborated", "dissent", "remember", "settle", "split", "standing",
+           "taken", "unconfirmed", "voters", "with_set_aside"]
 
 EARLIER = 6  # samples of earlier rounds kept to vote again: a round ends with a few at most
 # Samples that pass every documented example and all fail a proposed case, each in its own
@@ -170,6 +171,11 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
     if size >= 2 and size > len(seen) - size:
         group = [(c, b) for c, b in seen if tuple(b[i] for i in keep) == top]
         attempts = [c.attempt for c, _ in group]
+        if _contested_pair([c for c, _ in group], len(seen)):
+            n.env.ledger.event(s["run_id"], "candidates_disagree", gate="G5",
+                               attempts=[c.attempt for c, _ in seen], groups=len(groups),
+                               inputs=len(keep), pair=attempts)
+            return None
         if posed > 1 and _one_prompt([c for c, _ in group]):
             quorum = last and len(group) >= ONE_PROMPT_QUORUM
             n.env.ledger.event(s["run_id"], "candidates_agree_one_prompt", gate="G5",
@@ -186,6 +192,16 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
                        attempts=[c.attempt for c, _ in seen], groups=len(groups),
                        inputs=len(keep))
     return None
+
+
+def _contested_pair(group: list[Candidate], voting: int) -> bool:
+    """Whether an agreeing group is two samples, neither the greedy answer, that a third
+    voter parts from. Two draws at 0.8-1.0 that agree while another passing sample does
+    not are a model unsure of the answer, not a confirmation: in the ledgers of five runs
+    of HumanEval 70-99 (2026-12-05/07) such pairs merged wrong on 75 (`is_multiply_prime`,
+    both reading "three distinct primes") and 91 (`is_bored`, twice the same wrong code),
+    and right on 80 once. It waits for a third sample to join it (or the greedy answer)."""
+    return len(group) == 2 and voting > 2 and not any(c.greedy for c in group)
 
 
 def _one_prompt(group: list[Candidate]) -> bool:
@@ -228,6 +244,16 @@ def unconfirmed(candidates: list[Candidate]) -> str | None:
             f"documented example, but no second sample agreed with it and a lone sample is not "
             f"taken (it is as often luck as right): revise the request with more examples, or "
             f"run again")
+
+
+def split(candidates: list[Candidate]) -> str:
+    """Why the attempts end with nothing taken although every case passed: the candidates
+    that pass them do not agree on inputs near the cases (`_agreed`), for the human."""
+    votes = voters(candidates)
+    return (f"{len(votes)} attempts pass every documented example but do not agree on inputs "
+            f"near the cases' own, or too few of them do (the ledger's `candidates_disagree` "
+            f"events show which): the model reads the request more than one way. Revise the "
+            f"request with an example of the behaviour you mean, or run again")
 
 
 def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: bool,

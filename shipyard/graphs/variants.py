@@ -22,7 +22,13 @@ from ..agents.examples import canonical
 
 __all__ = ["variants"]
 
-LIMIT = 16
+# Replayed on the candidates of five benchmark runs of HumanEval 70-99 (benchmarks/
+# replay_g5.py, 2026-12-07): at 16, two runs of 75 stopped short of 10-12, where "three
+# primes" and "three distinct primes" part (12 = 2 * 2 * 3), and merged wrong; at 24 they
+# split, and so did two greedy answers of 72 that differ on `will_it_fly([3], 2)` — one of
+# them wrong there, though the benchmark's check() never calls it. A candidate's variants
+# run in one sandboxed process: eight calls more cost milliseconds.
+LIMIT = 24
 
 
 def variants(calls: list[str], *, limit: int = LIMIT) -> list[str]:
@@ -127,6 +133,12 @@ def _sequence(value: Any, make: Any) -> Iterator[Any]:
     if len(items) >= 2:
         yield make(items[::-1])
         yield make(items[1:] + items[:1])
+        if len(items) >= 3:
+            # two neighbours swapped, 'xyy' -> 'yxy': a repeat one apart, not side by side
+            # (HumanEval 80, `is_happy`: a sample that never compared s[i] with s[i + 2]
+            # agreed with a right one on every other variant, and merged)
+            mid = len(items) // 2
+            yield make(items[:mid - 1] + [items[mid], items[mid - 1]] + items[mid + 1:])
         yield make(items[:-1])
     if items:
         yield make(items + items[-1:])
