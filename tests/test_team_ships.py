@@ -839,6 +839,24 @@ def test_two_agreeing_samples_do_not_outvote_two_others_that_part(make_repo, cli
     assert "return a * b" in code.split("def multiply")[1]
 
 
+def test_an_input_a_candidate_returns_none_on_is_outside_the_comparison(
+        make_repo, cli, replies):
+    # HumanEval 59 ("assume n > 1 and is not a prime"): right samples agreed on every input
+    # in the domain and parted on the primes near it, returning None, 1 or -1, so nothing
+    # merged. Returning None where no case expects None is not an answer, as raising is not
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    partial = MULTIPLY_EDIT.replace("    return a * b",
+                                    "    if a == 3:\n        return None\n    return a * b")
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}, {"raw": partial}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [agree] = _events(repo, "candidates_agree")
+    assert agree["attempts"] == [0, 1]
+    code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    assert "return None" not in code   # of those agreeing, the one that answers everywhere
+
+
 def test_two_samples_agreeing_against_a_third_wait_for_another_to_join_them(
         make_repo, cli, replies):
     # HumanEval 75 and 91: with both greedy answers wrong, two samples agreed against a third

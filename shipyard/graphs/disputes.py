@@ -159,10 +159,11 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
     seen = [(c, b) for c in live if (b := behaviour(c)) is not None]
     if len(seen) < 2:
         return alone(seen[0][0]) if seen else None
-    # an input some candidate rejects (raises, times out) may lie outside the function's
-    # domain, where any answer is as good as another: only inputs all of them take count
-    keep = [i for i in range(len(seen[0][1]))
-            if not any(b[i].startswith("raised ") for _, b in seen)]
+    # an input some candidate rejects (raises, times out, or falls off its end returning
+    # None where no case expects None) may lie outside the function's domain, where any
+    # answer is as good as another: only inputs all of them take count
+    rejects = _rejects(live)
+    keep = [i for i in range(len(seen[0][1])) if not any(rejects(b[i]) for _, b in seen)]
     groups = Counter(tuple(b[i] for i in keep) for _, b in seen)
     top, size = groups.most_common(1)[0]
     # more than all the others together, not only more than the next: two samples agreeing
@@ -187,11 +188,22 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
                                attempts=attempts, of=len(seen), inputs=len(keep))
         # of those that agree, the one that raises on the fewest inputs (then the first):
         # a sample that loops where the others answer agrees only where it answers
-        return min(group, key=lambda cb: sum(x.startswith("raised ") for x in cb[1]))[0]
+        return min(group, key=lambda cb: sum(map(rejects, cb[1])))[0]
     n.env.ledger.event(s["run_id"], "candidates_disagree", gate="G5",
                        attempts=[c.attempt for c, _ in seen], groups=len(groups),
                        inputs=len(keep))
     return None
+
+
+def _rejects(live: list[Candidate]) -> Callable[[str], bool]:
+    """Whether a value on a variant input says the candidate does not take that input: it
+    raised, timed out, or returned None while no case expects None (a function that falls
+    off its end has not answered). HumanEval 59, `largest_prime_factor` ("assume n > 1 and
+    is not a prime"): four right samples agreed on every input in its domain and parted on
+    the primes and 1 near it (`None`, 1, -1), so nothing was taken."""
+    none_expected = any(r.expected.strip() == "None" for c in live if c.probe is not None
+                        for r in c.probe.results)
+    return lambda got: got.startswith("raised ") or (got == "None" and not none_expected)
 
 
 def _contested_pair(group: list[Candidate], voting: int) -> bool:
