@@ -857,18 +857,24 @@ def test_an_input_a_candidate_returns_none_on_is_outside_the_comparison(
     assert "return None" not in code   # of those agreeing, the one that answers everywhere
 
 
+def _pair_against_a_third(make_repo, cli, replies, *, then: list[str], **settings):
+    """A run whose two greedy answers fail the example, whose first sample (`a + b`) passes
+    it, and whose next two (`a * b`) agree against that one; `then` are the replies after."""
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    plus = MULTIPLY_EDIT.replace("a * b", "a + b")
+    replies["implementer.implement"] = [{"raw": code} for code in (
+        broken, broken, plus, MULTIPLY_EDIT, MULTIPLY_EDIT, *then)]
+    repo = make_repo(human=["G6"], **settings)
+    return repo, _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
+
+
 def test_two_samples_agreeing_against_a_third_wait_for_another_to_join_them(
         make_repo, cli, replies):
     # HumanEval 75 and 91: with both greedy answers wrong, two samples agreed against a third
     # that parted from them, and merged wrong. Such a pair waits; a third sample joining it
     # makes a group that is taken
-    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
-    plus = MULTIPLY_EDIT.replace("a * b", "a + b")
-    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
-    replies["implementer.implement"] = [{"raw": broken}, {"raw": broken}, {"raw": plus},
-                                        *[{"raw": MULTIPLY_EDIT}] * 3]
-    repo = make_repo(human=["G6"])
-    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
+    repo, r = _pair_against_a_third(make_repo, cli, replies, then=[MULTIPLY_EDIT])
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     [waited] = [e for e in _events(repo, "candidates_disagree") if "pair" in e]
     assert waited["pair"] == [3, 4] and waited["attempts"] == [2, 3, 4]
@@ -880,14 +886,9 @@ def test_two_samples_agreeing_against_a_third_wait_for_another_to_join_them(
 
 def test_a_pair_of_samples_a_third_parts_from_never_merges_and_the_human_is_told_why(
         make_repo, cli, replies):
-    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
-    plus = MULTIPLY_EDIT.replace("a * b", "a + b")
     broken = MULTIPLY_EDIT.replace("a * b", "a - b")
-    replies["implementer.implement"] = [{"raw": broken}, {"raw": broken}, {"raw": plus},
-                                        {"raw": MULTIPLY_EDIT}, {"raw": MULTIPLY_EDIT},
-                                        *[{"raw": broken}] * 20]
-    repo = make_repo(human=["G6"], max_fix_rounds=0)
-    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
+    repo, r = _pair_against_a_third(make_repo, cli, replies, then=[broken] * 20,
+                                    max_fix_rounds=0)
     assert r["status"] == "failed", r
     assert "3 attempts pass every documented example but do not agree" in r["reason"]
     assert not _events(repo, "candidates_agree")

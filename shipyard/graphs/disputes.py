@@ -169,15 +169,19 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
     # more than all the others together, not only more than the next: two samples agreeing
     # while two others each go their own way is a model unsure of the answer (HumanEval 65:
     # round 0's two samples parted, round 1's two agreed, and were wrong)
+    def disagree(**pair: list[int]) -> None:
+        n.env.ledger.event(s["run_id"], "candidates_disagree", gate="G5",
+                           attempts=[c.attempt for c, _ in seen], groups=len(groups),
+                           inputs=len(keep), **pair)
+
     if size >= 2 and size > len(seen) - size:
         group = [(c, b) for c, b in seen if tuple(b[i] for i in keep) == top]
-        attempts = [c.attempt for c, _ in group]
-        if _contested_pair([c for c, _ in group], len(seen)):
-            n.env.ledger.event(s["run_id"], "candidates_disagree", gate="G5",
-                               attempts=[c.attempt for c, _ in seen], groups=len(groups),
-                               inputs=len(keep), pair=attempts)
+        members = [c for c, _ in group]
+        attempts = [c.attempt for c in members]
+        if _contested_pair(members, len(seen)):
+            disagree(pair=attempts)
             return None
-        if posed > 1 and _one_prompt([c for c, _ in group]):
+        if posed > 1 and _one_prompt(members):
             quorum = last and len(group) >= ONE_PROMPT_QUORUM
             n.env.ledger.event(s["run_id"], "candidates_agree_one_prompt", gate="G5",
                                attempts=attempts, of=len(seen), inputs=len(keep), taken=quorum)
@@ -186,12 +190,10 @@ def _agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behavio
         else:
             n.env.ledger.event(s["run_id"], "candidates_agree", gate="G5",
                                attempts=attempts, of=len(seen), inputs=len(keep))
-        # of those that agree, the one that raises on the fewest inputs (then the first):
-        # a sample that loops where the others answer agrees only where it answers
+        # of those that agree, the one that rejects the fewest inputs (then the first): a
+        # sample that loops where the others answer agrees only where it answers
         return min(group, key=lambda cb: sum(map(rejects, cb[1])))[0]
-    n.env.ledger.event(s["run_id"], "candidates_disagree", gate="G5",
-                       attempts=[c.attempt for c, _ in seen], groups=len(groups),
-                       inputs=len(keep))
+    disagree()
     return None
 
 
