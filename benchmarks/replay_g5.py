@@ -4,13 +4,13 @@
     python benchmarks/replay_g5.py /tmp/shipyard-delivery-ab12cd --json out.json
 
 Which of the Implementer's samples merge is decided by agreement (graphs/variants.py,
-graphs/disputes.py), and measuring a change to it on the model takes an hour for 30
+graphs/agreement.py), and measuring a change to it on the model takes an hour for 30
 problems. Every repository delivery.py leaves keeps its ledger: each Implementer reply,
 what each attempt passed, which cases were set aside. This applies each reply again to the
 problem's stub (agents/edits.py, as G5 does), runs the candidates that passed every case
 left on the variant inputs of the code as it is now — and on the inputs of the cases set
 aside, held to the value the Test Engineer's answers resolve where the samples split — in
-the sandbox (runtime/probe.py), lets disputes.py group them once the attempts
+the sandbox (runtime/probe.py), lets agreement.py group them once the attempts
 are spent, and scores the candidate taken with the problem's check(), which the pipeline
 never sees. It prints how many runs would merge right, merge wrong, split, or have no
 candidate to take, and each run whose outcome differs from the one its ledger recorded.
@@ -38,10 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from delivery import passes, problems
 
 from shipyard.agents.edits import EditError, apply_edits, parse_blocks
+from shipyard.graphs.agreement import agreed
 from shipyard.graphs.build import Candidate
 from shipyard.graphs.disputes import (
     _against,
-    _agreed,
     _outcome,
     _resolved,
     standing,
@@ -97,7 +97,7 @@ def replay(repo: Path, scratch: Path) -> dict | None:
         tree.mkdir(parents=True, exist_ok=True)
         (tree / "solution.py").write_text(c.files["solution.py"])
     p = _problems()[int(repo.name[2:])]
-    taken = _agreed(_QUIET, {"run_id": ""}, live, with_set_aside(near, aside),  # type: ignore[arg-type]
+    taken = agreed(_QUIET, {"run_id": ""}, live, with_set_aside(near, aside),  # type: ignore[arg-type]
                     last=True, waited=False)
     now = ("no candidate" if taken is None else
            "merged right" if passes(taken.files["solution.py"], p) else "merged WRONG")

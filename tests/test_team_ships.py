@@ -857,6 +857,27 @@ def test_an_input_a_candidate_returns_none_on_is_outside_the_comparison(
     assert "return None" not in code   # of those agreeing, the one that answers everywhere
 
 
+def test_a_candidate_that_answers_only_the_examples_cannot_make_another_agree(
+        make_repo, cli, replies):
+    # An input any voter rejects leaves the comparison, so code that passes the documented
+    # example and answers nothing else (a lookup of the example) emptied it, and `a + b`
+    # "agreed" with it and merged. Such a voter now sits out: it vetoes no input
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    plus = MULTIPLY_EDIT.replace("a * b", "a + b")
+    lookup = MULTIPLY_EDIT.replace("    return a * b",
+                                   "    if (a, b) == (2, 2):\n        return 4\n    return None")
+    replies["implementer.implement"] = [{"raw": code} for code in (
+        plus, lookup, MULTIPLY_EDIT, MULTIPLY_EDIT, MULTIPLY_EDIT)]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+    assert "return a * b" in code.split("def multiply")[1]
+    assert [1] in [e["attempts"] for e in _events(repo, "candidates_silent")]
+    [agree] = _events(repo, "candidates_agree")
+    assert 1 not in agree["attempts"] and 0 not in agree["attempts"]
+
+
 def _pair_against_a_third(make_repo, cli, replies, *, then: list[str], **settings):
     """A run whose two greedy answers fail the example, whose first sample (`a + b`) passes
     it, and whose next two (`a * b`) agree against that one; `then` are the replies after."""
@@ -1427,8 +1448,8 @@ def test_the_acceptance_test_file_meets_the_repositorys_own_lint_rules(tmp_path)
 
 def test_a_lone_sample_of_an_earlier_round_is_not_called_attempt_zero():
     # seen on python-humanize: "attempt 0, a sample at temperature 0.9, passed every …"
+    from shipyard.graphs.agreement import unconfirmed
     from shipyard.graphs.build import Candidate
-    from shipyard.graphs.disputes import unconfirmed
     from shipyard.runtime.probe import CaseResult, Probe
 
     ok = Probe(results=(CaseResult(call="f(1)", expected="2", source="docstring", ok=True,

@@ -29,8 +29,9 @@ from ..agents.edits import EditError, apply_edits, parse_blocks
 from ..runtime.scratch import scratch_dir
 from . import probing, skeleton
 from .acceptance import AUTHORITATIVE
+from .agreement import corroborated, split, unconfirmed
 from .context import defined_in_repo, defs, existing, is_test, named, planned_files
-from .disputes import confirm, corroborated, dissent, remember, settle, split, taken, unconfirmed
+from .disputes import confirm, dissent, remember, settle, taken
 from .lint import expand_star_imports, fix_and_lint, import_stdlib
 from .reask import Asker
 from .trim import in_focus, without_tests
@@ -65,10 +66,10 @@ IMPLEMENT_MAX_TOKENS = 1024
 _SCHEDULE = [(0.0, False, True), (0.0, True, False), (0.8, False, True), (0.9, True, True),
              (0.9, False, True), (0.8, False, False), (0.8, False, True), (0.9, True, True)]
 # After the schedule, two fresh samples more, only as second opinions on a candidate
-# that passes the documented examples (agreement needs a second sample: disputes.py).
+# that passes the documented examples (agreement needs a second sample: agreement.py).
 _EXTRAS = (0.8, 1.0)
 # A candidate that passes every case, a proposed one among them, still waits this many
-# attempts for a second sample to agree with it near the cases (disputes.py). On HumanEval
+# attempts for a second sample to agree with it near the cases (agreement.py). On HumanEval
 # 70-99, two of the four wrong merges passed the documented examples and every proposed
 # case at once: right cases, too few of them. Past the wait, it is taken alone.
 PEER_WAIT = 2
@@ -82,7 +83,7 @@ class Candidate:
     problems: list[str] = field(default_factory=list)
     temperature: float = 0.0
     # which prompt it answers (a digest of what the model was shown): samples of one prompt
-    # are draws from one distribution, and mostly repeat its greedy answer (disputes.py)
+    # are draws from one distribution, and mostly repeat its greedy answer (agreement.py)
     prompt: str = ""
 
     @property
@@ -194,10 +195,10 @@ def _next(i: int, previous: Candidate | None, acc: dict[str, Any], rnd: int = 0,
             return max(temperature, 0.6), True, False
         if temperature == 0.0 and not rnd and previous.prompt.startswith("plain:"):
             # the other prompt's greedy answer, uninformed: the most likely second opinion to
-            # be right, and one a sample of the first prompt is not (disputes._one_prompt)
+            # be right, and one a sample of the first prompt is not (agreement._one_prompt)
             return 0.0, False, False
         # a slot that was to tell what went wrong has nothing to tell: the task prompt, so
-        # that the second opinion can come from another prompt (disputes._one_prompt)
+        # that the second opinion can come from another prompt (agreement._one_prompt)
         return 0.8, False, plain and not informed
     if rnd and temperature == 0.0:  # greedy was tried last round: the same prompt, the
         return 0.8, False, plain     # same answer

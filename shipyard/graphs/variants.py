@@ -4,7 +4,7 @@ Two samples that pass the same documented examples can still be different functi
 HumanEval 65's examples (`circular_shift(12, 1) == "21"`) read the same whether the digits
 shift left or right, and on HumanEval 60-89 four changes merged that passed every case
 they were given. Run on a few inputs *near* those of the cases, the two disagree; with no
-expected value, agreement is all these inputs decide (graphs/disputes.py).
+expected value, agreement is all these inputs decide (graphs/agreement.py).
 
 Variants keep each argument's type and, as far as code can tell, its domain: an int keeps
 its sign and stays small, a string keeps its characters, a list its elements, a dict its
