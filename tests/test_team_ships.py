@@ -406,6 +406,27 @@ def test_an_answer_neither_side_gives_does_not_set_a_case_aside(make_repo, cli, 
     assert "(a == 3)" not in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
 
 
+def test_a_disputed_case_repeating_a_documented_value_is_set_aside_without_asking(
+        make_repo, cli, replies):
+    # HumanEval 4: asked again, the Test Engineer answered the documented example's 1.0 for
+    # every call, and so upheld its wrong mean_absolute_deviation([1.0, 2.0, 3.0]) == 1.0
+    # against every right sample. A case whose value is a documented example's is not asked
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(3, 3)", "expected": "6"}]}]
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}] * 3
+    replies["test.answer"] = [{"expected": "6"}] * 5
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    assert _events(repo, "acceptance_case_reasked") == []
+    assert [e["call"] for e in _events(repo, "acceptance_case_echo")] == ["multiply(3, 3)"]
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert d["call"] == "multiply(3, 3)" and "documented example's value" in d["why"]
+    assert not _db(repo).execute("select 1 from llm_calls where agent='test' and "
+                                 "task='answer'").fetchone()
+    assert "return a * b" in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
+
+
 def test_more_noise_than_its_own_value_sets_a_case_aside(make_repo, cli, replies):
     replies["test.plan"] = [{"strategy": "examples", "cases": [
         {"call": "multiply(3, 4)", "expected": "13"}]}]
@@ -876,6 +897,26 @@ def test_a_candidate_that_answers_only_the_examples_cannot_make_another_agree(
     assert [1] in [e["attempts"] for e in _events(repo, "candidates_silent")]
     [agree] = _events(repo, "candidates_agree")
     assert 1 not in agree["attempts"] and 0 not in agree["attempts"]
+
+
+def test_two_candidates_that_each_answer_only_where_the_other_refuses_never_agree(
+        make_repo, cli, replies):
+    # every input near multiply(2, 2) changes a or b: one candidate refuses the first half,
+    # the other the second, and between them no input is left to compare
+    replies["test.plan"] = [{"strategy": "examples", "cases": []}]
+    only_a = MULTIPLY_EDIT.replace("    return a * b",
+                                   "    if b != 2:\n        raise ValueError(b)\n    return a + b")
+    only_b = MULTIPLY_EDIT.replace("    return a * b",
+                                   "    if a != 2:\n        raise ValueError(a)\n    return a * b")
+    broken = MULTIPLY_EDIT.replace("a * b", "a - b")
+    replies["implementer.implement"] = [{"raw": code} for code in (only_a, only_b,
+                                                                     *[broken] * 20)]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 2) returns 4")
+    assert r["status"] == "failed", r
+    assert {e["inputs"] for e in _events(repo, "candidates_disagree")} == {0}
+    assert not _events(repo, "candidates_agree") and not _events(repo, "candidates_silent")
+    assert git(repo, "log", "--oneline", "main").count("\n") == 1   # nothing merged
 
 
 def _pair_against_a_third(make_repo, cli, replies, *, then: list[str], **settings):

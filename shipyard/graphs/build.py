@@ -115,7 +115,8 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
     scratch = scratch_dir("shipyard-inner-")
     candidates = _earlier(n, s, acc, scratch)
     reask = Asker(n, s, gw, _stub(n, s, files, skel),
-                  strings=bool(acc.get("returns_strings")))
+                  strings=bool(acc.get("returns_strings")),
+                  documented=[c["expected"] for c in acc["cases"] if c["source"] in AUTHORITATIVE])
 
     behaviours: dict[int, tuple[str, ...] | None] = {}
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .acceptance import AUTHORITATIVE
 from .agreement import Behaviour, agreed, prompts_posed, voters
-from .reask import Reask, agreeing, differing, same_value, tally, upheld
+from .reask import Asker, agreeing, differing, same_value, tally, upheld
 
 if TYPE_CHECKING:
     from .build import Candidate
@@ -48,7 +48,7 @@ def _key(case: Any) -> tuple[str, str]:
 
 def settle(n: Nodes, s: FeatureState, acc: dict[str, Any], candidates: list[Candidate],
            *, behaviour: Behaviour, last: bool = False, waited: bool = False,
-           reask: Reask | None = None) -> tuple[Candidate, list[str], dict[str, Any]] | None:
+           reask: Asker | None = None) -> tuple[Candidate, list[str], dict[str, Any]] | None:
     """A candidate that passes every case left once disputes are settled, and that
     agreement confirms — or, alone after waiting for a second sample (`waited`), a proposed
     case — with the settled acceptance record; None when there is none yet. Nothing is
@@ -93,7 +93,7 @@ def with_set_aside(behaviour: Behaviour, aside: set[tuple[str, str]]) -> Behavio
 
 
 def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: bool,
-                     reask: Reask | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                     reask: Asker | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Set aside proposed cases that no candidate passes and that the candidates passing
     every documented example agree against (the same returned value, not the expected one),
     or that SPLIT or more of them fail each in its own way: two or more samples — identical
@@ -139,7 +139,7 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
                 f"{wrong[0]}" if len(wrong) >= 2 else
                 f"unconfirmed: the only code that passes every documented example returns "
                 f"{wrong[0]}; no second sample could confirm either value") + _asked(
-                case, answers, wrong)
+                case, answers, wrong, reask.echo(case) if reask is not None else None)
             heard = [*acc.get("heard", {}).get(case["call"], []), *answers]
             if (value := _resolved(outcomes, heard)) is not None:
                 resolved[case["call"]] = value
@@ -194,7 +194,11 @@ def confirm(acc: dict[str, Any], candidates: list[Candidate]) -> dict[str, Any]:
     return {**acc, "confirmed": kept}
 
 
-def _asked(case: dict[str, Any], answers: list[str], against: list[str]) -> str:
+def _asked(case: dict[str, Any], answers: list[str], against: list[str],
+           echo: str | None = None) -> str:
+    if echo is not None:
+        return (f"; not asked again: {case['expected']} is also a documented example's value, "
+                f"which the Test Engineer gives back whatever the call")
     if not answers:
         return ""
     if (other := agreeing(answers, against)) is not None:
