@@ -59,7 +59,7 @@ def corroborated(c: Candidate) -> bool:
 
 
 def agreed(n: Nodes, s: FeatureState, live: list[Candidate], behaviour: Behaviour, *,
-            last: bool, waited: bool, posed: int = 1) -> Candidate | None:
+           last: bool, waited: bool, posed: int = 1) -> Candidate | None:
     """The candidate of the majority among `live` on the variant inputs (two or more, more
     than all the others together); a lone candidate when a proposed case confirms it and no
     second sample came in the wait (`waited`), or, once the attempts are spent (`last`),
@@ -138,11 +138,11 @@ def _answering(n: Nodes, s: FeatureState, seen: list[tuple[Candidate, tuple[str,
     code that raises off them — would empty the comparison and let every other voter
     "agree" on nothing. Such a candidate sits out the vote instead (ledger
     `candidates_silent`): it is not taken, and it vetoes no input."""
-    silent = [c for c, b in seen if 2 * sum(map(rejects, b)) > len(b)]
+    silent = {c.attempt for c, b in seen if 2 * sum(map(rejects, b)) > len(b)}
     if silent:
         n.env.ledger.event(s["run_id"], "candidates_silent", gate="G5",
-                           attempts=[c.attempt for c in silent])
-    return [(c, b) for c, b in seen if c not in silent]
+                           attempts=sorted(silent))
+    return [(c, b) for c, b in seen if c.attempt not in silent]
 
 
 def _rejects(live: list[Candidate]) -> Callable[[str], bool]:
