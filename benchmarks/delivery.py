@@ -115,23 +115,27 @@ def ledger_tokens(repo: Path) -> tuple[int, int]:
 
 def raw_pass(p: dict, base_url: str) -> bool:
     """One greedy completion of the same prompt, no pipeline."""
-    import urllib.request
-
-    body = {"messages": [
+    code = greedy_code(base_url, [
         {"role": "system", "content": "You are a helpful Python programmer."},
         {"role": "user", "content": "Complete this Python function. Reply with the whole "
                                     "function in one ```python block.\n\n```python\n"
-                                    + p["prompt"] + "```"}],
-        "temperature": 0, "max_tokens": 768}
+                                    + p["prompt"] + "```"}])
+    header = "\n".join(line for line in p["prompt"].splitlines()
+                       if line.startswith(("import ", "from ")))
+    return passes(header + "\n" + code, p)
+
+
+def greedy_code(base_url: str, messages: list[dict]) -> str:
+    """The code block of the local model's greedy answer (temperature 0) to `messages`."""
+    import urllib.request
+
+    body = {"messages": messages, "temperature": 0, "max_tokens": 768}
     req = urllib.request.Request(f"{base_url}/chat/completions", data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=600) as resp:
         text = json.load(resp)["choices"][0]["message"]["content"]
     m = re.search(r"```(?:python)?\n(.*?)```", text, re.DOTALL)
-    code = m.group(1) if m else text
-    header = "\n".join(line for line in p["prompt"].splitlines()
-                       if line.startswith(("import ", "from ")))
-    return passes(header + "\n" + code, p)
+    return m.group(1) if m else text
 
 
 def parse_ids(spec: str) -> list[int]:

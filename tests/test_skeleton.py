@@ -11,7 +11,7 @@ import json
 from conftest import CALC_CORE, git
 
 from shipyard.graphs.acceptance import _as_literal
-from shipyard.graphs.skeleton import build, focus, opening, stubbed
+from shipyard.graphs.skeleton import build, focus, opening, restated, stubbed
 
 INIT = '''"""textkit: small helpers."""
 
@@ -327,3 +327,18 @@ def test_a_step_that_opens_with_a_call_keeps_its_case():
     stub = _stub("ensure_tuple", "value", "Return value if it is a tuple, tuple(value) if it "
                                           "is a list, and otherwise a tuple holding only value.")
     assert "2. tuple(value) if it is a list." in stub and "1. Return value" in stub
+
+
+def test_a_function_to_change_is_restated_as_a_stub_and_its_neighbours_are_not():
+    code = ('def normalize(text: str) -> str:\n    """Collapse whitespace.\n\n'
+            '    >>> normalize(" a  b ")\n    \'a b\'\n    """\n    return " ".join(text.split())'
+            '\n\n\ndef other(x):\n    return x\n')
+    posed = restated(code, {"normalize"}, "Change normalize(text) in t.py so that it "
+                     "also lower-cases the text: normalize('A  B') == 'a b'.")
+    # the old doctest (which the change may contradict) and the old body are gone; what the
+    # request asks of it is in the docstring, its example as a doctest
+    assert posed.startswith('def normalize(text: str) -> str:\n    """Collapse whitespace. '
+                            'Also lower-cases the text: normalize(\'A  B\') == \'a b\'.\n\n'
+                            "    >>> normalize('A  B')\n    'a b'\n")
+    assert "text.split()" not in posed and "def other(x):\n    return x" in posed
+    assert restated(code, {"missing"}, "Change missing(x) so it works.") == ""

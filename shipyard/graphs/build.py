@@ -248,9 +248,10 @@ def _reply(n: Nodes, s: FeatureState, gw: Any, temperature: float, feedback: lis
         text = skel.files.get(home) or existing(root, home) or ""
         code = skeleton.focus(text, set(names))
         stubbed = bool(skeleton.stubbed(text) & set(names))
-        # `plain` wins over `feedback`: the stub alone finds more (see _SCHEDULE)
-        if code and plain and stubbed and not (ctx["findings"] or ctx["revisions"]):
-            posed = skeleton.posed(code)
+        # `plain` wins over `feedback`: the stub alone finds more (see _SCHEDULE). A function
+        # that exists is posed so too, its docstring saying what is to change (`restated`)
+        if plain and not (ctx["findings"] or ctx["revisions"]) and (posed := skeleton.posed(
+                code if stubbed else skeleton.restated(code, set(names), s["feature"]))):
             return implementer.COMPLETE_PLAIN.run(
                 gw, gate="G5", temperature=temperature, max_tokens=IMPLEMENT_MAX_TOKENS,
                 prefill=skeleton.opening(posed, set(names)), stub_code=posed), \

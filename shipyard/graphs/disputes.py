@@ -6,8 +6,10 @@ those candidates were correct). A proposed case is set aside — recorded, shown
 at G6, removed from the test file — only when no candidate passes it, the candidates that
 pass every documented example agree against it, and the Test Engineer, asked the call again,
 does not uphold it (graphs/reask.py: an answer agreeing with the samples, or more noise than
-its own value). Documented examples are never set aside,
-and without one nothing is (wrong candidates agree with each other as readily as right ones).
+its own value). Documented examples are never set aside. Without one, the voters are the
+candidates that pass every proposed case two or more candidates pass, and only when such a
+case parts the candidates (`anchored`): wrong candidates agree with each other as readily as
+right ones.
 Where the samples split on a case set aside and exactly one of their values is also an
 answer the Test Engineer gave when asked again, that value is the one the code must return
 (`_resolved`): code and test agreeing outweigh a larger group of samples.
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["confirm", "dissent", "remember", "settle", "standing", "taken", "with_set_aside"]
+__all__ = ["anchored", "confirm", "dissent", "remember", "settle", "standing", "taken", "with_set_aside"]
 
 EARLIER = 6  # samples of earlier rounds kept to vote again: a round ends with a few at most
 # Samples that pass every documented example and all fail a proposed case, each in its own
@@ -107,14 +109,12 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
     81 wrong, where the upheld case was wrong and so was the code (2026-12-06, not adopted).
     Returns the settled record and the ledger events for the cases newly set aside. A voter
     that raises on the case while others return a value abstains (`_against`)."""
-    # Without one documented example to pass, agreement is no evidence: wrong candidates of
-    # a 0.5B model agree with each other as readily as right ones (seen on `make demo`,
-    # where two agreed "hello world!" -> 'helloworld' against the correct case).
-    if not any(c["source"] in AUTHORITATIVE for c in acc["cases"]):
-        return acc, []
-    votes = voters(candidates)
+    documented = any(c["source"] in AUTHORITATIVE for c in acc["cases"])
+    votes = voters(candidates) if documented else anchored(acc, candidates)
     if not votes or (len(votes) < 2 and not last):
         return acc, []
+    passing = ("pass every documented example" if documented else
+               "pass every proposed case two or more candidates pass")
     disputed, why = list(acc["disputed"]), dict(acc.get("why", {}))
     resolved: dict[str, str] = {}
     kept = acc.get("confirmed", [])
@@ -132,12 +132,12 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
                 continue
             disputed.append(case)
             why[case["call"]] = (
-                f"{len(wrong)} samples that pass every documented example all fail it, "
+                f"{len(wrong)} samples that {passing} all fail it, "
                 f"returning {len(outcomes)} different values ({', '.join(sorted(outcomes)[:3])})"
                 if len(outcomes) > 1 else
-                f"{len(wrong)} samples that pass every documented example all return "
+                f"{len(wrong)} samples that {passing} all return "
                 f"{wrong[0]}" if len(wrong) >= 2 else
-                f"unconfirmed: the only code that passes every documented example returns "
+                f"unconfirmed: the only code that {passing.replace('pass ', 'passes ', 1)} returns "
                 f"{wrong[0]}; no second sample could confirm either value") + _asked(
                 case, answers, wrong, reask.echo(case) if reask is not None else None)
             heard = [*acc.get("heard", {}).get(case["call"], []), *answers]
@@ -150,6 +150,28 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
                            "why": why[case["call"]], **({"resolved": resolved[case["call"]]}
                                                         if case["call"] in resolved else {})})
     return {**acc, "disputed": disputed, "why": why, "resolved": resolved}, events
+
+
+def anchored(acc: dict[str, Any], candidates: list[Candidate]) -> list[Candidate]:
+    """Without a documented example, the voters on the proposed cases: the candidates that
+    pass every anchor — a proposed case two or more candidates pass (code and test agreeing,
+    CodeT's dual agreement) — when an anchor parts the candidates (some fail it) and two or
+    more pass them all; none otherwise. Agreement alone is no evidence: wrong candidates of
+    a 0.5B model agree with each other as readily as right ones (on `make demo`, two agreed
+    "hello world!" -> 'helloworld' against the correct case), and a case every candidate
+    passes (`sub(0, 0) == 0`) tells `a - b` from `-b` no better. Asked for `sub(a, b)` with
+    no example (2026-12-07), the Test Engineer once wrote `sub(1, 2) == -1` and
+    `sub(1.5, 2.5) == -1.5`: the first parts eight samples of `a - b` from the greedy `-b`,
+    and they may dispute the second (the run had ended blocked); another time its only
+    right case was `sub(0, 0) == 0`, and one sample of `b - a` passed its wrong
+    `sub(5.5, 6.6) == 1.1`: one candidate is no anchor."""
+    votes = voters(candidates)
+    anchors = [i for i in range(len(acc["cases"]))
+               if sum(c.probe.results[i].ok for c in votes) >= 2]  # type: ignore[union-attr]
+    if not any(not c.probe.results[i].ok for c in votes for i in anchors):  # type: ignore[union-attr]
+        return []
+    anchored = [c for c in votes if all(c.probe.results[i].ok for i in anchors)]  # type: ignore[union-attr]
+    return anchored if len(anchored) >= 2 else []
 
 
 def _resolved(outcomes: set[str], heard: list[str]) -> str | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ..agents.examples import extract_examples, module_of
 from ..runtime.repomap import is_test_path
 
-__all__ = ["Skeleton", "build", "focus", "opening", "posed", "stubbed"]
+__all__ = ["Skeleton", "build", "focus", "opening", "posed", "restated", "stubbed"]
 
 _CALL = re.compile(r"(?<![\w.])`?([A-Za-z_]\w*)\(([^()]*)\)")
 _PY = re.compile(r"[\w./-]+\.py\b")
@@ -130,6 +130,37 @@ def posed(code: str) -> str:
     """`code` (a focus) with each stub's `raise NotImplementedError` line taken out: the
     function ends at its docstring, as HumanEval poses a problem for completion."""
     return "\n".join(line for line in code.splitlines() if line.strip() != _STUB_BODY)
+
+
+_CHANGE = re.compile(r"^(?:change|make|update|modify|fix|extend|rewrite)\s+`?(\w+)\([^()]*\)`?"
+                     r"(?:\s+in\s+[\w./`-]+)?\s*(?:so\s+that\s+it|so\s+that|so|to)?\s+",
+                     re.IGNORECASE)
+
+
+def restated(code: str, names: set[str], feature: str) -> str:
+    """`code` (a focus) with each of `names` posed again as a stub: its signature, its
+    docstring followed by what the request asks of it (examples as doctests), and no
+    body. Shown a function and told to change it, the 0.5B model gives it back unchanged
+    (count_words, 2026-12-07: 9 of 10 attempts); posed so, it writes the body the
+    docstring describes, as it does for a new function. "" when none is found."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return ""
+    lines = code.splitlines()
+    targets = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+               and n.name in names and n.col_offset == 0]
+    for node in sorted(targets, key=lambda n: n.lineno, reverse=True):
+        asked = _sentence(feature, node.name)
+        asked = _capitalised(_CHANGE.sub("", asked, count=1)) if _CHANGE.match(asked) and \
+            _CHANGE.match(asked).group(1) == node.name else asked  # type: ignore[union-attr]
+        asked = asked if asked.endswith((".", "!", "?")) else asked + "."
+        # the old docstring's first paragraph: its doctests may show what is to change
+        summary = (ast.get_docstring(node) or "").split("\n\n", 1)[0]
+        doc = " ".join(filter(None, [" ".join(summary.split()), asked]))
+        stub = _stub(node.name, "", doc).split("\n", 1)[1].rstrip("\n").splitlines()
+        lines[node.body[0].lineno - 1:node.end_lineno] = stub
+    return "\n".join(lines) if targets else ""
 
 
 def opening(code: str, names: set[str]) -> str:
