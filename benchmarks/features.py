@@ -137,9 +137,12 @@ def raw_answer(repo: Path, request: str, path: str, fn: str, base_url: str) -> s
                     if isinstance(n, ast.FunctionDef) and n.name == fn), None)
     shown = (f"The function now:\n```python\n{current}\n```" if current else
              f"The module:\n```python\n{source}```")
-    return source + "\n\n" + greedy_code(base_url, [{"role": "user", "content": (
+    code = greedy_code(base_url, [{"role": "user", "content": (
         f"{request}\n\n{shown}\n\nReply with the whole function `{fn}` in one ```python "
         f"block.")}])
+    # copied from the module, a __future__ import mid-file is a SyntaxError: not the answer's
+    return source + "\n\n" + "\n".join(line for line in code.splitlines()
+                                       if not line.startswith("from __future__"))
 
 
 def main() -> int:
@@ -174,8 +177,8 @@ def main() -> int:
                "wall_s": round(wall, 1), "input_tokens": tin, "output_tokens": tout,
                "reason": (r.get("reason") or r.get("error") or "")[:200]}
         if base_url:
-            raw_ok, _ = score(raw_answer(fresh_copy(work, name + "-raw"), request, path, fn,
-                                         base_url), checks)
+            raw_ok, row["raw_failing"] = score(raw_answer(
+                fresh_copy(work, name + "-raw"), request, path, fn, base_url), checks)
             row["raw_pass"] = raw_ok == len(checks)
         rows.append(row)
         print(json.dumps(row), flush=True)

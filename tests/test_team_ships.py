@@ -447,20 +447,37 @@ def test_without_an_example_a_case_that_parts_the_code_lets_its_passers_dispute_
     assert "return a * b" in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
 
 
-def test_without_an_example_a_case_every_candidate_passes_anchors_no_dispute(
-        make_repo, cli, replies):
+def test_without_an_example_samples_that_split_overrule_no_case(make_repo, cli, replies):
     # multiply(0, 5) == 0 is passed by `a * b` and by `a - a` alike: it tells them apart no
-    # better than nothing, so the samples that pass it may not overrule another case
+    # better than nothing, and the samples, split between them, may not overrule a case
     replies["test.plan"] = [{"strategy": "examples", "cases": [
         {"call": "multiply(0, 5)", "expected": "0"},
-        {"call": "multiply(3, 4)", "expected": "12"}]}]
-    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT.replace("a * b", "a - a")}]
-    replies["test.answer"] = [{"expected": "0"}]
+        {"call": "multiply(3, 4)", "expected": "13"}]}]
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT.replace("a * b", "a - a")}] * 3 + [
+        {"raw": MULTIPLY_EDIT}]
+    replies["test.answer"] = [{"expected": "12"}]
     repo = make_repo(human=["G6"], max_fix_rounds=0)
     r = _start(cli, repo, "Add a multiply(a, b) helper that returns a times b")
     assert r["status"] == "failed", r
     assert _events(repo, "acceptance_case_disputed") == []
-    assert "multiply(3, 4) returned 0, expected 12" in r["reason"]
+    assert "multiply(3, 4) returned" in r["reason"] and "expected 13" in r["reason"]
+
+
+def test_without_an_example_all_samples_of_both_prompts_together_overrule_a_case(
+        make_repo, cli, replies):
+    # is_even(n) (2026-12-07): all twenty samples of both prompts returned n % 2 == 0's
+    # values against the Test Engineer's is_even(1) == True, and the run ended blocked
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(0, 5)", "expected": "0"},
+        {"call": "multiply(3, 4)", "expected": "13"}]}]
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
+    replies["test.answer"] = [{"expected": "12"}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper that returns a times b")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert d["call"] == "multiply(3, 4)" and d["got"] == ["12"] * len(d["got"])
+    assert len(d["got"]) >= 4
 
 
 def test_more_noise_than_its_own_value_sets_a_case_aside(make_repo, cli, replies):
@@ -701,12 +718,15 @@ def test_an_invalid_test_plan_with_no_documented_example_fails_the_run_saying_wh
     assert r["status"] == "failed" and "does not match" in r["reason"], r
 
 
-def test_without_a_documented_example_agreement_sets_nothing_aside(make_repo, cli, replies):
-    # seen on `make demo`: two wrong candidates agreed against the one correct proposed case
+def test_without_a_documented_example_two_samples_agreeing_set_nothing_aside(
+        make_repo, cli, replies):
+    # seen on `make demo`: two wrong candidates agreed against the one correct proposed case;
+    # with no case to part them it takes four samples of both prompts returning one value
     replies["test.plan"] = [{"strategy": "examples", "cases": [
         {"call": "multiply(3, 4)", "expected": "13"}, {"call": "multiply(2, 5)", "expected": "10"}]}]
     replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT},
-                                        {"raw": MULTIPLY_EDIT.replace("a * b", "b * a")}]
+                                        {"raw": MULTIPLY_EDIT.replace("a * b", "b * a")},
+                                        {"raw": "I would multiply them."}]
     repo = make_repo(human=["G6"], max_fix_rounds=0)
     r = _start(cli, repo)
     assert r["status"] == "failed" and "multiply(3, 4) returned 12, expected 13" in r["reason"]

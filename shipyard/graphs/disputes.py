@@ -7,9 +7,9 @@ at G6, removed from the test file — only when no candidate passes it, the cand
 pass every documented example agree against it, and the Test Engineer, asked the call again,
 does not uphold it (graphs/reask.py: an answer agreeing with the samples, or more noise than
 its own value). Documented examples are never set aside. Without one, the voters are the
-candidates that pass every proposed case two or more candidates pass, and only when such a
-case parts the candidates (`anchored`): wrong candidates agree with each other as readily as
-right ones.
+candidates that pass every proposed case two or more candidates pass, when such a case
+parts the candidates, or else four or more samples returning one value together
+(`anchored`): wrong candidates agree with each other as readily as right ones.
 Where the samples split on a case set aside and exactly one of their values is also an
 answer the Test Engineer gave when asked again, that value is the one the code must return
 (`_resolved`): code and test agreeing outweigh a larger group of samples.
@@ -41,6 +41,9 @@ EARLIER = 6  # samples of earlier rounds kept to vote again: a round ends with a
 # (`greatest_common_divisor(-3, -5)` = 15, `decode_shift` of text it never encoded); kept,
 # one blocked a correct change (13) for two rounds.
 SPLIT = 3
+# Without a documented example or a proposed case that parts the samples, this many samples
+# (of two prompts or more) returning one value set a case aside (`anchored`).
+UNANIMOUS = 4
 
 
 def _key(case: Any) -> tuple[str, str]:
@@ -110,7 +113,7 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
     Returns the settled record and the ledger events for the cases newly set aside. A voter
     that raises on the case while others return a value abstains (`_against`)."""
     documented = any(c["source"] in AUTHORITATIVE for c in acc["cases"])
-    votes = voters(candidates) if documented else anchored(acc, candidates)
+    votes, parted = (voters(candidates), True) if documented else anchored(acc, candidates)
     if not votes or (len(votes) < 2 and not last):
         return acc, []
     passing = ("pass every documented example" if documented else
@@ -126,6 +129,8 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
             continue
         wrong = _against([c.probe.results[idx].got for c in votes])  # type: ignore[union-attr]
         outcomes = {_outcome(w) for w in wrong}
+        if not parted and (len(outcomes) > 1 or len(wrong) < len(votes)):
+            continue  # with no case to tell them apart, only all of them together
         if (len(outcomes) == 1 and (last or len(wrong) >= 2)) or len(wrong) >= SPLIT:
             answers = reask(case, wrong) if reask is not None else []
             if upheld(case, answers, wrong):
@@ -152,26 +157,30 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
     return {**acc, "disputed": disputed, "why": why, "resolved": resolved}, events
 
 
-def anchored(acc: dict[str, Any], candidates: list[Candidate]) -> list[Candidate]:
-    """Without a documented example, the voters on the proposed cases: the candidates that
-    pass every anchor — a proposed case two or more candidates pass (code and test agreeing,
-    CodeT's dual agreement) — when an anchor parts the candidates (some fail it) and two or
-    more pass them all; none otherwise. Agreement alone is no evidence: wrong candidates of
-    a 0.5B model agree with each other as readily as right ones (on `make demo`, two agreed
+def anchored(acc: dict[str, Any], candidates: list[Candidate]
+             ) -> tuple[list[Candidate], bool]:
+    """Without a documented example, (the voters on the proposed cases, whether a case parts
+    them). The voters are the candidates that pass every anchor — a proposed case two or
+    more candidates pass (code and test agreeing, CodeT's dual agreement) — two or more of
+    them when an anchor parts the candidates (some fail it); when none does, UNANIMOUS or
+    more answering two prompts or more, and then only what all of them return together
+    counts against a case. Agreement alone is weak evidence: wrong candidates of a 0.5B
+    model agree with each other as readily as right ones (on `make demo`, two agreed
     "hello world!" -> 'helloworld' against the correct case), and a case every candidate
-    passes (`sub(0, 0) == 0`) tells `a - b` from `-b` no better. Asked for `sub(a, b)` with
-    no example (2026-12-07), the Test Engineer once wrote `sub(1, 2) == -1` and
-    `sub(1.5, 2.5) == -1.5`: the first parts eight samples of `a - b` from the greedy `-b`,
-    and they may dispute the second (the run had ended blocked); another time its only
-    right case was `sub(0, 0) == 0`, and one sample of `b - a` passed its wrong
-    `sub(5.5, 6.6) == 1.1`: one candidate is no anchor."""
+    passes (`sub(0, 0) == 0`) tells `a - b` from `-b` no better. Measured on free-form
+    requests (2026-12-07): for `sub(a, b)` the Test Engineer wrote `sub(1, 2) == -1`, which
+    parts eight samples of `a - b` from the greedy `-b`, and the wrong `sub(1.5, 2.5) ==
+    -1.5` they then dispute; another time one sample of `b - a` passed its wrong
+    `sub(5.5, 6.6) == 1.1` (one candidate is no anchor); for `is_even(n)` all twenty
+    samples of both prompts returned `n % 2 == 0`'s values against its `is_even(1) == True`."""
     votes = voters(candidates)
     anchors = [i for i in range(len(acc["cases"]))
                if sum(c.probe.results[i].ok for c in votes) >= 2]  # type: ignore[union-attr]
-    if not any(not c.probe.results[i].ok for c in votes for i in anchors):  # type: ignore[union-attr]
-        return []
-    anchored = [c for c in votes if all(c.probe.results[i].ok for i in anchors)]  # type: ignore[union-attr]
-    return anchored if len(anchored) >= 2 else []
+    parted = any(not c.probe.results[i].ok for c in votes for i in anchors)  # type: ignore[union-attr]
+    held = [c for c in votes if all(c.probe.results[i].ok for i in anchors)]  # type: ignore[union-attr]
+    if parted:
+        return (held if len(held) >= 2 else []), True
+    return (held if len(held) >= UNANIMOUS and prompts_posed(held) > 1 else []), False
 
 
 def _resolved(outcomes: set[str], heard: list[str]) -> str | None:
