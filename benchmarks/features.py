@@ -7,13 +7,14 @@ HumanEval (benchmarks/delivery.py) hands the team a docstring with worked exampl
 person asks for `sub(a, b)` in one line, or asks to change a function that exists. Each
 feature here runs on a fresh copy of examples/sample-app — `shipyard run-feature`, every
 human gate approved through the CLI as `make demo` does — and what was merged into `main`
-is scored by checks of ours that the pipeline never sees (CHECKS: calls and the value or
+is scored by checks of ours that the pipeline never sees (FEATURES: calls and the value or
 exception each must give). It reports merged and right, merged but wrong (escaped
-defects), blocked; wall time and tokens per feature.
+defects), not merged; wall time and tokens per feature. The features are ones we tuned
+on (2026-12-07); a request of yours is the held-out case.
 
-The baseline, in the same run: the raw model's answer — one greedy completion of the
-request, the function's current code (if any) and its signature — scored by the same
-checks, through the same local server.
+The baseline, in the same run: the raw model's answer as a person would ask it — one
+greedy completion of the request with the function as it is now, or with the module when
+the function is new — scored by the same checks, through the same local server.
 """
 
 from __future__ import annotations
@@ -129,9 +130,11 @@ def git_show(repo: Path, ref: str, path: str) -> str | None:
     return res.stdout if res.returncode == 0 else None
 
 
-def raw_answer(repo: Path, request: str, path: str, fn: str, base_url: str) -> str:
-    """The module with the raw model's function appended (a later def replaces an earlier):
-    one greedy completion of the request and the function as it is now, no pipeline."""
+def raw_answer(repo: Path, request: str, path: str, fn: str, base_url: str) -> tuple[str, str]:
+    """(the module with the raw model's answer appended — a later def replaces an earlier —,
+    the answer): one greedy completion of the request and the function as it is now, or the
+    module when the function is new (as a person would paste it), no pipeline. Shown the
+    module, the 0.5B model mostly gives it back without the new function."""
     source = (repo / path).read_text()
     current = next((ast.get_source_segment(source, n) for n in ast.parse(source).body
                     if isinstance(n, ast.FunctionDef) and n.name == fn), None)
@@ -142,7 +145,7 @@ def raw_answer(repo: Path, request: str, path: str, fn: str, base_url: str) -> s
         f"block.")}])
     # copied from the module, a __future__ import mid-file is a SyntaxError: not the answer's
     return source + "\n\n" + "\n".join(line for line in code.splitlines()
-                                       if not line.startswith("from __future__"))
+                                       if not line.startswith("from __future__")), code
 
 
 def main() -> int:
@@ -177,8 +180,9 @@ def main() -> int:
                "wall_s": round(wall, 1), "input_tokens": tin, "output_tokens": tout,
                "reason": (r.get("reason") or r.get("error") or "")[:200]}
         if base_url:
-            raw_ok, row["raw_failing"] = score(raw_answer(
-                fresh_copy(work, name + "-raw"), request, path, fn, base_url), checks)
+            module, row["raw_answer"] = raw_answer(fresh_copy(work, name + "-raw"), request,
+                                                   path, fn, base_url)
+            raw_ok, row["raw_failing"] = score(module, checks)
             row["raw_pass"] = raw_ok == len(checks)
         rows.append(row)
         print(json.dumps(row), flush=True)
