@@ -342,3 +342,5 @@ def test_a_function_to_change_is_restated_as_a_stub_and_its_neighbours_are_not()
                             "    >>> normalize('A  B')\n    'a b'\n")
     assert "text.split()" not in posed and "def other(x):\n    return x" in posed
     assert restated(code, {"missing"}, "Change missing(x) so it works.") == ""
+    # a body on the def line leaves no line to restate from: posed as before, not mangled
+    assert restated("def f(x): return x\n", {"f"}, "Change f(x) so it doubles x.") == ""

@@ -443,7 +443,7 @@ def test_without_an_example_a_case_that_parts_the_code_lets_its_passers_dispute_
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     [d] = _events(repo, "acceptance_case_disputed")
     assert d["call"] == "multiply(3, 4)"
-    assert "samples that pass every proposed case two or more candidates pass all return 12" in d["why"]
+    assert "samples that pass every proposed case two or more samples pass all return 12" in d["why"]
     assert "return a * b" in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
 
 
@@ -478,6 +478,25 @@ def test_without_an_example_all_samples_of_both_prompts_together_overrule_a_case
     [d] = _events(repo, "acceptance_case_disputed")
     assert d["call"] == "multiply(3, 4)" and d["got"] == ["12"] * len(d["got"])
     assert len(d["got"]) >= 4
+
+
+def test_without_an_example_one_lucky_sample_does_not_confirm_a_case_for_good(
+        make_repo, cli, replies):
+    # a case one sample passes is confirmed, and no later round may set it aside; without
+    # a documented example one sample passing the wrong multiply(3, 4) == 13 is luck
+    lucky = MULTIPLY_EDIT.replace("return a * b", "return 13 if (a, b) == (3, 4) else a * b")
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": "multiply(2, 3)", "expected": "6"},
+        {"call": "multiply(3, 4)", "expected": "13"}]}]
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}] * 2 + [{"raw": lucky}] + [
+        {"raw": MULTIPLY_EDIT}]
+    replies["test.answer"] = [{"expected": "12"}]
+    repo = make_repo(human=["G6"])
+    r = _start(cli, repo, "Add a multiply(a, b) helper that returns a times b")
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [d] = _events(repo, "acceptance_case_disputed")
+    assert d["call"] == "multiply(3, 4)"
+    assert "return a * b" in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
 
 
 def test_more_noise_than_its_own_value_sets_a_case_aside(make_repo, cli, replies):

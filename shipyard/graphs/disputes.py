@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["anchored", "confirm", "dissent", "remember", "settle", "standing", "taken", "with_set_aside"]
+__all__ = ["anchored", "confirm", "dissent", "remember", "settle", "standing", "taken",
+           "with_set_aside"]
 
 EARLIER = 6  # samples of earlier rounds kept to vote again: a round ends with a few at most
 # Samples that pass every documented example and all fail a proposed case, each in its own
@@ -44,6 +45,11 @@ SPLIT = 3
 # Without a documented example or a proposed case that parts the samples, this many samples
 # (of two prompts or more) returning one value set a case aside (`anchored`).
 UNANIMOUS = 4
+
+
+def _documented(acc: dict[str, Any]) -> bool:
+    """Whether the request or a docstring gave an example to pass (never set aside)."""
+    return any(c["source"] in AUTHORITATIVE for c in acc["cases"])
 
 
 def _key(case: Any) -> tuple[str, str]:
@@ -112,12 +118,11 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
     81 wrong, where the upheld case was wrong and so was the code (2026-12-06, not adopted).
     Returns the settled record and the ledger events for the cases newly set aside. A voter
     that raises on the case while others return a value abstains (`_against`)."""
-    documented = any(c["source"] in AUTHORITATIVE for c in acc["cases"])
+    documented = _documented(acc)
     votes, parted = (voters(candidates), True) if documented else anchored(acc, candidates)
     if not votes or (len(votes) < 2 and not last):
         return acc, []
-    passing = ("pass every documented example" if documented else
-               "pass every proposed case two or more candidates pass")
+    passed = "documented example" if documented else "proposed case two or more samples pass"
     disputed, why = list(acc["disputed"]), dict(acc.get("why", {}))
     resolved: dict[str, str] = {}
     kept = acc.get("confirmed", [])
@@ -137,12 +142,12 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
                 continue
             disputed.append(case)
             why[case["call"]] = (
-                f"{len(wrong)} samples that {passing} all fail it, "
+                f"{len(wrong)} samples that pass every {passed} all fail it, "
                 f"returning {len(outcomes)} different values ({', '.join(sorted(outcomes)[:3])})"
                 if len(outcomes) > 1 else
-                f"{len(wrong)} samples that {passing} all return "
+                f"{len(wrong)} samples that pass every {passed} all return "
                 f"{wrong[0]}" if len(wrong) >= 2 else
-                f"unconfirmed: the only code that {passing.replace('pass ', 'passes ', 1)} returns "
+                f"unconfirmed: the only code that passes every {passed} returns "
                 f"{wrong[0]}; no second sample could confirm either value") + _asked(
                 case, answers, wrong, reask.echo(case) if reask is not None else None)
             heard = [*acc.get("heard", {}).get(case["call"], []), *answers]
@@ -215,12 +220,15 @@ def confirm(acc: dict[str, Any], candidates: list[Candidate]) -> dict[str, Any]:
     recorded as `confirmed`: two parties agree on the value, and no later round may set the
     case aside. A round starts with no candidates of its own (HumanEval 81: round 0's
     greedy answer passed two right cases; round 1's two samples, both wrong, agreed against
-    them, and they were set aside and the wrong code merged)."""
+    them, and they were set aside and the wrong code merged). Without a documented example
+    to pass first it takes two samples, as for an anchor (`anchored`): one sample passing a
+    wrong case is as often luck, and would keep it from ever being set aside."""
     votes = voters(candidates)
+    needed = 1 if _documented(acc) else 2
     kept = list(acc.get("confirmed", []))
     for idx, case in enumerate(acc["cases"]):
-        if case["source"] not in AUTHORITATIVE and case not in kept and any(
-                c.probe.results[idx].ok for c in votes):  # type: ignore[union-attr]
+        if case["source"] not in AUTHORITATIVE and case not in kept and sum(
+                c.probe.results[idx].ok for c in votes) >= needed:  # type: ignore[union-attr]
             kept.append(case)
     return {**acc, "confirmed": kept}
 

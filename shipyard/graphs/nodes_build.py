@@ -44,7 +44,9 @@ class BuildNodes(NodeBase):
         acc = s.get("acceptance") or {"path": "", "imports": {}, "cases": [], "disputed": []}
         cand, reasons, acc = implement(self, s, relevant_files(self, s), acc)
         if cand is None:
-            self.env.say(f"G5: round {rnd}: no candidate passed the acceptance cases")
+            # "passed" alone misled when a lone sample passed and was not taken (as luck)
+            self.env.say(f"G5: round {rnd}: no candidate taken"
+                         + (f": {reasons[0][:200]}" if reasons else ""))
             return {"gate": "G5", "acceptance": acc,
                     "inner": {"green": False, "reasons": reasons[:8]}}
         if acc["disputed"]:  # shipyard, not the model, rewrites its own test file

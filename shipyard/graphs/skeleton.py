@@ -148,12 +148,13 @@ def restated(code: str, names: set[str], feature: str) -> str:
     except SyntaxError:
         return ""
     lines = code.splitlines()
+    # a body on the def line (`def f(x): return x`) leaves no line to restate from
     targets = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-               and n.name in names and n.col_offset == 0]
+               and n.name in names and n.body[0].lineno > n.lineno]
     for node in sorted(targets, key=lambda n: n.lineno, reverse=True):
         asked = _sentence(feature, node.name)
-        asked = _capitalised(_CHANGE.sub("", asked, count=1)) if _CHANGE.match(asked) and \
-            _CHANGE.match(asked).group(1) == node.name else asked  # type: ignore[union-attr]
+        if (m := _CHANGE.match(asked)) and m.group(1) == node.name:
+            asked = _capitalised(asked[m.end():])  # "Change f(x) in a.py so that it …"
         asked = asked if asked.endswith((".", "!", "?")) else asked + "."
         # the old docstring's first paragraph: its doctests may show what is to change
         summary = (ast.get_docstring(node) or "").split("\n\n", 1)[0]
