@@ -427,19 +427,29 @@ def test_a_disputed_case_repeating_a_documented_value_is_set_aside_without_askin
     assert "return a * b" in git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
 
 
+NO_EXAMPLE = "Add a multiply(a, b) helper that returns a times b"
+
+
+def _without_an_example(make_repo, cli, replies, cases: list[tuple[str, str]],
+                        implement: list[str], **repo: object) -> tuple[Path, dict]:
+    """A run of NO_EXAMPLE whose Test Engineer proposes `cases` ((call, expected)) and,
+    asked any call again, answers 12; the Implementer replies `implement` in turn."""
+    replies["test.plan"] = [{"strategy": "examples", "cases": [
+        {"call": call, "expected": want} for call, want in cases]}]
+    replies["implementer.implement"] = [{"raw": raw} for raw in implement]
+    replies["test.answer"] = [{"expected": "12"}]
+    path = make_repo(**{"human": ["G6"], **repo})
+    return path, _start(cli, path, NO_EXAMPLE)
+
+
 def test_without_an_example_a_case_that_parts_the_code_lets_its_passers_dispute_another(
         make_repo, cli, replies):
     # `sub(a, b)`, asked with no example (2026-12-07): the Test Engineer's integer cases were
     # right and its float cases wrong; the greedy answer `-b` failed the integer ones, the
     # samples `a - b` only the float ones, and the run ended blocked with nothing set aside
-    replies["test.plan"] = [{"strategy": "examples", "cases": [
-        {"call": "multiply(2, 3)", "expected": "6"},
-        {"call": "multiply(3, 4)", "expected": "13"}]}]
-    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT.replace("a * b", "a + b")}] * 2 + [
-        {"raw": MULTIPLY_EDIT}]
-    replies["test.answer"] = [{"expected": "12"}]
-    repo = make_repo(human=["G6"])
-    r = _start(cli, repo, "Add a multiply(a, b) helper that returns a times b")
+    repo, r = _without_an_example(
+        make_repo, cli, replies, [("multiply(2, 3)", "6"), ("multiply(3, 4)", "13")],
+        [MULTIPLY_EDIT.replace("a * b", "a + b")] * 2 + [MULTIPLY_EDIT])
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     [d] = _events(repo, "acceptance_case_disputed")
     assert d["call"] == "multiply(3, 4)"
@@ -450,14 +460,9 @@ def test_without_an_example_a_case_that_parts_the_code_lets_its_passers_dispute_
 def test_without_an_example_samples_that_split_overrule_no_case(make_repo, cli, replies):
     # multiply(0, 5) == 0 is passed by `a * b` and by `a - a` alike: it tells them apart no
     # better than nothing, and the samples, split between them, may not overrule a case
-    replies["test.plan"] = [{"strategy": "examples", "cases": [
-        {"call": "multiply(0, 5)", "expected": "0"},
-        {"call": "multiply(3, 4)", "expected": "13"}]}]
-    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT.replace("a * b", "a - a")}] * 3 + [
-        {"raw": MULTIPLY_EDIT}]
-    replies["test.answer"] = [{"expected": "12"}]
-    repo = make_repo(human=["G6"], max_fix_rounds=0)
-    r = _start(cli, repo, "Add a multiply(a, b) helper that returns a times b")
+    repo, r = _without_an_example(
+        make_repo, cli, replies, [("multiply(0, 5)", "0"), ("multiply(3, 4)", "13")],
+        [MULTIPLY_EDIT.replace("a * b", "a - a")] * 3 + [MULTIPLY_EDIT], max_fix_rounds=0)
     assert r["status"] == "failed", r
     assert _events(repo, "acceptance_case_disputed") == []
     assert "multiply(3, 4) returned" in r["reason"] and "expected 13" in r["reason"]
@@ -467,13 +472,9 @@ def test_without_an_example_all_samples_of_both_prompts_together_overrule_a_case
         make_repo, cli, replies):
     # is_even(n) (2026-12-07): all twenty samples of both prompts returned n % 2 == 0's
     # values against the Test Engineer's is_even(1) == True, and the run ended blocked
-    replies["test.plan"] = [{"strategy": "examples", "cases": [
-        {"call": "multiply(0, 5)", "expected": "0"},
-        {"call": "multiply(3, 4)", "expected": "13"}]}]
-    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
-    replies["test.answer"] = [{"expected": "12"}]
-    repo = make_repo(human=["G6"])
-    r = _start(cli, repo, "Add a multiply(a, b) helper that returns a times b")
+    repo, r = _without_an_example(
+        make_repo, cli, replies, [("multiply(0, 5)", "0"), ("multiply(3, 4)", "13")],
+        [MULTIPLY_EDIT])
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     [d] = _events(repo, "acceptance_case_disputed")
     assert d["call"] == "multiply(3, 4)" and d["got"] == ["12"] * len(d["got"])
@@ -485,14 +486,9 @@ def test_without_an_example_one_lucky_sample_does_not_confirm_a_case_for_good(
     # a case one sample passes is confirmed, and no later round may set it aside; without
     # a documented example one sample passing the wrong multiply(3, 4) == 13 is luck
     lucky = MULTIPLY_EDIT.replace("return a * b", "return 13 if (a, b) == (3, 4) else a * b")
-    replies["test.plan"] = [{"strategy": "examples", "cases": [
-        {"call": "multiply(2, 3)", "expected": "6"},
-        {"call": "multiply(3, 4)", "expected": "13"}]}]
-    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}] * 2 + [{"raw": lucky}] + [
-        {"raw": MULTIPLY_EDIT}]
-    replies["test.answer"] = [{"expected": "12"}]
-    repo = make_repo(human=["G6"])
-    r = _start(cli, repo, "Add a multiply(a, b) helper that returns a times b")
+    repo, r = _without_an_example(
+        make_repo, cli, replies, [("multiply(2, 3)", "6"), ("multiply(3, 4)", "13")],
+        [MULTIPLY_EDIT] * 2 + [lucky, MULTIPLY_EDIT])
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     [d] = _events(repo, "acceptance_case_disputed")
     assert d["call"] == "multiply(3, 4)"
