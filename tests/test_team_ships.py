@@ -7,7 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from conftest import CALC_CORE, MULTIPLY_EDIT, git
+from conftest import CALC_CORE, CALC_CORE_WITH_MULTIPLY, MULTIPLY_EDIT, git
 
 from shipyard.agents.edits import EditError, apply_edits, parse_blocks
 from shipyard.agents.examples import Example, extract_examples, renamed
@@ -675,6 +675,32 @@ def test_a_change_to_existing_code_is_posed_as_a_stub_whose_docstring_asks_for_i
     assert not any("return a + b" in prompts[i] for i in stubs)   # no body to give back
     assert "add(2, 3) returned 5, expected 6 (off by one)" in prompts[1]
     assert not any("plus one" in p for p in prompts)       # the failed code is never shown
+
+
+def test_the_test_engineer_plans_a_change_from_the_restated_function_not_its_module(
+        make_repo, cli, replies):
+    # count_words (2026-12-07): shown the module whole, the Test Engineer wrote its cases
+    # for the code as it stands and for its neighbours. For a change it is shown what the
+    # Implementer's stub slots are: the function posed again, with what is to change.
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    (repo / "calc" / "core.py").write_text(CALC_CORE_WITH_MULTIPLY)
+    git(repo, "commit", "-qam", "multiply")
+    _start(cli, repo, "Change add(a, b) in calc/core.py to count one more: add(2, 3) returns 6")
+    (plan,) = [json.loads(m)[-1]["content"] for (m,) in _db(repo).execute(
+        "select messages from llm_calls where agent='test' and task='plan'")]
+    assert '"""Return a + b. Count one more: add(2, 3) returns 6.' in plan
+    assert "return a + b" not in plan and "def multiply" not in plan
+
+
+def test_the_test_engineer_plans_a_new_function_beside_the_module_it_joins(
+        make_repo, cli, replies):
+    replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}]
+    repo = make_repo(human=["G6"], max_fix_rounds=0)
+    _start(cli, repo, "Add a multiply(a, b) helper to calc/core.py: multiply(2, 3) returns 6")
+    (plan,) = [json.loads(m)[-1]["content"] for (m,) in _db(repo).execute(
+        "select messages from llm_calls where agent='test' and task='plan'")]
+    assert "def add(a: int, b: int) -> int:\n    \"\"\"Return a + b.\"\"\"\n    return a + b" in plan
 
 
 def test_where_the_stub_can_be_posed_alone_later_samples_are_of_the_stub_not_told_why(

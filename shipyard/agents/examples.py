@@ -21,6 +21,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from ..runtime.plain import PLAIN_SOURCE
+from . import raising
 
 __all__ = ["FIXED_PART", "Example", "canonical", "extract_examples", "module_of", "renamed",
            "render_tests"]
@@ -64,6 +65,7 @@ def extract_examples(text: str, names: Iterable[str], *, source: str,
         if line.startswith(">>>"):
             call = line[3:].strip()
             expected = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            expected = raising.from_traceback(lines[i + 1:]) or expected
             if expected and not expected.startswith(">>>"):
                 _keep(out, call, expected, wanted, source)
             continue
@@ -186,6 +188,8 @@ def _inline(line: str, wanted: set[str], following: Sequence[str] = ()
             sep = re.match(rf"\s*{_SEPS}\s*", rest)
             if sep:
                 yield call, _leading_expr(_worked_result(rest[sep.end():]))
+            elif said := raising.after_call(rest):
+                yield call, said
 
 
 def _worked_result(text: str) -> str:
@@ -243,7 +247,8 @@ def _keep(out: list[Example], call: str, expected: str, wanted: set[str], source
     node, want = _expr(call), _expr(expected)
     if (quoted := _quoted(node)) is not node:  # _quoted returns `node` itself, or a copy
         node, call = quoted, ast.unparse(quoted)
-    if node is None or want is None or not _literal_ish(want):
+    if node is None or not (raising.raised(expected) or (want is not None
+                                                         and _literal_ish(want))):
         return
     if _called(node) not in wanted or _free_names(node) - wanted:
         return  # `f(x, 1)` where the prose defined x: it cannot run as written
@@ -344,7 +349,8 @@ def render_tests(title: str, imports: dict[str, str], examples: list[Example]) -
             '(source "docstring"/"request") and the Test Engineer\'s cases ("proposed")."""',
             "", "import pytest", ""]
     head += [f"from {mod} import {', '.join(fns)}" for mod, fns in sorted(by_module.items())]
-    cases = [e for e in examples if e.function in imports]
+    cases = [e for e in examples if e.function in imports and not raising.raised(e.expected)]
+    raises = [e for e in examples if e.function in imports and raising.raised(e.expected)]
     body = ["", "", "CASES = ["]
     for e in cases:
         body.append(f"    pytest.param(lambda: {_evaluated(e.call)}, {_evaluated(e.expected)}, "
@@ -361,7 +367,28 @@ def render_tests(title: str, imports: dict[str, str], examples: list[Example]) -
              "        assert got == pytest.approx(expected)",
              "    else:",
              "        assert got == expected", ""]
-    return "\n".join(head + body)
+    return "\n".join(head + body + _raising_tests(raises))
+
+
+def _raising_tests(cases: list[Example]) -> list[str]:
+    """The cases whose call must raise (agents/raising.py) as a test of their own; none when
+    there are none, so that every other test file is the same as before. The exception is
+    matched by its class's name or a base class's, as the probe matches it: the module's own
+    `EmptyError` needs no import to be named."""
+    if not cases:
+        return []
+    out = ["", "", "RAISES = ["]
+    for e in cases:
+        name = (raising.raised(e.expected) or "Exception").rpartition(".")[2]
+        out.append(f"    pytest.param(lambda: {_evaluated(e.call)}, {name!r}, "
+                   f"id={_case_id(e)!r}),")
+    # any exception, then its name: `match` keeps a repository's flake8-pytest-style (PT011)
+    # and bugbear (B017) from flagging a broad `pytest.raises` in shipyard's own file
+    return out + ["]", "", "", '@pytest.mark.parametrize(("call", "error"), RAISES)',
+                  "def test_acceptance_raises(call, error):",
+                  '    with pytest.raises(BaseException, match=r"(?s).*") as raised:',
+                  "        call()",
+                  "    assert error in [c.__name__ for c in type(raised.value).__mro__]", ""]
 
 
 def _evaluated(expr: str) -> str:

@@ -12,7 +12,8 @@ class TestCase(Strict):
     call: str = Field(..., max_length=200,
                       description="A Python call of the function under test, e.g. f(1, 2).")
     expected: str = Field(..., max_length=200,
-                          description="The exact return value as a Python literal, e.g. 3.")
+                          description="The exact return value as a Python literal, e.g. 3, "
+                                      "or `raises ValueError` when the call must raise.")
     criterion: str = Field("", max_length=150, description="The acceptance criterion it proves.")
 
 

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..agents import test_engineer
 from ..agents.examples import Example, canonical, extract_examples, module_of, renamed, render_tests
+from ..agents.raising import raised, written
 from ..errors import ModelOutputInvalid
-from .context import NOT_TARGETS, defs, is_test, planned_files, targets
+from . import skeleton
+from .context import NOT_TARGETS, defs, is_test, named, planned_files, targets
 from .fitting import argument_kinds, fits, functions, like_documented, parameters, signatures
 from .lint import ruff_stdin
 from .scale import BRIEF
@@ -64,7 +66,8 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     kinds = argument_kinds([c.call for c in cases])
     unfit: list[str] = []
     for call, expected in split:
-        literal = spelled(_as_literal(expected)) if strings else _as_literal(expected)
+        literal = written(expected) or (spelled(_as_literal(expected)) if strings
+                                        else _as_literal(expected))
         for p in extract_examples(f">>> {call}\n{literal}", set(imports),
                                   source="proposed"):
             if not fits(p.call, sigs) or not like_documented(p.call, kinds):
@@ -96,7 +99,7 @@ def acceptance(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
 
 def returns_strings(cases: list[Example]) -> bool:
     """Whether the documented examples, two or more, all return strings."""
-    documented = [c for c in cases if c.source in AUTHORITATIVE]
+    documented = [c for c in cases if c.source in AUTHORITATIVE and not raised(c.expected)]
     return len(documented) >= 2 and all(isinstance(_literal(c.expected), str)
                                         for c in documented)
 
@@ -190,10 +193,30 @@ def _test_plan(n: Nodes, s: FeatureState, files: dict[str, str]) -> dict[str, An
     # to the 2,048-token limit on HumanEval problem 1.)
     return test_engineer.PLAN.run(n.env.gateway(s["run_id"]), gate="G3",
                                   brief=s.get("planning") == BRIEF,
-                                  **n.context(s, "tests", file_contents=files,
+                                  **n.context(s, "tests",
+                                              file_contents=shown(s["feature"], files),
                                               functions=functions)
                                   ).model_dump(
         mode="json")
+
+
+def shown(feature: str, files: dict[str, str]) -> dict[str, str]:
+    """What the Test Engineer plans from. When the request changes functions that exist,
+    those alone, posed as the Implementer is posed them (skeleton.restated): the docstring
+    and what is to change, no body: the module whole shows the code as it stands, and the
+    Test Engineer's cases are then as likely to state what it does now as what the
+    request asks (count_words, 2026-12-07: junk cases, and a wrong change merged). New
+    functions and stubs: the files as they are."""
+    names = named(feature)
+    out: dict[str, str] = {}
+    for path, text in files.items():
+        if not path.endswith(".py") or is_test(path):
+            continue
+        changed = (names & defs(text)) - skeleton.stubbed(text)
+        if changed and (stub := skeleton.restated(skeleton.focus(text, changed), changed,
+                                                  feature)):
+            out[path] = stub
+    return out or files
 
 
 def _imports(s: FeatureState, files: dict[str, str], names: set[str]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..agents.examples import module_of
+from ..agents.raising import raised
 from ..errors import RunError
 from .acceptance import AUTHORITATIVE
 from .hints import hint
@@ -150,6 +151,12 @@ def case_feedback(result: Probe | None,
     # Then the cases the Test Engineer upheld when asked again (graphs/reask.py) alone.
     documented = [r for r in result.failures if r.source in AUTHORITATIVE]
     confirmed = [r for r in result.failures if (r.call, r.expected) in upheld]
-    return [f"{r.call} returned {r.got}, expected {r.expected}"
-            + (f" ({h})" if (h := hint(r.got, r.expected)) else "")
+    return [(f"{r.call} {_did(r.got)}, expected it to raise {error}"
+             if (error := raised(r.expected)) else
+             f"{r.call} returned {r.got}, expected {r.expected}"
+             + (f" ({h})" if (h := hint(r.got, r.expected)) else ""))
             for r in (documented or confirmed or result.failures)[:6]]
+
+
+def _did(got: str) -> str:
+    return got if got.startswith("raised ") else f"returned {got}"

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..agents import test_engineer
 from ..agents.examples import canonical
+from ..agents.raising import same_raise, written
 from ..errors import ModelError, ModelOutputInvalid
 from .acceptance import spelled
 
@@ -157,6 +158,8 @@ def same_value(a: str, b: str) -> bool:
     """Whether two answers denote the same value: as Python literals (`['a']` and `["a"]`
     do; `1` and `'1'` do not, nor `1` and `True`), a bare word as the string it spells (the model answers
     `db0db` for `'db0db'`), else as written, spaces aside; an empty answer never does."""
+    if written(a) or written(b):  # "ValueError" is "raises ValueError"
+        return same_raise(a, b)
     x, y = _value(a), _value(b)
     # `==` as the acceptance test compares (12 and 12.0 agree), but True is no 1
     return x is not _NONE and y is not _NONE and x == y and \

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..agents.examples import extract_examples, module_of
+from ..agents.raising import raised
 from ..runtime.repomap import is_test_path
 
 __all__ = ["Skeleton", "build", "focus", "opening", "posed", "restated", "stubbed"]
@@ -282,7 +283,9 @@ def _stub(name: str, params: str, doc: str, summary: str | None = None) -> str:
     if examples:
         lines.append("")
         for ex in examples:
-            lines += [f">>> {ex.call}", ex.expected]
+            error = raised(ex.expected)
+            lines += [f">>> {ex.call}", *(["Traceback (most recent call last):", "    ...",
+                                           error] if error else [ex.expected])]
     body = '"""' + "\n".join(f"    {ln}" if ln else "" for ln in lines).lstrip() \
         + ('\n    """' if len(lines) > 1 else '"""')
     return f"def {name}({params}):\n    {body}\n    {_STUB_BODY}\n"

@@ -59,6 +59,18 @@ for c in cases:
     try:
         for name, mod in c["imports"].items():
             ns[name] = getattr(importlib.import_module(mod), name)
+        if c["expected"].startswith("raises "):  # agents/raising.py: matched by class name
+            want = c["expected"][7:].strip().rpartition(".")[2]
+            try:
+                got = eval(c["call"], ns)
+            except Exception as e:
+                names = [k.__name__ for k in type(e).__mro__]
+                late = isinstance(e, TimeoutError) and str(e).startswith("took longer")
+                out.append({"ok": want in names and not late,
+                            "got": ("raised %s: %s" % (type(e).__name__, e))[:300]})
+                continue
+            out.append({"ok": False, "got": repr(got)[:300]})
+            continue
         got = eval(c["call"], ns)
         exp = eval(c["expected"], {})
         out.append({"ok": bool(same(got, exp)), "got": repr(got)[:300]})
