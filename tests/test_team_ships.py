@@ -431,13 +431,15 @@ NO_EXAMPLE = "Add a multiply(a, b) helper that returns a times b"
 
 
 def _without_an_example(make_repo, cli, replies, cases: list[tuple[str, str]],
-                        implement: list[str], **repo: object) -> tuple[Path, dict]:
+                        implement: list[str], answers: tuple[str, ...] = ("12",),
+                        **repo: object) -> tuple[Path, dict]:
     """A run of NO_EXAMPLE whose Test Engineer proposes `cases` ((call, expected)) and,
-    asked any call again, answers 12; the Implementer replies `implement` in turn."""
+    asked any call again, answers `answers` in turn (the last one after that); the
+    Implementer replies `implement` in turn."""
     replies["test.plan"] = [{"strategy": "examples", "cases": [
         {"call": call, "expected": want} for call, want in cases]}]
     replies["implementer.implement"] = [{"raw": raw} for raw in implement]
-    replies["test.answer"] = [{"expected": "12"}]
+    replies["test.answer"] = [{"expected": a} for a in answers]
     path = make_repo(**{"human": ["G6"], **repo})
     return path, _start(cli, path, NO_EXAMPLE)
 
@@ -479,6 +481,23 @@ def test_without_an_example_all_samples_of_both_prompts_together_overrule_a_case
     [d] = _events(repo, "acceptance_case_disputed")
     assert d["call"] == "multiply(3, 4)" and d["got"] == ["12"] * len(d["got"])
     assert len(d["got"]) >= 4
+
+
+def test_without_an_example_samples_all_wrong_alike_do_not_overrule_a_case_alone(
+        make_repo, cli, replies):
+    # sub(a, b) (features benchmark, 2026-12-07): four samples of `return -b` all returned
+    # -2 for the Test Engineer's right sub(1, 2) == -1; asked again it never said -2, and
+    # the case was set aside all the same, and `-b` merged. Unanimity needs the Test
+    # Engineer's agreement too.
+    repo, r = _without_an_example(
+        make_repo, cli, replies, [("multiply(0, 5)", "0"), ("multiply(3, 4)", "12")],
+        [MULTIPLY_EDIT.replace("a * b", "a * a * b")], answers=("12", "7", "8", "9"),
+        max_fix_rounds=0)
+    assert r["status"] == "failed", r
+    [asked] = _events(repo, "acceptance_case_reasked")
+    assert not asked["upheld"] and "36" not in asked["answers"]     # not upheld either
+    assert _events(repo, "acceptance_case_disputed") == []
+    assert "multiply(3, 4) returned 36, expected 12" in r["reason"]
 
 
 def test_without_an_example_one_lucky_sample_does_not_confirm_a_case_for_good(
@@ -1267,6 +1286,25 @@ def test_an_argument_of_another_kind_than_every_documented_one_does_not_fit():
     assert like_documented("pair([], 'b')", kinds) and like_documented("pair([], 3)", kinds)
     assert not like_documented("pair('x', 'b')", kinds)     # lists and tuples, never a str
     assert like_documented("other('x')", kinds) and like_documented("prime(n)", kinds)
+
+
+def test_without_an_example_a_case_whose_argument_no_other_case_passes_is_dropped(
+        make_repo, cli, replies):
+    # is_even(n), "True when the integer n is even" (features benchmark, 2026-12-07): the
+    # Test Engineer added is_even('4') == True among five numbers, every sample raised
+    # TypeError on it, and asked again it upheld it: the run ended blocked
+    from shipyard.graphs.fitting import odd_ones
+
+    assert odd_ones(["e(4)", "e(5)", "e(1.5)", "e('4')"]) == {"e('4')"}
+    assert odd_ones(["e(4)", "e(5)", "e('4')"]) == set()       # two others are too few
+    assert odd_ones(["e(4)", "e('x')", "e(5)", "e('y')"]) == set()   # the cases mix kinds
+    repo, r = _without_an_example(
+        make_repo, cli, replies, [("multiply(2, 3)", "6"), ("multiply(0, 5)", "0"),
+                                  ("multiply(-1, 4)", "-4"), ("multiply('2', 3)", "6")],
+        [MULTIPLY_EDIT], answers=("6",))
+    assert (r["status"], r["gate"]) == ("waiting", "G6"), r
+    [dropped] = _events(repo, "acceptance_case_dropped")
+    assert dropped["calls"] == ["multiply('2', 3)"]
 
 
 def test_variant_inputs_keep_each_arguments_type_and_stay_near_it():

@@ -43,7 +43,10 @@ EARLIER = 6  # samples of earlier rounds kept to vote again: a round ends with a
 # one blocked a correct change (13) for two rounds.
 SPLIT = 3
 # Without a documented example or a proposed case that parts the samples, this many samples
-# (of two prompts or more) returning one value set a case aside (`anchored`).
+# (of two prompts or more) returning one value set a case aside (`anchored`) — and only
+# when the Test Engineer, asked the call again, gives that value too: on `sub(a, b)`
+# (features benchmark, 2026-12-07) four samples of `return -b` returned -2 for
+# `sub(1, 2)`, the Test Engineer gave -1 twice and never -2, and `-b` merged.
 UNANIMOUS = 4
 
 
@@ -138,8 +141,9 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
             continue  # with no case to tell them apart, only all of them together
         if (len(outcomes) == 1 and (last or len(wrong) >= 2)) or len(wrong) >= SPLIT:
             answers = reask(case, wrong) if reask is not None else []
-            if upheld(case, answers, wrong):
-                continue
+            if upheld(case, answers, wrong) or (not parted and agreeing(
+                    [*acc.get("heard", {}).get(case["call"], []), *answers], wrong) is None):
+                continue  # unanimity alone is no second party: the Test Engineer must agree
             disputed.append(case)
             why[case["call"]] = (
                 f"{len(wrong)} samples that pass every {passed} all fail it, "

@@ -15,7 +15,7 @@ from typing import Any
 
 from .context import is_test
 
-__all__ = ["argument_kinds", "fits", "functions", "like_documented", "parameters",
+__all__ = ["argument_kinds", "fits", "functions", "like_documented", "odd_ones", "parameters",
            "signatures"]
 
 
@@ -134,6 +134,21 @@ def like_documented(call: str, kinds: dict[str, dict[int, set[str]]]) -> bool:
         if seen and "?" not in seen and kind != "?" and kind not in seen:
             return False
     return True
+
+
+def odd_ones(calls: list[str]) -> set[str]:
+    """Without a documented example, the calls passing an argument of another kind than
+    three or more of the other calls all pass at its place: `is_even('4')` among
+    `is_even(4)`, `is_even(5)`, `is_even(0)` for "True when the integer n is even"
+    (features benchmark, 2026-12-07). Every sample raised TypeError on it, the Test
+    Engineer upheld it when asked again, and it blocked every right candidate. Dropping
+    such a case loses one case; keeping it can block the change for good."""
+    out = set()
+    for i, call in enumerate(calls):
+        others = calls[:i] + calls[i + 1:]
+        if len(others) >= 3 and not like_documented(call, argument_kinds(others)):
+            out.add(call)
+    return out
 
 
 def _call(call: str) -> ast.Call | None:
