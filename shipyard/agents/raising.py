@@ -29,22 +29,21 @@ def raised(expected: str) -> str | None:
     """The exception a case's `expected` says its call raises (the class name as written,
     dotted or not), or None for a value."""
     text = expected.strip()
-    return text[len(RAISES):].strip() or None if text.startswith(RAISES) else None
+    return (text.removeprefix(RAISES).strip() or None) if text.startswith(RAISES) else None
 
 
 def same_raise(a: str, b: str) -> bool:
     """Whether two answers both say the call raises, the same exception by its class name
     (`json.JSONDecodeError` is `JSONDecodeError`)."""
-    x, y = written(a), written(b)
-    return x is not None and y is not None and \
-        x.rpartition(".")[2].removeprefix(RAISES) == y.rpartition(".")[2].removeprefix(RAISES)
+    x, y = raised(written(a) or ""), raised(written(b) or "")
+    return x is not None and y is not None and x.rpartition(".")[2] == y.rpartition(".")[2]
 
 
 def written(answer: str) -> str | None:
     """A Test Engineer's answer as a raise case (`raises ValueError`) when it names an
     exception and nothing else: "raises ValueError", "ValueError", "ValueError: empty",
-    "ValueError()", or the probe's "raised ValueError: …". None for anything else, which is read as a value (a string is quoted:
-    `'ValueError'`)."""
+    "ValueError()", or the probe's "raised ValueError: …". None for anything else, which
+    is read as a value (a string is quoted: `'ValueError'`)."""
     m = _ALONE.match(answer)
     return RAISES + m.group(1) if m else None
 
@@ -68,4 +67,3 @@ def from_traceback(following: Sequence[str]) -> str | None:
         if m := re.match(rf"{_NAME}\s*(?::|\Z)", text):
             return RAISES + m.group(1)
     return None
-
