@@ -79,6 +79,32 @@ def test_the_acceptance_file_fails_code_that_returns_where_it_must_raise(tmp_pat
     assert "test_acceptance_raises" not in plain
 
 
+def test_code_cannot_pass_a_raise_case_with_a_class_of_its_own_named_like_a_builtin(tmp_path):
+    # as `_as_data` keeps an "always equal" object from passing a value case: a class of the
+    # code's own that calls itself ValueError is not one, in the probe and in the test file
+    spoof = ('class Fake(Exception):\n    pass\n\n\nFake.__name__ = "ValueError"\n\n\n'
+             'def median(values):\n    raise Fake\n')
+    (tmp_path / "m.py").write_text(spoof)
+    probe = probe_cases(tmp_path, [{"call": "median([])", "expected": "raises ValueError",
+                                    "source": "proposed", "imports": {"median": "m"}}],
+                        scratch=tmp_path / "scratch", sandbox="off")
+    assert [r.ok for r in probe.results] == [False]
+    (tmp_path / "test_acceptance.py").write_text(render_tests("median", {"median": "m"}, [
+        Example(call="median([])", expected="raises ValueError", source="proposed")]))
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "test_acceptance.py"], cwd=tmp_path, capture_output=True, text=True,
+                         check=False)
+    assert ran.returncode == 1 and "1 failed" in ran.stdout, ran.stdout
+    # an exception of the module's own is named, and matched by its name
+    (tmp_path / "m.py").write_text("class EmptyError(ValueError):\n    pass\n\n\n"
+                                   "def median(values):\n    raise EmptyError\n")
+    probe = probe_cases(tmp_path, [{"call": "median([])", "expected": e, "source": "proposed",
+                                    "imports": {"median": "m"}}
+                                   for e in ("raises EmptyError", "raises ValueError")],
+                        scratch=tmp_path / "scratch2", sandbox="off")
+    assert [r.ok for r in probe.results] == [True, True]
+
+
 def test_the_raise_tests_meet_strict_lint_rules(tmp_path):
     (tmp_path / "pyproject.toml").write_text(
         '[tool.ruff]\nlint.select = ["E", "F", "B", "EM", "PT", "UP", "C4", "PIE", "BLE"]\n')

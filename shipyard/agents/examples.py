@@ -372,23 +372,28 @@ def render_tests(title: str, imports: dict[str, str], examples: list[Example]) -
 
 def _raising_tests(cases: list[Example]) -> list[str]:
     """The cases whose call must raise (agents/raising.py) as a test of their own; none when
-    there are none, so that every other test file is the same as before. The exception is
-    matched by its class's name or a base class's, as the probe matches it: the module's own
+    there are none, so that every other test file is the same as before. As the probe
+    matches it: a builtin exception by the class itself (a class of the code's own may call
+    itself `ValueError`), any other by its name or a base class's — the module's own
     `EmptyError` needs no import to be named."""
     if not cases:
         return []
     out = ["", "", "RAISES = ["]
     for e in cases:
         name = (raising.raised(e.expected) or "Exception").rpartition(".")[2]
-        out.append(f"    pytest.param(lambda: {_evaluated(e.call)}, {name!r}, "
+        error = name if isinstance(getattr(builtins, name, None), type) else repr(name)
+        out.append(f"    pytest.param(lambda: {_evaluated(e.call)}, {error}, "
                    f"id={_case_id(e)!r}),")
-    # any exception, then its name: `match` keeps a repository's flake8-pytest-style (PT011)
-    # and bugbear (B017) from flagging a broad `pytest.raises` in shipyard's own file
+    # any exception, then its class: `match` keeps a repository's flake8-pytest-style
+    # (PT011) and bugbear (B017) from flagging a broad `pytest.raises` in shipyard's file
     return out + ["]", "", "", '@pytest.mark.parametrize(("call", "error"), RAISES)',
                   "def test_acceptance_raises(call, error):",
                   '    with pytest.raises(BaseException, match=r"(?s).*") as raised:',
                   "        call()",
-                  "    assert error in [c.__name__ for c in type(raised.value).__mro__]", ""]
+                  "    if isinstance(error, type):",
+                  "        assert issubclass(type(raised.value), error)",
+                  "    else:",
+                  "        assert error in [c.__name__ for c in type(raised.value).__mro__]", ""]
 
 
 def _evaluated(expr: str) -> str:

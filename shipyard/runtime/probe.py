@@ -30,7 +30,7 @@ from .workspace import state_dir
 __all__ = ["CaseResult", "Probe", "copy_tree", "import_roots", "probe_cases"]
 
 _RUNNER = r'''
-import importlib, json, math, signal, sys
+import builtins, importlib, json, math, signal, sys
 cases = json.load(open(sys.argv[1]))
 def _alarm(*_):
     raise TimeoutError("took longer than %ss" % PER_CASE)
@@ -59,14 +59,20 @@ for c in cases:
     try:
         for name, mod in c["imports"].items():
             ns[name] = getattr(importlib.import_module(mod), name)
-        if c["expected"].startswith("raises "):  # agents/raising.py: matched by class name
+        if c["expected"].startswith("raises "):  # agents/raising.py
             want = c["expected"][7:].strip().rpartition(".")[2]
             try:
                 got = eval(c["call"], ns)
             except Exception as e:
-                names = [k.__name__ for k in type(e).__mro__]
+                # a builtin by the class itself (a class of the code's own could call itself
+                # `ValueError`); any other, the module's own, by name
+                kind = getattr(builtins, want, None)
+                if isinstance(kind, type) and issubclass(kind, BaseException):
+                    hit = issubclass(type(e), kind)
+                else:
+                    hit = want in [k.__name__ for k in type(e).__mro__]
                 late = isinstance(e, TimeoutError) and str(e).startswith("took longer")
-                out.append({"ok": want in names and not late,
+                out.append({"ok": hit and not late,
                             "got": ("raised %s: %s" % (type(e).__name__, e))[:300]})
                 continue
             out.append({"ok": False, "got": repr(got)[:300]})
