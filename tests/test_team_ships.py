@@ -1373,6 +1373,13 @@ def test_bare_words_as_arguments_are_the_strings_they_spell():
         ("f('aa')", "False"), ("f(len)", "3")]
 
 
+def test_a_name_the_doctests_bind_is_no_bare_word_to_quote():
+    # more-itertools: `>>> n = 9` then `>>> totient(n)` / `6` was read as totient('n') == 6,
+    # which every right implementation fails (four such in its docstrings)
+    doc = ">>> n = 9\n>>> f(n)\n6\n>>> f(aa)\nFalse\n>>> f(9)\n6\n"
+    assert _doc_cases(doc) == [("f('aa')", "False"), ("f(9)", "6")]
+
+
 def test_an_example_whose_argument_spans_lines_is_read_whole():
     doc = ("get_row([\n  [1,2,3],\n  [1,2,1]\n], 1) == [(0, 0), (1, 2), (1, 0)]\n"
            "get_row([], 1) == []\n")

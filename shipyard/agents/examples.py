@@ -37,6 +37,7 @@ _SEPS = (r"(?:\#\s*(?:returns?\b|gives?\b|==>|=>|->|➞|→)|==>|=>|->|➞|→|=
 # Prose examples of a one-argument function: "For num = "AB" the output should be 1."
 _FOR = re.compile(r"\bFor\s+([A-Za-z_]\w*)\s*=\s*")
 _OUTPUT = re.compile(r"\b(?:the\s+)?output\s+(?:should\s+be|is|will\s+be)\s*:?\s*", re.IGNORECASE)
+_BOUND = re.compile(r"^\s*>>>\s*([A-Za-z_]\w*)\s*=(?!=)", re.MULTILINE)
 # JSON's and English's booleans, as docs write them: `f(1, 4) => true`.
 _WORDS = {"true": "True", "false": "False", "null": "None"}
 
@@ -58,6 +59,8 @@ def extract_examples(text: str, names: Iterable[str], *, source: str,
     for a function of one argument whose parameter names `params` gives, the prose forms
     "For x = 3 the output should be 9" and "Input: 3" / "Output: 9"."""
     wanted = set(names)
+    # names the doctests bind (`>>> it = iter([])`): a call passing one is no bare word to quote
+    bound = set(_BOUND.findall(text))
     out: list[Example] = []
     lines = text.splitlines()
     for i, raw in enumerate(lines):
@@ -67,11 +70,11 @@ def extract_examples(text: str, names: Iterable[str], *, source: str,
             expected = lines[i + 1].strip() if i + 1 < len(lines) else ""
             expected = raising.from_traceback(lines[i + 1:]) or expected
             if expected and not expected.startswith(">>>"):
-                _keep(out, call, expected, wanted, source)
+                _keep(out, call, expected, wanted, source, bound)
             continue
         for call, expected in _inline(_continued(line, lines[i + 1:i + 16]), wanted,
                                       lines[i + 1:i + 2]):
-            _keep(out, call, expected, wanted, source)
+            _keep(out, call, expected, wanted, source, bound)
     for name, args in (params or {}).items():
         if name in wanted and len(args) == 1:
             for call, expected in [*_for_output(text, name, args[0]),
@@ -241,10 +244,13 @@ def _prefixes(text: str) -> Iterator[tuple[str, ast.expr]]:
             yield candidate, node
 
 
-def _keep(out: list[Example], call: str, expected: str, wanted: set[str], source: str) -> None:
+def _keep(out: list[Example], call: str, expected: str, wanted: set[str], source: str,
+          bound: AbstractSet[str] = frozenset()) -> None:
     call, expected = _uncommented(call.strip()), _uncommented(expected.strip())
     expected = _WORDS.get(expected, expected)
     node, want = _expr(call), _expr(expected)
+    if node is not None and _free_names(node) & bound:
+        return  # more-itertools: `>>> it = []` then `>>> one(it)` is not one('it')
     if (quoted := _quoted(node)) is not node:  # _quoted returns `node` itself, or a copy
         node, call = quoted, ast.unparse(quoted)
     if node is None or not (raising.raised(expected) or (want is not None
