@@ -355,8 +355,10 @@ def render_tests(title: str, imports: dict[str, str], examples: list[Example]) -
             '(source "docstring"/"request") and the Test Engineer\'s cases ("proposed")."""',
             "", "import pytest", ""]
     head += [f"from {mod} import {', '.join(fns)}" for mod, fns in sorted(by_module.items())]
-    cases = [e for e in examples if e.function in imports and not raising.raised(e.expected)]
-    raises = [e for e in examples if e.function in imports and raising.raised(e.expected)]
+    cases, raises = [], []
+    for e in examples:
+        if e.function in imports:
+            (raises if raising.raised(e.expected) else cases).append(e)
     body = ["", "", "CASES = ["]
     for e in cases:
         body.append(f"    pytest.param(lambda: {_evaluated(e.call)}, {_evaluated(e.expected)}, "

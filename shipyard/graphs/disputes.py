@@ -141,8 +141,8 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
             continue  # with no case to tell them apart, only all of them together
         if (len(outcomes) == 1 and (last or len(wrong) >= 2)) or len(wrong) >= SPLIT:
             answers = reask(case, wrong) if reask is not None else []
-            if upheld(case, answers, wrong) or (not parted and agreeing(
-                    [*acc.get("heard", {}).get(case["call"], []), *answers], wrong) is None):
+            heard = [*acc.get("heard", {}).get(case["call"], []), *answers]
+            if upheld(case, answers, wrong) or (not parted and agreeing(heard, wrong) is None):
                 continue  # unanimity alone is no second party: the Test Engineer must agree
             disputed.append(case)
             why[case["call"]] = (
@@ -154,7 +154,6 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
                 f"unconfirmed: the only code that passes every {passed} returns "
                 f"{wrong[0]}; no second sample could confirm either value") + _asked(
                 case, answers, wrong, reask.echo(case) if reask is not None else None)
-            heard = [*acc.get("heard", {}).get(case["call"], []), *answers]
             if (value := _resolved(outcomes, heard)) is not None:
                 resolved[case["call"]] = value
                 why[case["call"]] += (f"; {value} is both what {wrong.count(value)} of them "
