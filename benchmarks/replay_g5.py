@@ -44,6 +44,7 @@ from shipyard.graphs.disputes import (
     _against,
     _outcome,
     _resolved,
+    parting,
     standing,
     with_set_aside,
 )
@@ -79,11 +80,15 @@ def replay(repo: Path, scratch: Path) -> dict | None:
         return None
     stub = _git(repo, "show", f"{_git(repo, 'rev-list', '--max-parents=0', 'main').strip()}"
                               ":solution.py")
-    disputed = [d for k, d in events if k == "acceptance_case_disputed"]
+    resolutions = _resolutions(events, [d for k, d in events
+                                        if k == "acceptance_case_disputed"])
+    # a case the samples part on stands unless an answer resolved the split (disputes.parting)
+    disputed = [d for k, d in events if k == "acceptance_case_disputed"
+                and (not parting(_against(d["got"])) or d["call"] in resolutions)]
     aside = {(d["call"], d["expected"]) for d in disputed}
     cands = [c for k, (reply, a) in enumerate(zip(replies, attempts, strict=True))
              if (c := _candidate(k, reply, a, stub)) is not None]
-    live = standing(cands, aside, _resolutions(events, disputed))
+    live = standing(cands, aside, resolutions)
     calls = variants([c["call"] for c in acc["cases"]])
 
     def near(c: Candidate) -> tuple[str, ...] | None:

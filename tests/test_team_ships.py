@@ -331,13 +331,31 @@ def test_where_samples_split_the_value_the_test_engineer_also_answers_decides(
     assert "(3, 4)" not in code and "return a * b" in code
 
 
-def test_an_answer_no_sample_gives_resolves_nothing(make_repo, cli, replies):
-    # the Test Engineer miscomputes unseen calls more often than not: an answer that is
-    # neither side's value leaves the split to the samples, as before
+def test_samples_that_part_on_a_case_no_answer_resolves_do_not_outvote_it(
+        make_repo, cli, replies):
+    # HumanEval 81 at 750ce0c: for numerical_letter_grade([0.0] * 5) the case said ['E'],
+    # three samples returned [], two others two other lists, and the Test Engineer, asked
+    # again, gave none of them; the case was set aside and the three merged, wrong. Here
+    # three samples return 12 and two 11 for multiply(3, 4) == 15, and the Test Engineer
+    # answers 14: no reading is confirmed, the case stands, and nothing merges
     r, repo = _split_on_multiply(make_repo, cli, replies, "ororr", answer="14")
+    assert r["status"] == "failed", r
+    assert _events(repo, "acceptance_case_disputed") == []
+    [decision] = [d for d in _events(repo, "g5_decision") if d["verdict"] == "block"]
+    [why] = decision["reasons"]
+    assert "multiply(3, 4) == 15 (the Test Engineer's case) stands" in why
+    assert "read it 2 different ways (11, 12)" in why and "revise the request" in why
+    assert git(repo, "branch", "--list", "main").strip()
+    assert "def multiply" not in git(repo, "show", "main:calc/core.py")
+
+
+def test_samples_that_agree_against_a_case_still_set_it_aside(make_repo, cli, replies):
+    # the rule above is about samples that part: all five returning 12 against 15, with the
+    # Test Engineer answering 14, set the case aside as before, and a * b merges
+    r, repo = _split_on_multiply(make_repo, cli, replies, "rrrrr", answer="14")
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     [d] = _events(repo, "acceptance_case_disputed")
-    assert "resolved" not in d
+    assert d["call"] == "multiply(3, 4)" and "resolved" not in d
 
 
 def test_a_disputed_case_the_test_engineer_gives_again_is_kept_and_the_code_told_of_it(
@@ -631,14 +649,14 @@ def test_a_case_a_sample_confirmed_in_one_round_is_not_set_aside_in_the_next(
     # it aside), the rest fail the example, so nothing settles
     replies["implementer.implement"] = [{"raw": MULTIPLY_EDIT}, {"raw": nine}] + [
         {"raw": broken}] * 8 + [{"raw": wrong}, {"raw": MULTIPLY_EDIT}]
-    replies["test.answer"] = [{"expected": "13"}]
+    replies["test.answer"] = [{"expected": "10"}]  # resolves the split on 2*5 (below)
     repo = make_repo(human=["G6"], max_fix_rounds=1)
     r = _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6")
     assert "multiply(3, 4)" not in [d["call"] for d in _events(repo, "acceptance_case_disputed")]
     assert [a["round"] for a in _events(repo, "inner_attempt")].count(1) >= 1  # round 1 ran
     # round 1's first sample, wrong on 3*4, fails the case round 0 confirmed; three samples
-    # each failing 2*5 its own way set that case aside, and on its input the right value
-    # has the majority once round 1's second sample agrees with round 0's first
+    # each failing 2*5 its own way set that case aside, the Test Engineer's answer 10
+    # resolving the split, and round 1's second sample agrees with round 0's first
     assert (r["status"], r["gate"]) == ("waiting", "G6"), r
     code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py").split("def multiply")[1]
     assert "(a == 3)" not in code and "return a * b" in code

@@ -31,7 +31,7 @@ from . import probing, skeleton
 from .acceptance import AUTHORITATIVE
 from .agreement import corroborated, split, unconfirmed
 from .context import defined_in_repo, defs, existing, is_test, named, planned_files
-from .disputes import confirm, dissent, remember, settle, taken
+from .disputes import confirm, dissent, parted, remember, settle, taken
 from .lint import expand_star_imports, fix_and_lint, import_stdlib
 from .reask import Asker
 from .trim import in_focus, without_tests
@@ -154,8 +154,8 @@ def implement(n: Nodes, s: FeatureState, files: dict[str, str],
         kept = remember(dissent(confirm(acc, candidates), candidates), reask.heard)
         if lone := unconfirmed(candidates):
             return None, [lone], kept
-        return None, (best.problems or probing.case_feedback(best.probe)
-                      or [split(candidates)]), kept
+        return None, (best.problems or parted(kept, candidates)
+                      or probing.case_feedback(best.probe) or [split(candidates)]), kept
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["anchored", "confirm", "dissent", "remember", "settle", "standing", "taken",
-           "with_set_aside"]
+__all__ = ["anchored", "confirm", "dissent", "parted", "parting", "remember", "settle",
+           "standing", "taken", "with_set_aside"]
 
 EARLIER = 6  # samples of earlier rounds kept to vote again: a round ends with a few at most
 # Samples that pass every documented example and all fail a proposed case, each in its own
@@ -48,6 +48,9 @@ SPLIT = 3
 # (features benchmark, 2026-12-07) four samples of `return -b` returned -2 for
 # `sub(1, 2)`, the Test Engineer gave -1 twice and never -2, and `-b` merged.
 UNANIMOUS = 4
+
+
+_PASSED = {True: "documented example", False: "proposed case two or more samples pass"}
 
 
 def _documented(acc: dict[str, Any]) -> bool:
@@ -125,7 +128,7 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
     votes, parted = (voters(candidates), True) if documented else anchored(acc, candidates)
     if not votes or (len(votes) < 2 and not last):
         return acc, []
-    passed = "documented example" if documented else "proposed case two or more samples pass"
+    passed = _PASSED[documented]
     disputed, why = list(acc["disputed"]), dict(acc.get("why", {}))
     resolved: dict[str, str] = {}
     kept = acc.get("confirmed", [])
@@ -144,6 +147,8 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
             heard = [*acc.get("heard", {}).get(case["call"], []), *answers]
             if upheld(case, answers, wrong) or (not parted and agreeing(heard, wrong) is None):
                 continue  # unanimity alone is no second party: the Test Engineer must agree
+            if parting(wrong) and _resolved(outcomes, heard) is None:
+                continue  # no party's value is confirmed: the case stands (`parting`)
             disputed.append(case)
             why[case["call"]] = (
                 f"{len(wrong)} samples that pass every {passed} all fail it, "
@@ -163,6 +168,52 @@ def _settle_disputes(acc: dict[str, Any], candidates: list[Candidate], *, last: 
                            "why": why[case["call"]], **({"resolved": resolved[case["call"]]}
                                                         if case["call"] in resolved else {})})
     return {**acc, "disputed": disputed, "why": why, "resolved": resolved}, events
+
+
+def parting(got: list[str]) -> bool:
+    """Whether the voters answer a disputed call with two or more different values (a
+    voter that raises or returns None, while others return a value, has not answered).
+
+    A case so parted is not set aside unless the Test Engineer's answers resolve the split
+    (`_resolved`): the Test Engineer reads the call one way, the samples two or more other
+    ways, and a majority among samples of a 0.5B model is no evidence at the one input
+    where a reading of the request is known to differ. HumanEval 81 at `750ce0c`
+    (2026-12-07): for `numerical_letter_grade([0.0, 0.0, 0.0, 0.0, 0.0])` the Test
+    Engineer wrote `['E']` and five samples returned `[]` (three), `['E', 'E', 'E', 'E',
+    'E']` and `['D-', 'D-', 'D-', 'D-', 'D-']`; the case was set aside, the three agreed
+    near the cases, and code that grades 0.0 as nothing merged. In the ledgers of that
+    run and of three runs of the free-form requests, the samples parted so on four calls
+    no answer resolved: 81's three, on the one problem that merged wrong. Kept, the case
+    is failed by every candidate, the run ends blocked, and the human reads why
+    (`parted`)."""
+    answered = [g for g in got if g != "None"] or got
+    return len({_outcome(g) for g in answered if not g.startswith("raised ")}) >= 2
+
+
+def parted(acc: dict[str, Any], candidates: list[Candidate]) -> list[str]:
+    """Why each proposed case still failed by every voter stands: the voters parted on it
+    (`parting`) and no answer of the Test Engineer's resolved the split. For the human,
+    when the attempts end with nothing taken."""
+    documented = _documented(acc)
+    votes, by_anchor = (voters(candidates), True) if documented else anchored(acc, candidates)
+    if not by_anchor:  # without a case that parts the samples, no split sets a case aside
+        return []
+    out = []
+    for idx, case in enumerate(acc["cases"]):
+        if case["source"] in AUTHORITATIVE or not votes or any(
+                c.probe.results[idx].ok for c in votes):  # type: ignore[union-attr]
+            continue
+        got = _against([c.probe.results[idx].got for c in votes])  # type: ignore[union-attr]
+        if parting(got) and _resolved({_outcome(g) for g in got},
+                                      acc.get("heard", {}).get(case["call"], [])) is None:
+            values = sorted({_outcome(g) for g in got})
+            out.append(f"acceptance: {case['call']} == {case['expected']} (the Test "
+                       f"Engineer's case) stands: the {len(got)} attempts that pass every "
+                       f"{_PASSED[documented]} read it {len(values)} different ways "
+                       f"({', '.join(values[:3])}) and none was confirmed by the Test "
+                       f"Engineer, asked again; revise the request with an example of that "
+                       f"call, or run again")
+    return out
 
 
 def anchored(acc: dict[str, Any], candidates: list[Candidate]
