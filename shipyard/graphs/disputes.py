@@ -207,7 +207,7 @@ def parted(acc: dict[str, Any], candidates: list[Candidate]) -> list[str]:
         if parting(got) and _resolved({_outcome(g) for g in got},
                                       acc.get("heard", {}).get(case["call"], [])) is None:
             values = sorted({_outcome(g) for g in got})
-            out.append(f"acceptance: {case['call']} == {case['expected']} (the Test "
+            out.append(f"{case['call']} == {case['expected']} (the Test "
                        f"Engineer's case) stands: the {len(got)} attempts that pass every "
                        f"{_PASSED[documented]} read it {len(values)} different ways "
                        f"({', '.join(values[:3])}) and none was confirmed by the Test "
