@@ -361,6 +361,10 @@ def _candidate(n: Nodes, s: FeatureState, i: int, reply: Any, focus: tuple[str, 
         cand.probe = probing.probe(n, s, fixed, acc, scratch / f"a{i}")
         if cand.probe.error:
             cand.problems = [cand.probe.error]
+        elif cand.authoritative_ok():
+            cand.problems = probing.empty_crashes(
+                n, s, fixed, acc, scratch / f"z{i}",
+                "\n".join([s["feature"], *base.values(), *skel.files.values()]))
     return cand
 
 

@@ -18,6 +18,7 @@ from ..agents.examples import module_of
 from ..agents.raising import raised
 from ..errors import RunError
 from .acceptance import AUTHORITATIVE
+from .empties import crash, empty_calls, says_nonempty
 from .hints import hint
 from .variants import variants
 
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
     from .nodes import Nodes
     from .state import FeatureState
 
-__all__ = ["behaviour", "build_outputs", "case_feedback", "fails_upheld", "probe",
-           "require_importable"]
+__all__ = ["behaviour", "build_outputs", "case_feedback", "empty_crashes", "fails_upheld",
+           "probe", "require_importable"]
 
 
 def probe(n: Nodes, s: FeatureState, files: dict[str, str], acc: dict[str, Any],
@@ -133,6 +134,24 @@ def behaviour(n: Nodes, s: FeatureState, c: Candidate, acc: dict[str, Any],
         {"call": call, "expected": "None", "source": "variant"} for call in calls],
         per_case_s=1, timeout_s=20)
     return None if ran.error else tuple(r.got for r in ran.results)
+
+
+def empty_crashes(n: Nodes, s: FeatureState, files: dict[str, str], acc: dict[str, Any],
+                  scratch: Path, said: str) -> list[str]:
+    """What a candidate that passes every documented example is told when it raises
+    IndexError on the empty value of an argument (graphs/empties.py); nothing when `said`
+    (the request and the code it targets) calls the input non-empty or a case expects an
+    IndexError."""
+    if says_nonempty(said) or any("IndexError" in c["expected"] for c in acc["cases"]):
+        return []
+    documented = [c["call"] for c in acc["cases"] if c["source"] in AUTHORITATIVE]
+    calls = empty_calls(documented or [c["call"] for c in acc["cases"]])
+    if not calls:
+        return []
+    ran = probe(n, s, files, acc, scratch, [
+        {"call": call, "expected": "None", "source": "empty"} for call in calls],
+        per_case_s=1, timeout_s=20)
+    return [] if ran.error else [m for r in ran.results if (m := crash(r.call, r.got))]
 
 
 def fails_upheld(c: Candidate, upheld: AbstractSet[tuple[str, str]]) -> bool:
