@@ -16,15 +16,14 @@ reject input on purpose), and the reference itself raises on two (4 ZeroDivision
 
 from __future__ import annotations
 
-import ast
 import re
-from typing import Any
 
 from ..agents.examples import canonical
+from .variants import literal_call, render
 
 __all__ = ["LIMIT", "crash", "empty_calls", "says_nonempty"]
 
-LIMIT = 4  # empty calls per candidate, run in one sandboxed process with its variants
+LIMIT = 4  # empty calls per candidate: one sandboxed probe runs them all
 _NONEMPTY = re.compile(r"non-?\s?empty|not\s+(?:be\s+)?empty|at\s+least\s+(?:one|1)\b",
                        re.IGNORECASE)
 
@@ -45,20 +44,12 @@ def empty_calls(calls: list[str], *, limit: int = LIMIT) -> list[str]:
 
 
 def _emptied(call: str) -> list[str]:
-    try:
-        node = ast.parse(call.strip(), mode="eval").body
-    except SyntaxError:
+    if (parsed := literal_call(call)) is None:
         return []
-    if not isinstance(node, ast.Call) or node.keywords:
+    func, values, names = parsed
+    if any(names):  # positional arguments only, as the cases of a 0.5B model pass them
         return []
-    values: list[Any] = []
-    for arg in node.args:
-        try:
-            values.append(ast.literal_eval(arg))
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            return []
-    func = ast.unparse(node.func)
-    return [f"{func}({', '.join(repr(type(v)() if j == i else v) for j, v in enumerate(values))})"
+    return [render(func, [type(v)() if j == i else v for j, v in enumerate(values)], names)
             for i, v in enumerate(values) if isinstance(v, list | tuple | str | dict) and v]
 
 

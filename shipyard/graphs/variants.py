@@ -20,7 +20,7 @@ from typing import Any
 
 from ..agents.examples import canonical
 
-__all__ = ["variants"]
+__all__ = ["literal_call", "render", "variants"]
 
 # Replayed on the candidates of five benchmark runs of HumanEval 70-99 (benchmarks/
 # replay_g5.py, 2026-12-07): at 16, two runs of 75 stopped short of 10-12, where "three
@@ -47,32 +47,42 @@ def variants(calls: list[str], *, limit: int = LIMIT) -> list[str]:
     return out
 
 
-def _near(call: str) -> Iterator[str]:
+def literal_call(call: str) -> tuple[str, list[Any], list[str | None]] | None:
+    """(the function as written, its argument values, their keyword names or None for a
+    positional one) of a call whose every argument is a literal; None for anything else
+    (an argument code cannot read, `**kwargs`, no call at all)."""
     try:
         node = ast.parse(call.strip(), mode="eval").body
     except SyntaxError:
-        return
+        return None
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name | ast.Attribute):
-        return
+        return None
     values: list[Any] = []
     for arg in [*node.args, *(k.value for k in node.keywords)]:
         try:
             values.append(ast.literal_eval(arg))
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            return  # an argument code cannot read: no variant of this call
-    func = ast.unparse(node.func)
+            return None
     names = [None] * len(node.args) + [k.arg for k in node.keywords]
     if None in names[len(node.args):]:  # **kwargs in the call
-        return
+        return None
+    return ast.unparse(node.func), values, names
+
+
+def _near(call: str) -> Iterator[str]:
+    if (parsed := literal_call(call)) is None:
+        return  # no variant of a call code cannot read
+    func, values, names = parsed
     alternatives = [list(_mutations(v)) for v in values]
     for rank in range(max((len(a) for a in alternatives), default=0)):
         for i, alts in enumerate(alternatives):
             if rank < len(alts):
                 args = [*values[:i], alts[rank], *values[i + 1:]]
-                yield _render(func, args, names)
+                yield render(func, args, names)
 
 
-def _render(func: str, args: list[Any], names: list[str | None]) -> str:
+def render(func: str, args: list[Any], names: list[str | None]) -> str:
+    """The call of `func` with `args`, passed as `names` says (None: positionally)."""
     parts = [repr(a) if name is None else f"{name}={a!r}" for a, name in zip(args, names,
                                                                           strict=True)]
     return f"{func}({', '.join(parts)})"
