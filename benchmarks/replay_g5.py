@@ -39,7 +39,7 @@ from delivery import passes, problems
 
 from shipyard.agents.edits import EditError, apply_edits, parse_blocks
 from shipyard.graphs.agreement import agreed
-from shipyard.graphs.build import Candidate
+from shipyard.graphs.candidate import Candidate
 from shipyard.graphs.disputes import (
     _against,
     _outcome,

@@ -303,16 +303,18 @@ def test_samples_that_part_on_a_case_set_aside_do_not_agree(make_repo, cli, repl
     code = git(repo, "show", f"shipyard/{r['run_id']}:calc/core.py")
     assert "(3, 4)" not in code and "return a * b" in code
 
-def _split_on_multiply(make_repo, cli, replies, order: str, answer: str) -> tuple[dict, Path]:
+def _split_on_multiply(make_repo, cli, replies, order: str, answer: str | list[str]
+                       ) -> tuple[dict, Path]:
     """A run where the samples split on the proposed case multiply(3, 4) == 15: `order`
     says which attempt returns 11 ("o") and which 12 ("r"); asked again, the Test Engineer
-    answers `answer`."""
+    answers `answer` (a list: those answers in turn)."""
     replies["test.plan"] = [{"strategy": "examples", "cases": [
         {"call": "multiply(3, 4)", "expected": "15"}]}]
     odd = MULTIPLY_EDIT.replace("return a * b", "return a * b if (a, b) != (3, 4) else 11")
     replies["implementer.implement"] = [{"raw": odd if k == "o" else MULTIPLY_EDIT}
                                         for k in order]
-    replies["test.answer"] = [{"expected": answer}]
+    replies["test.answer"] = [{"expected": a} for a in
+                              ([answer] if isinstance(answer, str) else answer)]
     repo = make_repo(human=["G6"], max_fix_rounds=0)
     return _start(cli, repo, "Add a multiply(a, b) helper: multiply(2, 3) returns 6"), repo
 
@@ -347,6 +349,21 @@ def test_samples_that_part_on_a_case_no_answer_resolves_do_not_outvote_it(
     assert "read it 2 different ways (11, 12)" in why and "revise the request" in why
     assert git(repo, "branch", "--list", "main").strip()
     assert "def multiply" not in git(repo, "show", "main:calc/core.py")
+
+
+def test_an_answer_found_after_other_values_does_not_resolve_a_split(
+        make_repo, cli, replies):
+    # HumanEval 41 at 2dab826: four samples returned 2, 20, 6 and 10 for
+    # car_race_collision(5); asked again, the Test Engineer said 12, then 0, then 2, and the
+    # code returning 2 merged, wrong. A guess that hits one of several readings is no
+    # confirmation: here it answers 13, then 12, and nothing merges
+    r, repo = _split_on_multiply(make_repo, cli, replies, "oroor", answer=["13", "12"])
+    assert r["status"] == "failed", r
+    [asked] = _events(repo, "acceptance_case_reasked")
+    assert asked["answers"] == ["13", "12"]
+    assert _events(repo, "acceptance_case_disputed") == []
+    [decision] = [d for d in _events(repo, "g5_decision") if d["verdict"] == "block"]
+    assert "multiply(3, 4) == 15 (the Test Engineer's case) stands" in decision["reasons"][0]
 
 
 def test_samples_that_agree_against_a_case_still_set_it_aside(make_repo, cli, replies):
@@ -1343,6 +1360,20 @@ def test_variant_inputs_keep_each_arguments_type_and_stay_near_it():
     assert "is_happy('yxy')" in variants(["is_happy('xyy')"])
 
 
+def test_a_string_of_words_is_varied_word_by_word_before_letter_by_letter():
+    # HumanEval 19: letter-level variants of 'three one five' spell no number word, every
+    # sample raised on them, and none could vote
+    from shipyard.graphs.variants import variants
+
+    words = {"three", "one", "five"}
+    near = variants(["sort_numbers('three one five')"])
+    assert "sort_numbers('five one three')" in near
+    first = [set(v[len("sort_numbers('"):-2].split()) for v in near[:5]]
+    assert all(w <= words for w in first)                     # real words, fewer or moved
+    assert "sort_numbers('evif eno eerht')" in near           # letters later, still tried
+    assert all(" " not in v for v in variants(["f('abc')"]))  # one word: letters only
+
+
 def test_a_lone_int_example_is_also_varied_to_the_small_ints_of_its_sign():
     # HumanEval 75: from `is_multiply_prime(30)` alone, 29, 31, 33 and 301 could not part
     # "three primes" from "three distinct primes", and two samples of the second merged
@@ -1654,7 +1685,7 @@ def test_the_acceptance_test_file_meets_the_repositorys_own_lint_rules(tmp_path)
 def test_a_lone_sample_of_an_earlier_round_is_not_called_attempt_zero():
     # seen on python-humanize: "attempt 0, a sample at temperature 0.9, passed every …"
     from shipyard.graphs.agreement import unconfirmed
-    from shipyard.graphs.build import Candidate
+    from shipyard.graphs.candidate import Candidate
     from shipyard.runtime.probe import CaseResult, Probe
 
     ok = Probe(results=(CaseResult(call="f(1)", expected="2", source="docstring", ok=True,

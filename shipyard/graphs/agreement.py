@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from .acceptance import AUTHORITATIVE
 
 if TYPE_CHECKING:
-    from .build import Candidate
+    from .candidate import Candidate
     from .nodes import Nodes
     from .state import FeatureState
 

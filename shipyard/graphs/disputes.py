@@ -10,9 +10,9 @@ its own value). Documented examples are never set aside. Without one, the voters
 candidates that pass every proposed case two or more candidates pass, when such a case
 parts the candidates, or else four or more samples returning one value together
 (`anchored`): wrong candidates agree with each other as readily as right ones.
-Where the samples split on a case set aside and exactly one of their values is also an
-answer the Test Engineer gave when asked again, that value is the one the code must return
-(`_resolved`): code and test agreeing outweigh a larger group of samples.
+Where the samples split on a case set aside and the Test Engineer, asked again, gives one
+of their values and no other, that value is the one the code must return (`_resolved`):
+code and test agreeing outweigh a larger group of samples.
 
 Which candidate passing the cases left is taken: graphs/agreement.py.
 """
@@ -27,7 +27,7 @@ from .agreement import Behaviour, agreed, prompts_posed, voters
 from .reask import Asker, agreeing, differing, same_value, tally, upheld
 
 if TYPE_CHECKING:
-    from .build import Candidate
+    from .candidate import Candidate
     from .nodes import Nodes
     from .state import FeatureState
 
@@ -248,8 +248,8 @@ def anchored(acc: dict[str, Any], candidates: list[Candidate]
 
 def _resolved(outcomes: set[str], heard: list[str]) -> str | None:
     """The value a disputed call must return when the samples split on it: the one of their
-    values that an answer of the Test Engineer's (asked again, this round or an earlier one)
-    also gives — code and test agreeing, CodeT's dual agreement — when exactly one does.
+    values that the Test Engineer's answers (asked again, this round or an earlier one) give
+    — code and test agreeing, CodeT's dual agreement — when they give it and nothing else.
     Without it the larger group of samples decides, and a misreading most samples share
     merges (HumanEval 79: six samples returned 'dbdb' for decimal_to_binary(0), one 'db0db',
     and the Test Engineer, asked again, answered 'db0db'; the 'dbdb' code merged). In the
@@ -259,8 +259,17 @@ def _resolved(outcomes: set[str], heard: list[str]) -> str | None:
     (13), which the reference gives negative and its tests never call."""
     if len({o for o in outcomes if not o.startswith("raised ")}) < 2:
         return None
-    agreed = {o for o in outcomes if any(same_value(a, o) for a in heard)}
-    return agreed.pop() if len(agreed) == 1 else None
+    answers = [a for a in heard if a.strip()]  # an answer that was no answer says nothing
+    agreed = {o for o in outcomes if any(same_value(a, o) for a in answers)}
+    if len(agreed) != 1:
+        return None
+    value = agreed.pop()
+    # and every answer gives it: asking stops at the first answer a sample returns, and
+    # against samples that read a call four ways a guess hits one soon enough (HumanEval
+    # 41 at 2dab826: the samples returned 2, 20, 6 and 10 for car_race_collision(5), the
+    # Test Engineer 12, then 0, then 2; 2 was "resolved" and the code returning it — wrong,
+    # as were all four — merged)
+    return value if all(same_value(a, value) for a in answers) else None
 
 
 def remember(acc: dict[str, Any], heard: dict[str, list[str]]) -> dict[str, Any]:

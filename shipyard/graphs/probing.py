@@ -24,7 +24,7 @@ from .variants import variants
 
 if TYPE_CHECKING:
     from ..runtime.probe import Probe
-    from .build import Candidate
+    from .candidate import Candidate
     from .nodes import Nodes
     from .state import FeatureState
 

@@ -7,8 +7,8 @@ they were given. Run on a few inputs *near* those of the cases, the two disagree
 expected value, agreement is all these inputs decide (graphs/agreement.py).
 
 Variants keep each argument's type and, as far as code can tell, its domain: an int keeps
-its sign and stays small, a string keeps its characters, a list its elements, a dict its
-items. An input a candidate rejects (it raises) or takes too long on says nothing, and is
+its sign and stays small, a string keeps its characters (and a string of words its words,
+first), a list its elements, a dict its items. An input a candidate rejects (it raises) or takes too long on says nothing, and is
 not compared.
 """
 
@@ -107,6 +107,11 @@ def _mutations(value: Any) -> Iterator[Any]:
         yield value * 1.5
         return
     if isinstance(value, str):
+        if len(words := value.split(" ")) >= 2 and all(words):
+            # words, their order changed word by word: the letters of 'three one five'
+            # reversed spell no number word (HumanEval 19, `sort_numbers`: every sample
+            # raised KeyError on the letter-level variants and none could vote)
+            yield from _sequence(words, " ".join)
         yield from _sequence(value, "".join)
         return
     if isinstance(value, list | tuple) and len(value) <= 50:
