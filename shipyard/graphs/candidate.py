@@ -106,7 +106,8 @@ def from_reply(n: Nodes, s: FeatureState, i: int, reply: Any,
         elif cand.authoritative_ok():
             cand.problems = probing.empty_crashes(
                 n, s, fixed, acc, scratch / f"z{i}",
-                "\n".join([s["feature"], *base.values(), *skel.files.values()]))
+                "\n".join([s["feature"], *base.values(), *skel.files.values()])
+            ) or probing.ignores_input(n, s, cand, acc, scratch / f"k{i}")
     return cand
 
 

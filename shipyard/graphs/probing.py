@@ -20,6 +20,7 @@ from ..errors import RunError
 from .acceptance import AUTHORITATIVE
 from .empties import crash, empty_calls, says_nonempty
 from .hints import hint
+from .inert import constant, inert
 from .variants import variants
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from .state import FeatureState
 
 __all__ = ["behaviour", "build_outputs", "case_feedback", "empty_crashes", "fails_upheld",
-           "probe", "require_importable"]
+           "ignores_input", "probe", "require_importable"]
 
 
 def probe(n: Nodes, s: FeatureState, files: dict[str, str], acc: dict[str, Any],
@@ -152,6 +153,20 @@ def empty_crashes(n: Nodes, s: FeatureState, files: dict[str, str], acc: dict[st
         {"call": call, "expected": "None", "source": "empty"} for call in calls],
         per_case_s=1, timeout_s=20)
     return [] if ran.error else [m for r in ran.results if (m := crash(r.call, r.got))]
+
+
+def ignores_input(n: Nodes, s: FeatureState, c: Candidate, acc: dict[str, Any],
+                  scratch: Path) -> list[str]:
+    """What a candidate is told when it returns one value for every case, though the cases
+    expect several, and for every input near them (graphs/inert.py); nothing otherwise.
+    The inputs near the cases are run only for a candidate constant on the cases."""
+    results = c.probe.results if c.probe is not None else ()
+    expected = [r.expected for r in results]
+    if (value := constant([r.got for r in results], expected)) is None:
+        return []
+    near = behaviour(n, s, c, acc, scratch)
+    func = acc["cases"][0]["call"].split("(", 1)[0] if acc["cases"] else "the function"
+    return [m] if near is not None and (m := inert(func, value, expected, near)) else []
 
 
 def fails_upheld(c: Candidate, upheld: AbstractSet[tuple[str, str]]) -> bool:
