@@ -3,9 +3,11 @@
 The reply's code blocks are applied by code as targeted edits over the skeleton
 (graphs/skeleton.py) — never a file rewritten from a JSON string — then the result must
 be a change at all (`_missing`), parse, pass ruff on its new lines (graphs/lint.py), and
-run every G3 case in the sandbox (graphs/probing.py). A reply cut off at its token limit
-is a failed generation, never applied. What went wrong is the candidate's `problems`,
-worded for the Implementer's next attempt.
+run every G3 case in the sandbox (graphs/probing.py); one that passes every documented
+example is also run on the empty input (graphs/empties.py) and, if it answered every case
+alike, on inputs near them (graphs/inert.py). A reply cut off at its token limit is a
+failed generation, never applied. What went wrong is the candidate's `problems`, worded
+for the Implementer's next attempt.
 """
 
 from __future__ import annotations
