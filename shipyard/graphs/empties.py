@@ -7,11 +7,11 @@ merges, though `rolling_max([])` crashes. HumanEval 9 at `7cef74c` (2026-12-07):
 greedy answers did that, merged, and `check()` calls `rolling_max([])`. An IndexError is
 no answer the request gives: unless it says the input is non-empty (or a case expects the
 raise), a candidate that raises IndexError on the empty value of an argument the cases
-pass as a list, tuple or dict is sent back, told the call and the error. Checked offline on the code
-merged by three benchmark runs (0-29, 70-99 twice; 47 merges): only 9's raised IndexError
-on an empty argument; of the others one raised ValueError (left alone: a function may
-reject input on purpose), and the reference itself raises on two (4 ZeroDivisionError,
-21 ValueError), which this rule does not touch.
+pass as a list, tuple or dict is sent back, told the call and the error. Checked offline
+on the code merged by three benchmark runs (0-29, 70-99 twice; 47 merges): only 9's raised
+IndexError on an empty argument; of the others one raised ValueError (left alone: a
+function may reject input on purpose), and the reference itself raises on two (4
+ZeroDivisionError, 21 ValueError), which this rule does not touch.
 """
 
 from __future__ import annotations

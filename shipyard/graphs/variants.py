@@ -8,8 +8,8 @@ expected value, agreement is all these inputs decide (graphs/agreement.py).
 
 Variants keep each argument's type and, as far as code can tell, its domain: an int keeps
 its sign and stays small, a string keeps its characters (and a string of words its words,
-first), a list its elements, a dict its items. An input a candidate rejects (it raises) or takes too long on says nothing, and is
-not compared.
+first), a list its elements, a dict its items. An input a candidate rejects (it raises)
+or takes too long on says nothing, and is not compared.
 """
 
 from __future__ import annotations
